@@ -1,0 +1,177 @@
+// DOT export with Boost.Graph's write_graphviz; the graph is collected with an explicit stack.
+#include "autodiff/dot.h"
+
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/graph/adjacency_list.hpp>
+#include <boost/graph/graphviz.hpp>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <unordered_map>
+
+#include "autodiff/node.h"
+
+extern char** environ;
+
+namespace ad {
+namespace {
+
+struct Vertex {
+  std::string label, shape, fill;
+  bool bold = false;
+};
+using Graph = boost::adjacency_list<boost::vecS, boost::vecS, boost::directedS, Vertex>;
+
+std::string num(double v) {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%.6g", v);
+  return buf;
+}
+
+double norm(const Tensor& t) {
+  double s = 0;
+  for (double x : t.to_vector()) s += x * x;
+  return std::sqrt(s);
+}
+
+std::string grad_text(const std::shared_ptr<TensorImpl>& g) {
+  if (!g) return "";
+  const Tensor t(g);
+  return t.numel() == 1 ? "\ngrad = " + num(t.item()) : "\n|grad| = " + num(norm(t));
+}
+
+std::string escape(const std::string& s) {
+  std::string r;
+  for (char c : s) {
+    if (c == '"' || c == '\\') r += '\\';
+    r += c == '\n' ? "\\n" : std::string(1, c);
+  }
+  return r;
+}
+
+Vertex op_vertex(const Node& n, const DotOptions& opt) {
+  std::string label = std::string(n.name) + "\n" + shape_str(n.out_shape);
+  if (!std::isnan(n.out_value)) label += "\n= " + num(n.out_value);
+  if (opt.show_grads)
+    if (auto r = n.retained.lock()) label += grad_text(r->grad);
+  return {label, "box", "#fff7d6"};
+}
+
+Vertex leaf_vertex(const AccumulateGrad& acc, const DotOptions& opt) {
+  const TensorImpl& leaf = *acc.leaf;
+  std::string label = (leaf.label.empty() ? "leaf" : leaf.label) + "\n" + shape_str(leaf.shape);
+  const Tensor t(acc.leaf);
+  if (t.numel() == 1) label += "\n= " + num(t.item());
+  if (opt.show_grads) label += grad_text(leaf.grad);
+  return {label, "ellipse", "#c8f0c8"};
+}
+
+Vertex input_vertex(const InputMeta& in) {
+  std::string label = in.label.empty() ? "" : in.label + "\n";
+  if (!std::isnan(in.value)) label += num(in.value);
+  else label += shape_str(in.shape);
+  if (in.label.empty()) return {label, "plaintext", "#e8e8e8"};
+  return {label, "box", "#cfe3ff"};
+}
+
+}  // namespace
+
+std::string to_dot(const std::vector<Tensor>& outputs, const DotOptions& opt) {
+  Graph g;
+  std::unordered_map<const Node*, std::size_t> id;
+  std::vector<const Node*> stack;
+  auto vertex_of = [&](const Node* n) {
+    auto [it, fresh] = id.try_emplace(n, boost::num_vertices(g));
+    if (fresh) {
+      const auto* acc = dynamic_cast<const AccumulateGrad*>(n);
+      boost::add_vertex(acc ? leaf_vertex(*acc, opt) : op_vertex(*n, opt), g);
+      stack.push_back(n);
+    }
+    return it->second;
+  };
+  for (const Tensor& out : outputs) {
+    if (!out.defined()) continue;
+    if (!out.grad_fn() && !out.requires_grad()) {  // a constant: one vertex, no graph
+      Vertex v = input_vertex({out.shape(), out.dtype(), out.numel() == 1 ? out.item() : NAN, out.label()});
+      v.fill = "#ffd8a8";
+      v.bold = true;
+      boost::add_vertex(v, g);
+      continue;
+    }
+    const Node* root = out.grad_fn() ? out.grad_fn().get() : grad_accumulator(out).get();
+    g[vertex_of(root)].fill = "#ffd8a8";
+    g[vertex_of(root)].bold = true;
+  }
+  while (!stack.empty()) {
+    const Node* n = stack.back();
+    stack.pop_back();
+    const std::size_t target = id.at(n);
+    for (std::size_t i = 0; i < n->next.size(); ++i) {
+      if (n->next[i]) {
+        boost::add_edge(vertex_of(n->next[i].get()), target, g);
+      } else if (i < n->inputs.size()) {  // an input that does not require grad
+        const auto v = boost::add_vertex(input_vertex(n->inputs[i]), g);
+        boost::add_edge(v, target, g);
+      }
+    }
+  }
+  std::ostringstream os;
+  auto vertex_writer = [&](std::ostream& o, std::size_t v) {
+    const Vertex& x = g[v];
+    o << "[label=\"" << escape(x.label) << "\", shape=" << x.shape << ", style=\"filled" << (x.shape == "box" ? ",rounded" : "")
+      << (x.bold ? ",bold" : "") << "\", fillcolor=\"" << x.fill << "\", fontname=\"Helvetica\"]";
+  };
+  auto graph_writer = [&](std::ostream& o) {
+    o << "rankdir=TB;\n";
+    if (!opt.title.empty()) o << "label=\"" << escape(opt.title) << "\";\nlabelloc=t;\n";
+  };
+  boost::write_graphviz(os, g, vertex_writer, boost::default_writer(), graph_writer);
+  return os.str();
+}
+
+std::string to_dot(const Tensor& output, const DotOptions& opt) { return to_dot(std::vector<Tensor>{output}, opt); }
+
+void write_dot(const std::string& path, const Tensor& output, const DotOptions& opt) {
+  const std::string text = to_dot(output, opt);
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    if (!f) throw Error("write_dot: cannot open '" + tmp + "' for writing");
+    f << text;
+    f.flush();
+    if (!f) throw Error("write_dot: writing '" + tmp + "' failed (disk full?)");
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) throw Error("write_dot: cannot rename '" + tmp + "' to '" + path + "': " + ec.message());
+}
+
+namespace {
+int run(const std::vector<std::string>& args) {
+  std::vector<char*> argv;
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  if (posix_spawnp(&pid, argv[0], nullptr, nullptr, argv.data(), environ) != 0) return -1;
+  int status = 0;
+  if (waitpid(pid, &status, 0) < 0) return -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+}  // namespace
+
+bool dot_available() { return run({"dot", "-V"}) == 0; }
+
+bool render_svg(const std::string& dot_path, const std::string& svg_path) {
+  if (!dot_available()) return false;
+  const std::string tmp = svg_path + ".tmp";
+  if (run({"dot", "-Tsvg", dot_path, "-o", tmp}) != 0) throw Error("render_svg: dot failed on '" + dot_path + "'");
+  std::filesystem::rename(tmp, svg_path);
+  return true;
+}
+
+}  // namespace ad

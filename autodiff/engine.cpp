@@ -1,0 +1,220 @@
+// The backward pass: find the nodes reachable from the outputs, count how many gradients each
+// will receive, then run each node once all its gradients have arrived (Kahn's algorithm on an
+// explicit work list: no recursion, so graph depth is limited only by memory).
+#include "autodiff/engine.h"
+
+#include <cmath>
+#include <spdlog/spdlog.h>
+
+#include "autodiff/grad_mode.h"
+#include "autodiff/node.h"
+#include "autodiff/ops.h"
+
+namespace ad {
+namespace {
+
+thread_local std::uint64_t t_epoch = 0;
+
+struct Root {
+  std::shared_ptr<Node> node;
+  Tensor grad;
+};
+
+std::string describe(const Node& n) {
+  return "'" + std::string(n.name) + "' (op #" + std::to_string(n.seq) + ", output shape " + shape_str(n.out_shape) + ")";
+}
+
+Tensor seed_gradient(const Tensor& out, const Tensor& given, std::size_t i) {
+  if (given.defined()) {
+    if (given.shape() != out.shape() || given.dtype() != out.dtype())
+      throw Error("backward: the gradient for output " + std::to_string(i) + " has shape " + shape_str(given.shape()) + " " +
+                  dtype_name(given.dtype()) + " but the output is " + shape_str(out.shape()) + " " + dtype_name(out.dtype()));
+    return given;
+  }
+  if (out.numel() != 1)
+    throw Error("backward: grad can be implicitly created only for one-element outputs, but output " + std::to_string(i) +
+                " has shape " + shape_str(out.shape()) + "; pass a gradient of that shape, e.g. y.backward(ad::ones_like(y)), "
+                "or reduce first with y.sum()");
+  return ones_like(out);
+}
+
+std::shared_ptr<Node> node_of(const Tensor& t, const char* what, std::size_t i) {
+  if (!t.defined()) throw Error(std::string(what) + " " + std::to_string(i) + " is an undefined Tensor");
+  if (t.grad_fn()) return t.grad_fn();
+  if (t.requires_grad()) return grad_accumulator(t);
+  throw Error(std::string(what) + " " + std::to_string(i) + " (shape " + shape_str(t.shape()) +
+              ") does not require grad and has no grad_fn: call requires_grad_() on the inputs you differentiate "
+              "with respect to, and do not compute it under NoGradGuard");
+}
+
+void accumulate_into(Tensor& buffer, Tensor g) {
+  buffer = buffer.defined() ? buffer + g : std::move(g);
+}
+
+// retain_grad() on a non-leaf: add the gradient into its .grad.
+void retain(TensorImpl& t, const Tensor& g) {
+  if (!t.grad) {
+    t.grad = GradMode::is_enabled() ? g.impl_ptr() : g.detach().clone().impl_ptr();
+  } else {
+    t.grad = (Tensor(t.grad) + g).impl_ptr();
+    if (!GradMode::is_enabled()) t.grad = Tensor(t.grad).detach().impl_ptr();
+  }
+}
+
+void check_finite(const Node& n, const GradList& grads) {
+  for (std::size_t i = 0; i < grads.size(); ++i) {
+    if (!grads[i].defined()) continue;
+    const char* bad = dispatch_float(grads[i].dtype(), "anomaly check", [&]<class T>() -> const char* {
+      const T* p = grads[i].data_ptr<T>();
+      for (std::int64_t k = 0, m = grads[i].numel(); k < m; ++k) {
+        if (std::isnan(p[k])) return "NaN";
+        if (std::isinf(p[k])) return "Inf";
+      }
+      return nullptr;
+    });
+    if (bad)
+      throw Error(std::string("anomaly detected: the backward of ") + describe(n) + " produced " + bad +
+                  " in the gradient of its input " + std::to_string(i) + " (shape " + shape_str(grads[i].shape()) +
+                  "); look at the forward op '" + n.name + "' and its inputs");
+  }
+}
+
+GradList call_backward(Node& n, Tensor g, const std::shared_ptr<Node>& self) {
+  if (n.released)
+    throw Error("Trying to backward through the graph a second time: the saved tensors of " + describe(n) +
+                " were freed by the previous backward. Pass BackwardOptions{.retain_graph = true} to the first "
+                "backward if you need to run it again");
+  Tensor out;
+  if (n.saved_out) {
+    if (n.saved_out->version != n.saved_out_version)
+      throw Error("backward of " + describe(n) + ": its output was modified in place after the forward (saved at version " +
+                  std::to_string(n.saved_out_version) + ", now version " + std::to_string(n.saved_out->version) +
+                  "); use an out-of-place op or clone() the output before modifying it");
+    auto impl = std::make_shared<TensorImpl>(n.saved_out, n.out_shape);
+    impl->requires_grad = true;
+    impl->grad_fn = self;
+    out = Tensor(std::move(impl));
+  }
+  try {
+    return n.apply(g, out);
+  } catch (const VersionError& e) {
+    throw Error("backward of " + describe(n) + ": a tensor of shape " + e.shape +
+                " saved for its gradient was modified in place (saved at version " + std::to_string(e.saved_version) +
+                ", now version " + std::to_string(e.current_version) +
+                "); use an out-of-place op (x = x + y instead of x.add_(y)) or clone() it before modifying");
+  }
+}
+
+// Runs the backward pass. With `captures`, the gradient arriving at each captured node is stored
+// in `captured` and leaves are not touched; otherwise gradients accumulate into leaves.
+void run_backward(const std::vector<Root>& roots, bool keep_graph, bool create_graph,
+                  const std::vector<Node*>* captures, std::vector<Tensor>* captured) {
+  AutoGradMode mode(create_graph);
+  const std::uint64_t epoch = ++t_epoch;
+
+  // 1. Discover the graph and count the gradients each node will receive.
+  std::vector<Node*> work;
+  auto discover = [&](Node* n) {
+    if (n->visit_epoch == epoch) return;
+    n->visit_epoch = epoch;
+    n->pending = 0;
+    n->buffer = Tensor();
+    work.push_back(n);
+  };
+  for (const Root& r : roots) discover(r.node.get());
+  while (!work.empty()) {
+    Node* n = work.back();
+    work.pop_back();
+    for (const auto& next : n->next)
+      if (next) {
+        discover(next.get());
+        ++next->pending;
+      }
+  }
+
+  // 2. Seed the outputs and run every node once its gradients are complete.
+  for (const Root& r : roots) accumulate_into(r.node->buffer, r.grad);
+  std::vector<std::shared_ptr<Node>> ready;
+  for (const Root& r : roots)
+    if (r.node->pending == 0) {
+      r.node->pending = -1;  // queued
+      ready.push_back(r.node);
+    }
+  const bool anomaly = AnomalyMode::is_enabled();
+  while (!ready.empty()) {
+    std::shared_ptr<Node> n = std::move(ready.back());
+    ready.pop_back();
+    Tensor g = std::move(n->buffer);
+    n->buffer = Tensor();
+    if (captures) {
+      for (std::size_t k = 0; k < captures->size(); ++k)
+        if ((*captures)[k] == n.get()) (*captured)[k] = g;
+      if (n->is_accumulator()) continue;
+    }
+    if (auto r = n->retained.lock(); r && g.defined()) retain(*r, g);
+
+    GradList grads;
+    if (g.defined()) {
+      grads = call_backward(*n, std::move(g), n);
+      if (!keep_graph && !n->is_accumulator()) n->release();
+      if (anomaly) check_finite(*n, grads);
+    }
+    for (std::size_t i = 0; i < n->next.size(); ++i) {
+      Node* next = n->next[i].get();
+      if (!next) continue;
+      if (i < grads.size() && grads[i].defined()) {
+        Tensor gi = std::move(grads[i]);
+        const InputMeta& meta = n->inputs[i];
+        if (gi.shape() != meta.shape) gi = sum_to(gi, meta.shape);  // undo broadcasting, for every op at once
+        if (gi.dtype() != meta.dtype) gi = gi.to(meta.dtype);
+        accumulate_into(next->buffer, std::move(gi));
+      }
+      if (--next->pending == 0) ready.push_back(n->next[i]);
+    }
+  }
+}
+
+std::vector<Root> make_roots(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad_outputs) {
+  if (!grad_outputs.empty() && grad_outputs.size() != outputs.size())
+    throw Error("backward: " + std::to_string(outputs.size()) + " outputs but " + std::to_string(grad_outputs.size()) +
+                " gradients; give one per output (or none for one-element outputs)");
+  std::vector<Root> roots;
+  for (std::size_t i = 0; i < outputs.size(); ++i)
+    roots.push_back({node_of(outputs[i], "output", i), seed_gradient(outputs[i], grad_outputs.empty() ? Tensor() : grad_outputs[i], i)});
+  return roots;
+}
+
+}  // namespace
+
+void backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad_outputs, BackwardOptions opt) {
+  if (opt.create_graph) {
+    static thread_local bool warned = false;
+    if (!warned)
+      spdlog::warn("backward(create_graph=true) stores differentiable gradients in .grad, which keeps the graph "
+                   "alive through the leaves; prefer ad::grad() for higher-order derivatives, or call zero_grad() after use");
+    warned = true;
+  }
+  run_backward(make_roots(outputs, grad_outputs), opt.retain_graph || opt.create_graph, opt.create_graph, nullptr, nullptr);
+}
+
+std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
+                         const std::vector<Tensor>& grad_outputs, GradOptions opt) {
+  std::vector<Node*> captures;
+  std::vector<std::shared_ptr<Node>> keep_alive;
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    keep_alive.push_back(node_of(inputs[i], "grad: input", i));
+    captures.push_back(keep_alive.back().get());
+  }
+  std::vector<Tensor> result(inputs.size());
+  run_backward(make_roots(outputs, grad_outputs), opt.retain_graph.value_or(opt.create_graph), opt.create_graph, &captures,
+               &result);
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    if (result[i].defined() || opt.allow_unused) continue;
+    throw Error("grad: input " + std::to_string(i) + " (shape " + shape_str(inputs[i].shape()) +
+                ") was not used to compute the outputs; pass GradOptions{.allow_unused = true} to get an undefined "
+                "gradient for it instead");
+  }
+  return result;
+}
+
+}  // namespace ad

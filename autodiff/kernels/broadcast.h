@@ -1,0 +1,86 @@
+#pragma once
+// Loops over a broadcast output shape with N inputs laid over it by strides (0 on broadcast
+// dims). The body sees one innermost row at a time: body(out_offset, offsets, len, inner_strides).
+#include <array>
+#include <cstdint>
+#include <vector>
+
+#include "autodiff/shape.h"
+
+namespace ad::kernels {
+
+template <std::size_t N, class Body>
+void broadcast_rows(const Shape& out, const std::array<Shape, N>& strides, Body&& body) {
+  const std::size_t rank = out.size();
+  if (numel_of(out) == 0) return;
+  std::array<std::int64_t, N> base{};
+  if (rank == 0) {
+    std::array<std::int64_t, N> zero{};
+    body(std::int64_t{0}, base, std::int64_t{1}, zero);
+    return;
+  }
+  const std::int64_t inner = out[rank - 1];
+  std::array<std::int64_t, N> inner_st{};
+  for (std::size_t k = 0; k < N; ++k) inner_st[k] = strides[k][rank - 1];
+  std::vector<std::int64_t> idx(rank, 0);
+  std::int64_t o = 0;
+  for (;;) {
+    body(o, base, inner, inner_st);
+    o += inner;
+    std::size_t d = rank - 1;
+    for (;;) {
+      if (d == 0) return;
+      --d;
+      ++idx[d];
+      for (std::size_t k = 0; k < N; ++k) base[k] += strides[k][d];
+      if (idx[d] < out[d]) break;
+      for (std::size_t k = 0; k < N; ++k) base[k] -= strides[k][d] * out[d];
+      idx[d] = 0;
+    }
+  }
+}
+
+// out[i] = f(a[i]) over n contiguous elements.
+template <class T, class F>
+void map1(const T* a, T* out, std::int64_t n, F f) {
+  for (std::int64_t i = 0; i < n; ++i) out[i] = f(a[i]);
+}
+
+// out = f(a, b) with NumPy broadcasting; fast paths for equal shapes and one-element operands.
+template <class T, class U, class F>
+void map2(const T* a, const Shape& sa, const T* b, const Shape& sb, U* out, const Shape& so, F f) {
+  const std::int64_t n = numel_of(so);
+  const std::int64_t na = numel_of(sa), nb = numel_of(sb);
+  if (na == n && nb == n) {
+    for (std::int64_t i = 0; i < n; ++i) out[i] = f(a[i], b[i]);
+  } else if (nb == 1 && na == n) {
+    const T y = b[0];
+    for (std::int64_t i = 0; i < n; ++i) out[i] = f(a[i], y);
+  } else if (na == 1 && nb == n) {
+    const T x = a[0];
+    for (std::int64_t i = 0; i < n; ++i) out[i] = f(x, b[i]);
+  } else {
+    broadcast_rows<2>(so, {broadcast_strides(sa, so), broadcast_strides(sb, so)},
+                      [&](std::int64_t o, const auto& base, std::int64_t len, const auto& st) {
+                        for (std::int64_t j = 0; j < len; ++j) out[o + j] = f(a[base[0] + j * st[0]], b[base[1] + j * st[1]]);
+                      });
+  }
+}
+
+// Reduction of `in` (shape si) into `out` (shape so_keep: si with reduced dims set to 1);
+// out must be pre-filled with the identity of `acc`.
+template <class T, class F>
+void reduce_into(const T* in, const Shape& si, T* out, const Shape& so_keep, F acc) {
+  broadcast_rows<2>(si, {contiguous_strides(si), broadcast_strides(so_keep, si)},
+                    [&](std::int64_t, const auto& base, std::int64_t len, const auto& st) {
+                      if (st[1] == 0) {
+                        T r = out[base[1]];
+                        for (std::int64_t j = 0; j < len; ++j) r = acc(r, in[base[0] + j]);
+                        out[base[1]] = r;
+                      } else {
+                        for (std::int64_t j = 0; j < len; ++j) out[base[1] + j] = acc(out[base[1] + j], in[base[0] + j]);
+                      }
+                    });
+}
+
+}  // namespace ad::kernels

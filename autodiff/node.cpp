@@ -1,0 +1,145 @@
+#include "autodiff/node.h"
+
+#include <atomic>
+#include <cmath>
+#include <limits>
+
+#include "autodiff/grad_mode.h"
+#include "autodiff/ops.h"
+
+namespace ad {
+namespace {
+
+std::atomic<std::int64_t> g_live_nodes{0};
+thread_local std::uint64_t t_next_seq = 0;
+thread_local std::vector<std::shared_ptr<Node>> t_dying;
+thread_local bool t_draining = false;
+
+// An op's node: the backward rule is a closure holding the saved tensors.
+struct FunctionNode final : Node {
+  FunctionNode(const char* n, BackwardFn f) : Node(n), fn(std::move(f)) {}
+  GradList apply(const Tensor& g, const Tensor& out) override { return fn(g, out); }
+  void release() override {
+    fn = nullptr;
+    saved_out.reset();
+    released = true;
+  }
+  BackwardFn fn;
+};
+
+}  // namespace
+
+Node::Node(const char* op_name)
+    : name(op_name), seq(t_next_seq++), out_value(std::numeric_limits<double>::quiet_NaN()) {
+  g_live_nodes.fetch_add(1, std::memory_order_relaxed);
+}
+
+Node::~Node() {
+  for (auto& n : next) release_node(std::move(n));
+  g_live_nodes.fetch_sub(1, std::memory_order_relaxed);
+}
+
+std::int64_t live_nodes() { return g_live_nodes.load(); }
+
+void release_node(std::shared_ptr<Node>&& n) {
+  if (!n) return;
+  if (n.use_count() > 1) {
+    n.reset();
+    return;
+  }
+  t_dying.push_back(std::move(n));
+  if (t_draining) return;  // an outer call is already emptying the work list
+  t_draining = true;
+  while (!t_dying.empty()) {
+    std::shared_ptr<Node> cur = std::move(t_dying.back());
+    t_dying.pop_back();
+    cur.reset();  // ~Node pushes its inputs' nodes instead of destroying them here
+  }
+  t_draining = false;
+}
+
+TensorImpl::~TensorImpl() { release_node(std::move(grad_fn)); }
+
+AccumulateGrad::AccumulateGrad(std::shared_ptr<TensorImpl> l) : Node("AccumulateGrad"), leaf(std::move(l)) {
+  out_shape = leaf->shape;
+  out_dtype = leaf->storage->dtype;
+}
+
+GradList AccumulateGrad::apply(const Tensor& g, const Tensor&) {
+  if (!g.defined()) return {};
+  if (leaf->grad && leaf->grad->grad_fn == nullptr && !GradMode::is_enabled()) {
+    Tensor(leaf->grad).add_(g);  // the common case: accumulate in place
+  } else if (leaf->grad) {
+    leaf->grad = (Tensor(leaf->grad) + g).impl_ptr();  // create_graph: keep the sum differentiable
+  } else if (GradMode::is_enabled()) {
+    leaf->grad = g.impl_ptr();
+  } else {
+    // Steal the buffer only when nobody else can see it; otherwise copy so a later in-place
+    // accumulation cannot change another tensor.
+    const bool exclusive = g.impl_ptr().use_count() == 1 && g.impl()->storage.use_count() == 1;
+    leaf->grad = exclusive ? g.detach().impl_ptr() : g.detach().clone().impl_ptr();
+  }
+  return {};
+}
+
+SavedTensor::SavedTensor(const Tensor& t) : t_(t), version_(t.defined() ? t.version() : 0) {}
+
+const Tensor& SavedTensor::get() const {
+  if (t_.defined() && t_.version() != version_) throw VersionError(shape_str(t_.shape()), version_, t_.version());
+  return t_;
+}
+
+VersionError::VersionError(std::string sh, std::uint64_t saved, std::uint64_t now)
+    : Error("a tensor saved for backward was modified in place"),
+      shape(std::move(sh)),
+      saved_version(saved),
+      current_version(now) {}
+
+bool needs_grad(std::initializer_list<const Tensor*> inputs) {
+  if (!GradMode::is_enabled()) return false;
+  for (const Tensor* t : inputs)
+    if (t->defined() && t->requires_grad()) return true;
+  return false;
+}
+
+std::shared_ptr<Node> grad_accumulator(const Tensor& leaf) {
+  TensorImpl* impl = leaf.impl();
+  if (auto acc = impl->grad_accumulator.lock()) return acc;
+  auto acc = std::make_shared<AccumulateGrad>(leaf.impl_ptr());
+  impl->grad_accumulator = acc;
+  return acc;
+}
+
+Tensor record(const char* name, Tensor out, const std::vector<Tensor>& inputs, BackwardFn fn, bool keep_output) {
+  if (!GradMode::is_enabled()) return out;
+  bool any = false;
+  for (const Tensor& t : inputs) any = any || (t.defined() && t.requires_grad());
+  if (!any) return out;
+
+  auto node = std::make_shared<FunctionNode>(name, std::move(fn));
+  node->next.reserve(inputs.size());
+  node->inputs.reserve(inputs.size());
+  for (const Tensor& t : inputs) {
+    if (t.defined() && t.requires_grad())
+      node->next.push_back(t.grad_fn() ? t.grad_fn() : grad_accumulator(t));
+    else
+      node->next.push_back(nullptr);
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    if (t.defined())
+      node->inputs.push_back({t.shape(), t.dtype(), t.numel() == 1 ? t.item() : nan, t.impl()->label});
+    else
+      node->inputs.push_back({{}, kFloat32, nan, {}});
+  }
+  node->out_shape = out.shape();
+  node->out_dtype = out.dtype();
+  if (out.numel() == 1) node->out_value = out.item();
+  if (keep_output) {
+    node->saved_out = out.impl()->storage;
+    node->saved_out_version = out.version();
+  }
+  out.impl()->requires_grad = true;
+  out.impl()->grad_fn = std::move(node);
+  return out;
+}
+
+}  // namespace ad

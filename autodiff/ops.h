@@ -1,0 +1,110 @@
+#pragma once
+// Every differentiable op of the engine, by family. Each is recorded on the graph when grad
+// mode is on and an input requires grad. Binary ops broadcast like NumPy; the engine sums
+// each gradient back to its input's shape.
+#include "autodiff/tensor.h"
+
+namespace ad {
+
+// ---- arithmetic (ops/arithmetic.cpp)
+Tensor add(const Tensor& a, const Tensor& b);
+Tensor sub(const Tensor& a, const Tensor& b);
+Tensor mul(const Tensor& a, const Tensor& b);
+Tensor div(const Tensor& a, const Tensor& b);
+Tensor neg(const Tensor& a);
+Tensor pow(const Tensor& a, double p);
+Tensor pow(const Tensor& a, const Tensor& p);
+Tensor maximum(const Tensor& a, const Tensor& b);  // ties split the gradient equally
+Tensor minimum(const Tensor& a, const Tensor& b);
+
+Tensor operator+(const Tensor& a, const Tensor& b);
+Tensor operator-(const Tensor& a, const Tensor& b);
+Tensor operator*(const Tensor& a, const Tensor& b);
+Tensor operator/(const Tensor& a, const Tensor& b);
+Tensor operator+(const Tensor& a, double b);
+Tensor operator-(const Tensor& a, double b);
+Tensor operator*(const Tensor& a, double b);
+Tensor operator/(const Tensor& a, double b);
+Tensor operator+(double a, const Tensor& b);
+Tensor operator-(double a, const Tensor& b);
+Tensor operator*(double a, const Tensor& b);
+Tensor operator/(double a, const Tensor& b);
+
+// ---- elementwise math (ops/unary.cpp)
+Tensor exp(const Tensor& a);
+Tensor log(const Tensor& a);
+Tensor sqrt(const Tensor& a);
+Tensor abs(const Tensor& a);  // d|x|/dx at 0 is 0
+Tensor sin(const Tensor& a);
+Tensor cos(const Tensor& a);
+Tensor clamp(const Tensor& a, double lo, double hi);  // gradient 1 on [lo, hi] inclusive, else 0
+
+// ---- activations (ops/activation.cpp)
+Tensor tanh(const Tensor& a);
+Tensor sigmoid(const Tensor& a);
+Tensor relu(const Tensor& a);                              // gradient 0 at x = 0
+Tensor leaky_relu(const Tensor& a, double slope = 0.01);  // gradient `slope` at x = 0
+Tensor step(const Tensor& a);                              // 1 where x > 0 else 0; gradient 0 everywhere
+
+// ---- comparisons and selection (ops/compare.cpp); masks are 0/1 in the first operand's dtype
+Tensor eq(const Tensor& a, const Tensor& b);
+Tensor ne(const Tensor& a, const Tensor& b);
+Tensor lt(const Tensor& a, const Tensor& b);
+Tensor le(const Tensor& a, const Tensor& b);
+Tensor gt(const Tensor& a, const Tensor& b);
+Tensor ge(const Tensor& a, const Tensor& b);
+Tensor operator==(const Tensor& a, const Tensor& b);
+Tensor operator<(const Tensor& a, const Tensor& b);
+Tensor operator>(const Tensor& a, const Tensor& b);
+Tensor operator<(const Tensor& a, double b);
+Tensor operator>(const Tensor& a, double b);
+Tensor operator<=(const Tensor& a, double b);
+Tensor operator>=(const Tensor& a, double b);
+// a where cond != 0, else b; the gradient only flows to the branch taken (no NaN from the other).
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
+
+// ---- linear algebra (ops/linalg.cpp), BLAS-backed
+// 1-D x 1-D: dot; 2-D x 2-D: matrix product; n-D: batched with broadcast batch dims;
+// a 1-D operand is treated as a row (left) or column (right) vector and that dim dropped.
+Tensor matmul(const Tensor& a, const Tensor& b);
+
+// ---- shape (ops/shape_ops.cpp)
+Tensor reshape(const Tensor& a, const Shape& shape);  // one dim may be -1; shares storage
+Tensor transpose(const Tensor& a, std::int64_t d0, std::int64_t d1);
+Tensor permute(const Tensor& a, const Shape& dims);
+Tensor squeeze(const Tensor& a);
+Tensor squeeze(const Tensor& a, std::int64_t dim);
+Tensor unsqueeze(const Tensor& a, std::int64_t dim);
+Tensor flatten(const Tensor& a);
+Tensor expand(const Tensor& a, const Shape& shape);  // -1 keeps a dim
+Tensor broadcast_to(const Tensor& a, const Shape& shape);
+
+// ---- selection (ops/select.cpp); index tensors are Int64
+Tensor slice(const Tensor& a, std::int64_t dim, std::int64_t start, std::int64_t end, std::int64_t step = 1);
+Tensor index_select(const Tensor& a, std::int64_t dim, const Tensor& index);
+Tensor gather(const Tensor& a, std::int64_t dim, const Tensor& index);
+// Adds `src` into zeros of `shape` at `index` along dim (the adjoint of gather).
+Tensor scatter_add(const Shape& shape, std::int64_t dim, const Tensor& index, const Tensor& src);
+// Adds `src` into zeros of `shape` at rows `index` along dim (the adjoint of index_select).
+Tensor index_add(const Shape& shape, std::int64_t dim, const Tensor& index, const Tensor& src);
+Tensor cat(const std::vector<Tensor>& ts, std::int64_t dim = 0);
+Tensor stack(const std::vector<Tensor>& ts, std::int64_t dim = 0);
+
+// ---- reductions (ops/reduce.cpp); empty dims = all dims
+Tensor sum(const Tensor& a);
+Tensor sum(const Tensor& a, const Shape& dims, bool keepdim = false);
+Tensor mean(const Tensor& a);
+Tensor mean(const Tensor& a, const Shape& dims, bool keepdim = false);
+Tensor amax(const Tensor& a, const Shape& dims = {}, bool keepdim = false);  // ties share the gradient
+Tensor amin(const Tensor& a, const Shape& dims = {}, bool keepdim = false);
+Tensor argmax(const Tensor& a, std::int64_t dim, bool keepdim = false);  // Int64, not differentiable
+Tensor argmin(const Tensor& a, std::int64_t dim, bool keepdim = false);
+// Sums `g` down to `shape` (which must broadcast to g's shape): the adjoint of broadcasting.
+Tensor sum_to(const Tensor& g, const Shape& shape);
+
+// ---- softmax family (ops/softmax.cpp), numerically stable at extreme logits
+Tensor logsumexp(const Tensor& a, const Shape& dims, bool keepdim = false);
+Tensor softmax(const Tensor& a, std::int64_t dim);
+Tensor log_softmax(const Tensor& a, std::int64_t dim);
+
+}  // namespace ad

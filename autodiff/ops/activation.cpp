@@ -1,0 +1,51 @@
+// Activations: tanh, sigmoid, relu, leaky_relu, step.
+#include <cmath>
+
+#include "autodiff/ops/common.h"
+
+namespace ad {
+using detail::map_unary;
+
+// d tanh(a) = g * (1 - tanh(a)^2)
+Tensor tanh(const Tensor& a) {
+  Tensor out = map_unary(a, "tanh", [](auto x) { return std::tanh(x); });
+  return record("tanh", out, {a}, [](const Tensor& g, const Tensor& o) { return GradList{g * (1.0 - o * o)}; }, true);
+}
+
+// d sigmoid(a) = g * s * (1 - s),  s = sigmoid(a)
+Tensor sigmoid(const Tensor& a) {
+  // Stable on both tails: exp of a non-positive number only.
+  Tensor out = map_unary(a, "sigmoid", [](auto x) {
+    using T = decltype(x);
+    if (x >= T(0)) return T(1) / (T(1) + std::exp(-x));
+    const T e = std::exp(x);
+    return e / (T(1) + e);
+  });
+  return record("sigmoid", out, {a}, [](const Tensor& g, const Tensor& s) { return GradList{g * s * (1.0 - s)}; }, true);
+}
+
+// d relu(a) = g * [a > 0]
+Tensor relu(const Tensor& a) {
+  Tensor out = map_unary(a, "relu", [](auto x) { return x > 0 ? x : decltype(x)(0); });
+  return record("relu", out, {a}, [sa = SavedTensor(a)](const Tensor& g, const Tensor&) { return GradList{g * (sa.get() > 0.0)}; });
+}
+
+// d leaky_relu(a) = g * (a > 0 ? 1 : slope)
+Tensor leaky_relu(const Tensor& a, double slope) {
+  Tensor out = map_unary(a, "leaky_relu", [slope](auto x) { return x > 0 ? x : x * slope; });
+  return record("leaky_relu", out, {a}, [sa = SavedTensor(a), slope](const Tensor& g, const Tensor&) {
+    return GradList{g * ((sa.get() > 0.0) * (1.0 - slope) + slope)};
+  });
+}
+
+// d step(a) = 0   (the step function is flat almost everywhere; its jump has no derivative)
+Tensor step(const Tensor& a) {
+  Tensor out = map_unary(a, "step", [](auto x) { return x > 0 ? decltype(x)(1) : decltype(x)(0); });
+  return record("step", out, {a}, [](const Tensor& g, const Tensor&) { return GradList{zeros_like(g)}; });
+}
+
+Tensor Tensor::tanh() const { return ad::tanh(*this); }
+Tensor Tensor::sigmoid() const { return ad::sigmoid(*this); }
+Tensor Tensor::relu() const { return ad::relu(*this); }
+
+}  // namespace ad

@@ -1,0 +1,114 @@
+// Arithmetic: add, sub, mul, div, neg, pow, maximum, minimum, and the operators.
+#include <cmath>
+
+#include "autodiff/ops/common.h"
+
+namespace ad {
+using detail::map_binary;
+using detail::map_unary;
+using detail::scalar_like;
+
+// d(a+b) = g, g   (the engine sums each gradient back to its input's shape)
+Tensor add(const Tensor& a, const Tensor& b) {
+  Tensor out = map_binary(a, b, "add", [](auto x, auto y) { return x + y; });
+  return record("add", out, {a, b}, [](const Tensor& g, const Tensor&) { return GradList{g, g}; });
+}
+
+// d(a-b) = g, -g
+Tensor sub(const Tensor& a, const Tensor& b) {
+  Tensor out = map_binary(a, b, "sub", [](auto x, auto y) { return x - y; });
+  return record("sub", out, {a, b}, [](const Tensor& g, const Tensor&) { return GradList{g, -g}; });
+}
+
+// d(a*b) = g*b, g*a
+Tensor mul(const Tensor& a, const Tensor& b) {
+  Tensor out = map_binary(a, b, "mul", [](auto x, auto y) { return x * y; });
+  const bool ga = a.requires_grad(), gb = b.requires_grad();
+  return record("mul", out, {a, b}, [sa = SavedTensor(a), sb = SavedTensor(b), ga, gb](const Tensor& g, const Tensor&) {
+    return GradList{ga ? g * sb.get() : Tensor(), gb ? g * sa.get() : Tensor()};
+  });
+}
+
+// d(a/b) = g/b, -g*a/b^2
+Tensor div(const Tensor& a, const Tensor& b) {
+  Tensor out = map_binary(a, b, "div", [](auto x, auto y) { return x / y; });
+  const bool ga = a.requires_grad(), gb = b.requires_grad();
+  return record("div", out, {a, b}, [sa = SavedTensor(a), sb = SavedTensor(b), ga, gb](const Tensor& g, const Tensor&) {
+    const Tensor& bv = sb.get();
+    return GradList{ga ? g / bv : Tensor(), gb ? -(g * sa.get()) / (bv * bv) : Tensor()};
+  });
+}
+
+// d(-a) = -g
+Tensor neg(const Tensor& a) {
+  Tensor out = map_unary(a, "neg", [](auto x) { return -x; });
+  return record("neg", out, {a}, [](const Tensor& g, const Tensor&) { return GradList{-g}; });
+}
+
+// d(a^p) = g * p * a^(p-1)
+Tensor pow(const Tensor& a, double p) {
+  Tensor out = map_unary(a, "pow", [p](auto x) { return std::pow(x, p); });
+  return record("pow", out, {a}, [sa = SavedTensor(a), p](const Tensor& g, const Tensor&) {
+    if (p == 0.0) return GradList{zeros_like(g)};
+    return GradList{g * (p * pow(sa.get(), p - 1.0))};
+  });
+}
+
+// d(a^b) = g * b * a^(b-1), g * a^b * log(a)   (the second is 0 where a = 0 and b >= 0)
+Tensor pow(const Tensor& a, const Tensor& b) {
+  Tensor out = map_binary(a, b, "pow", [](auto x, auto y) { return std::pow(x, y); });
+  const bool ga = a.requires_grad(), gb = b.requires_grad();
+  return record(
+      "pow", out, {a, b},
+      [sa = SavedTensor(a), sb = SavedTensor(b), ga, gb](const Tensor& g, const Tensor& o) {
+        const Tensor &av = sa.get(), &bv = sb.get();
+        Tensor da = ga ? g * bv * pow(av, bv - 1.0) : Tensor();
+        Tensor db;
+        if (gb) {
+          const Tensor zero = scalar_like(av, 0.0);
+          db = where(eq(av, zero) * ge(bv, zero), zero, g * o * log(av));
+        }
+        return GradList{da, db};
+      },
+      /*keep_output=*/true);
+}
+
+namespace {
+// Share of the gradient that goes to `a` in maximum/minimum: 1 where a wins, 1/2 on ties.
+Tensor winner_weight(const Tensor& a, const Tensor& b, bool is_max) {
+  return (is_max ? gt(a, b) : lt(a, b)) + eq(a, b) * 0.5;
+}
+
+Tensor extremum(const Tensor& a, const Tensor& b, bool is_max) {
+  const char* name = is_max ? "maximum" : "minimum";
+  Tensor out = is_max ? map_binary(a, b, name, [](auto x, auto y) { return x > y ? x : y; })
+                      : map_binary(a, b, name, [](auto x, auto y) { return x < y ? x : y; });
+  return record(name, out, {a, b}, [sa = SavedTensor(a), sb = SavedTensor(b), is_max](const Tensor& g, const Tensor&) {
+    const Tensor w = winner_weight(sa.get(), sb.get(), is_max);
+    return GradList{g * w, g * (1.0 - w)};
+  });
+}
+}  // namespace
+
+// d max(a,b) = g*[a>b] + g/2*[a=b], g*[a<b] + g/2*[a=b]
+Tensor maximum(const Tensor& a, const Tensor& b) { return extremum(a, b, true); }
+// d min(a,b) = g*[a<b] + g/2*[a=b], g*[a>b] + g/2*[a=b]
+Tensor minimum(const Tensor& a, const Tensor& b) { return extremum(a, b, false); }
+
+Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
+Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
+Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
+Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
+Tensor operator+(const Tensor& a, double b) { return add(a, scalar_like(a, b)); }
+Tensor operator-(const Tensor& a, double b) { return sub(a, scalar_like(a, b)); }
+Tensor operator*(const Tensor& a, double b) { return mul(a, scalar_like(a, b)); }
+Tensor operator/(const Tensor& a, double b) { return div(a, scalar_like(a, b)); }
+Tensor operator+(double a, const Tensor& b) { return add(scalar_like(b, a), b); }
+Tensor operator-(double a, const Tensor& b) { return sub(scalar_like(b, a), b); }
+Tensor operator*(double a, const Tensor& b) { return mul(scalar_like(b, a), b); }
+Tensor operator/(double a, const Tensor& b) { return div(scalar_like(b, a), b); }
+Tensor Tensor::operator-() const { return neg(*this); }
+Tensor Tensor::pow(double p) const { return ad::pow(*this, p); }
+Tensor Tensor::pow(const Tensor& p) const { return ad::pow(*this, p); }
+
+}  // namespace ad

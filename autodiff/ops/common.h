@@ -1,0 +1,43 @@
+#pragma once
+// Helpers shared by the op families: output allocation and the elementwise kernels' dtype
+// dispatch. Not part of the public API.
+#include <string>
+
+#include "autodiff/kernels/broadcast.h"
+#include "autodiff/node.h"
+#include "autodiff/ops.h"
+
+namespace ad::detail {
+
+// A 0-d constant with t's dtype.
+inline Tensor scalar_like(const Tensor& t, double v) { return scalar_tensor(v, dtype(t.dtype())); }
+
+inline void check_same_dtype(const Tensor& a, const Tensor& b, const char* op) {
+  if (a.dtype() != b.dtype())
+    throw Error(std::string(op) + ": dtype mismatch, " + dtype_name(a.dtype()) + " " + shape_str(a.shape()) + " vs " +
+                dtype_name(b.dtype()) + " " + shape_str(b.shape()) + "; convert one operand with .to()");
+}
+
+// out[i] = f(a[i]) (floating dtypes).
+template <class F>
+Tensor map_unary(const Tensor& a, const char* op, F f) {
+  Tensor out = empty(a.shape(), dtype(a.dtype()));
+  dispatch_float(a.dtype(), op, [&]<class T>() {
+    kernels::map1(a.data_ptr<T>(), out.data_ptr<T>(), a.numel(), [&](T x) { return static_cast<T>(f(x)); });
+  });
+  return out;
+}
+
+// out = f(a, b) with broadcasting (floating dtypes).
+template <class F>
+Tensor map_binary(const Tensor& a, const Tensor& b, const char* op, F f) {
+  check_same_dtype(a, b, op);
+  Tensor out = empty(broadcast_shapes(a.shape(), b.shape(), op), dtype(a.dtype()));
+  dispatch_float(a.dtype(), op, [&]<class T>() {
+    kernels::map2(a.data_ptr<T>(), a.shape(), b.data_ptr<T>(), b.shape(), out.data_ptr<T>(), out.shape(),
+                  [&](T x, T y) { return static_cast<T>(f(x, y)); });
+  });
+  return out;
+}
+
+}  // namespace ad::detail

@@ -1,0 +1,58 @@
+// Comparisons (masks, not differentiable) and where (differentiable in both branches).
+#include "autodiff/ops/common.h"
+
+namespace ad {
+using detail::scalar_like;
+
+namespace {
+template <class F>
+Tensor compare(const Tensor& a, const Tensor& b, const char* op, F f) {
+  detail::check_same_dtype(a, b, op);
+  Tensor out = empty(broadcast_shapes(a.shape(), b.shape(), op), dtype(a.dtype()));
+  dispatch_all(a.dtype(), [&]<class T>() {
+    kernels::map2(a.data_ptr<T>(), a.shape(), b.data_ptr<T>(), b.shape(), out.data_ptr<T>(), out.shape(),
+                  [&](T x, T y) { return f(x, y) ? T(1) : T(0); });
+  });
+  return out;
+}
+}  // namespace
+
+Tensor eq(const Tensor& a, const Tensor& b) { return compare(a, b, "eq", [](auto x, auto y) { return x == y; }); }
+Tensor ne(const Tensor& a, const Tensor& b) { return compare(a, b, "ne", [](auto x, auto y) { return x != y; }); }
+Tensor lt(const Tensor& a, const Tensor& b) { return compare(a, b, "lt", [](auto x, auto y) { return x < y; }); }
+Tensor le(const Tensor& a, const Tensor& b) { return compare(a, b, "le", [](auto x, auto y) { return x <= y; }); }
+Tensor gt(const Tensor& a, const Tensor& b) { return compare(a, b, "gt", [](auto x, auto y) { return x > y; }); }
+Tensor ge(const Tensor& a, const Tensor& b) { return compare(a, b, "ge", [](auto x, auto y) { return x >= y; }); }
+Tensor operator==(const Tensor& a, const Tensor& b) { return eq(a, b); }
+Tensor operator<(const Tensor& a, const Tensor& b) { return lt(a, b); }
+Tensor operator>(const Tensor& a, const Tensor& b) { return gt(a, b); }
+Tensor operator<(const Tensor& a, double b) { return lt(a, scalar_like(a, b)); }
+Tensor operator>(const Tensor& a, double b) { return gt(a, scalar_like(a, b)); }
+Tensor operator<=(const Tensor& a, double b) { return le(a, scalar_like(a, b)); }
+Tensor operator>=(const Tensor& a, double b) { return ge(a, scalar_like(a, b)); }
+
+// d where(c, a, b) = where(c, g, 0), where(c, 0, g)
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
+  detail::check_same_dtype(a, b, "where");
+  const Shape shape = broadcast_shapes(broadcast_shapes(cond.shape(), a.shape(), "where"), b.shape(), "where");
+  Tensor out = empty(shape, dtype(a.dtype()));
+  dispatch_all(a.dtype(), [&]<class T>() {
+    dispatch_all(cond.dtype(), [&]<class C>() {
+      const C* c = cond.data_ptr<C>();
+      const T *x = a.data_ptr<T>(), *y = b.data_ptr<T>();
+      T* o = out.data_ptr<T>();
+      kernels::broadcast_rows<3>(
+          shape, {broadcast_strides(cond.shape(), shape), broadcast_strides(a.shape(), shape), broadcast_strides(b.shape(), shape)},
+          [&](std::int64_t off, const auto& base, std::int64_t len, const auto& st) {
+            for (std::int64_t j = 0; j < len; ++j)
+              o[off + j] = c[base[0] + j * st[0]] != C(0) ? x[base[1] + j * st[1]] : y[base[2] + j * st[2]];
+          });
+    });
+  });
+  return record("where", out, {a, b}, [c = SavedTensor(cond)](const Tensor& g, const Tensor&) {
+    const Tensor zero = scalar_like(g, 0.0);
+    return GradList{where(c.get(), g, zero), where(c.get(), zero, g)};
+  });
+}
+
+}  // namespace ad

@@ -1,0 +1,152 @@
+// Reductions: sum, mean, amax/amin, argmax/argmin, and sum_to (the adjoint of broadcasting).
+#include <algorithm>
+#include <limits>
+
+#include "autodiff/ops/common.h"
+
+namespace ad {
+namespace {
+
+// The reduced dims as a sorted unique list (empty = all) and the keepdim shape.
+struct Reduction {
+  Shape dims;
+  Shape keep_shape;  // input shape with reduced dims set to 1
+  Shape out_shape;   // keep_shape, or with reduced dims removed
+  std::int64_t count = 1;
+};
+
+Reduction plan(const Shape& in, const Shape& dims, bool keepdim, const char* op) {
+  Reduction r;
+  const auto rank = static_cast<std::int64_t>(in.size());
+  std::vector<bool> red(in.size(), dims.empty());
+  for (auto d : dims) {
+    if (rank == 0) break;
+    red[static_cast<std::size_t>(wrap_dim(d, rank, op))] = true;
+  }
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    r.keep_shape.push_back(red[i] ? 1 : in[i]);
+    if (red[i]) {
+      r.dims.push_back(static_cast<std::int64_t>(i));
+      r.count *= in[i];
+      if (keepdim) r.out_shape.push_back(1);
+    } else {
+      r.out_shape.push_back(in[i]);
+    }
+  }
+  return r;
+}
+
+// sum over the plan's dims, times `scale`.
+Tensor sum_kernel(const Tensor& a, const Reduction& r, double scale, const char* op) {
+  Tensor out = zeros(r.out_shape, dtype(a.dtype()));
+  dispatch_float(a.dtype(), op, [&]<class T>() {
+    const T* src = a.data_ptr<T>();
+    T* dst = out.data_ptr<T>();
+    if (out.numel() == 1) {  // full reduction: accumulate in double
+      double acc = 0;
+      for (std::int64_t i = 0, n = a.numel(); i < n; ++i) acc += src[i];
+      dst[0] = static_cast<T>(acc * scale);
+      return;
+    }
+    kernels::reduce_into(src, a.shape(), dst, r.keep_shape, [](T x, T y) { return x + y; });
+    if (scale != 1.0)
+      for (std::int64_t i = 0, n = out.numel(); i < n; ++i) dst[i] = static_cast<T>(dst[i] * scale);
+  });
+  return out;
+}
+
+Tensor sum_like(const Tensor& a, const Shape& dims, bool keepdim, bool is_mean) {
+  const char* name = is_mean ? "mean" : "sum";
+  const Reduction r = plan(a.shape(), dims, keepdim, name);
+  const double scale = is_mean ? 1.0 / static_cast<double>(std::max<std::int64_t>(r.count, 1)) : 1.0;
+  Tensor out = sum_kernel(a, r, scale, name);
+  const Shape in = a.shape(), keep = r.keep_shape;
+  // d sum(a) = expand(g, a.shape);  d mean(a) = expand(g, a.shape) / n
+  return record(name, out, {a}, [in, keep, scale](const Tensor& g, const Tensor&) {
+    Tensor e = expand(reshape(g, keep), in);
+    return GradList{scale == 1.0 ? e : e * scale};
+  });
+}
+
+Tensor extremum(const Tensor& a, const Shape& dims, bool keepdim, bool is_max) {
+  const char* name = is_max ? "amax" : "amin";
+  if (a.numel() == 0) throw Error(std::string(name) + ": cannot reduce an empty tensor of shape " + shape_str(a.shape()));
+  const Reduction r = plan(a.shape(), dims, keepdim, name);
+  const double init = is_max ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity();
+  Tensor out = full(r.out_shape, init, dtype(a.dtype()));
+  dispatch_float(a.dtype(), name, [&]<class T>() {
+    auto pick = is_max ? +[](T x, T y) { return y > x || y != y ? y : x; } : +[](T x, T y) { return y < x || y != y ? y : x; };
+    kernels::reduce_into(a.data_ptr<T>(), a.shape(), out.data_ptr<T>(), r.keep_shape, pick);
+  });
+  const Shape in = a.shape(), keep = r.keep_shape;
+  // d amax(a) = g * [a = amax] / count(a = amax)   (ties share the gradient)
+  return record(
+      name, out, {a},
+      [sa = SavedTensor(a), in, keep, dims_ = r.dims](const Tensor& g, const Tensor& o) {
+        const Tensor mask = eq(sa.get(), reshape(o, keep));
+        const Tensor share = mask / sum(mask, dims_, true);
+        return GradList{expand(reshape(g, keep), in) * share};
+      },
+      true);
+}
+
+Tensor arg_extremum(const Tensor& a, std::int64_t dim, bool keepdim, bool is_max) {
+  const char* name = is_max ? "argmax" : "argmin";
+  const std::int64_t d = wrap_dim(dim, a.dim(), name);
+  const Reduction r = plan(a.shape(), {d}, keepdim, name);
+  if (a.numel() == 0) throw Error(std::string(name) + ": cannot reduce an empty tensor");
+  Tensor out = empty(r.out_shape, dtype(kInt64));
+  std::int64_t outer = 1, n = a.dim() == 0 ? 1 : a.size(d), inner = 1;
+  for (std::int64_t i = 0; i < a.dim(); ++i) {
+    if (i < d) outer *= a.size(i);
+    if (i > d) inner *= a.size(i);
+  }
+  std::int64_t* dst = out.data_ptr<std::int64_t>();
+  dispatch_float(a.dtype(), name, [&]<class T>() {
+    const T* src = a.data_ptr<T>();
+    for (std::int64_t o = 0; o < outer; ++o)
+      for (std::int64_t j = 0; j < inner; ++j) {
+        std::int64_t best = 0;
+        for (std::int64_t k = 1; k < n; ++k) {
+          const T v = src[(o * n + k) * inner + j], b = src[(o * n + best) * inner + j];
+          if (is_max ? v > b : v < b) best = k;
+        }
+        dst[o * inner + j] = best;
+      }
+  });
+  return out;
+}
+
+}  // namespace
+
+Tensor sum(const Tensor& a) { return sum_like(a, {}, false, false); }
+Tensor sum(const Tensor& a, const Shape& dims, bool keepdim) { return sum_like(a, dims, keepdim, false); }
+Tensor mean(const Tensor& a) { return sum_like(a, {}, false, true); }
+Tensor mean(const Tensor& a, const Shape& dims, bool keepdim) { return sum_like(a, dims, keepdim, true); }
+Tensor amax(const Tensor& a, const Shape& dims, bool keepdim) { return extremum(a, dims, keepdim, true); }
+Tensor amin(const Tensor& a, const Shape& dims, bool keepdim) { return extremum(a, dims, keepdim, false); }
+Tensor argmax(const Tensor& a, std::int64_t dim, bool keepdim) { return arg_extremum(a, dim, keepdim, true); }
+Tensor argmin(const Tensor& a, std::int64_t dim, bool keepdim) { return arg_extremum(a, dim, keepdim, false); }
+
+Tensor sum_to(const Tensor& g, const Shape& shape) {
+  if (g.shape() == shape) return g;
+  if (!broadcastable_to(shape, g.shape()))
+    throw Error("sum_to: shape " + shape_str(shape) + " does not broadcast to the gradient's shape " + shape_str(g.shape()));
+  const std::size_t lead = g.shape().size() - shape.size();
+  Shape dims;
+  for (std::size_t i = 0; i < g.shape().size(); ++i)
+    if (i < lead || (shape[i - lead] == 1 && g.shape()[i] != 1)) dims.push_back(static_cast<std::int64_t>(i));
+  return reshape(dims.empty() ? g : sum(g, dims, true), shape);
+}
+
+Tensor Tensor::sum() const { return ad::sum(*this); }
+Tensor Tensor::sum(const Shape& dims, bool keepdim) const { return ad::sum(*this, dims, keepdim); }
+Tensor Tensor::mean() const { return ad::mean(*this); }
+Tensor Tensor::mean(const Shape& dims, bool keepdim) const { return ad::mean(*this, dims, keepdim); }
+Tensor Tensor::max() const { return amax(*this); }
+Tensor Tensor::max(std::int64_t dim, bool keepdim) const { return amax(*this, {dim}, keepdim); }
+Tensor Tensor::min() const { return amin(*this); }
+Tensor Tensor::min(std::int64_t dim, bool keepdim) const { return amin(*this, {dim}, keepdim); }
+Tensor Tensor::argmax(std::int64_t dim, bool keepdim) const { return ad::argmax(*this, dim, keepdim); }
+
+}  // namespace ad

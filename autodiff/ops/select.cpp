@@ -1,0 +1,248 @@
+// Selection: slice, index_select / index_add, gather / scatter_add, cat, stack.
+// Each backward is the adjoint op, itself differentiable, so second derivatives work.
+#include <algorithm>
+
+#include "autodiff/ops/common.h"
+
+namespace ad {
+namespace {
+
+// A tensor seen as [outer, n, inner] around `dim`.
+struct DimSplit {
+  std::int64_t outer = 1, n = 1, inner = 1;
+};
+DimSplit split_at(const Shape& s, std::int64_t dim) {
+  DimSplit r;
+  for (std::int64_t i = 0; i < static_cast<std::int64_t>(s.size()); ++i) {
+    const std::int64_t d = s[static_cast<std::size_t>(i)];
+    if (i < dim) r.outer *= d;
+    else if (i == dim) r.n = d;
+    else r.inner *= d;
+  }
+  return r;
+}
+
+std::int64_t checked_index(std::int64_t i, std::int64_t n, const char* op, std::int64_t dim, const Shape& s) {
+  if (i < -n || i >= n)
+    throw Error(std::string(op) + ": index " + std::to_string(i) + " is out of range for dim " + std::to_string(dim) +
+                " of shape " + shape_str(s) + " (valid: " + std::to_string(-n) + " .. " + std::to_string(n - 1) + ")");
+  return i < 0 ? i + n : i;
+}
+
+void check_index_tensor(const Tensor& index, const char* op) {
+  if (index.dtype() != kInt64)
+    throw Error(std::string(op) + ": the index must be an Int64 tensor, got " + dtype_name(index.dtype()) +
+                "; build it with ad::index_tensor or .to(ad::kInt64)");
+}
+
+// Copies between a tensor of shape `big` and the strided slice `small` of it: out-of-place
+// slice (to_small) or its adjoint, writing a slice into zeros (to_big).
+Tensor slice_copy(const Tensor& src, const Shape& big, std::int64_t dim, std::int64_t start, std::int64_t step,
+                  std::int64_t len, bool to_small) {
+  Shape small = big;
+  small[static_cast<std::size_t>(dim)] = len;
+  Shape st = contiguous_strides(big);
+  const std::int64_t base = start * st[static_cast<std::size_t>(dim)];
+  st[static_cast<std::size_t>(dim)] *= step;
+  Tensor out = to_small ? empty(small, dtype(src.dtype())) : zeros(big, dtype(src.dtype()));
+  dispatch_all(src.dtype(), [&]<class T>() {
+    const T* s = src.data_ptr<T>();
+    T* o = out.data_ptr<T>();
+    kernels::broadcast_rows<1>(small, {st}, [&](std::int64_t lin, const auto& b, std::int64_t n, const auto& inner) {
+      for (std::int64_t j = 0; j < n; ++j) {
+        const std::int64_t big_off = base + b[0] + j * inner[0];
+        if (to_small) o[lin + j] = s[big_off];
+        else o[big_off] = s[lin + j];
+      }
+    });
+  });
+  return out;
+}
+
+// d slice_backward(g) = slice(gg)
+Tensor slice_backward(const Tensor& g, const Shape& big, std::int64_t dim, std::int64_t start, std::int64_t step) {
+  const std::int64_t len = g.shape()[static_cast<std::size_t>(dim)];
+  Tensor out = slice_copy(g, big, dim, start, step, len, false);
+  return record("slice_backward", out, {g}, [dim, start, step, len](const Tensor& gg, const Tensor&) {
+    return GradList{slice(gg, dim, start, start + step * len, step)};
+  });
+}
+
+}  // namespace
+
+// d slice(a) = zeros of a's shape with g written at the slice
+Tensor slice(const Tensor& a, std::int64_t dim, std::int64_t start, std::int64_t end, std::int64_t step) {
+  const std::int64_t d = wrap_dim(dim, a.dim(), "slice");
+  if (a.dim() == 0) throw Error("slice: cannot slice a 0-d tensor");
+  if (step <= 0) throw Error("slice: step must be positive, got " + std::to_string(step));
+  const std::int64_t n = a.shape()[static_cast<std::size_t>(d)];
+  auto clip = [n](std::int64_t i) { return std::clamp(i < 0 ? i + n : i, std::int64_t{0}, n); };
+  const std::int64_t s = clip(start), e = std::max(clip(end), s);
+  const std::int64_t len = (e - s + step - 1) / step;
+  Tensor out = slice_copy(a, a.shape(), d, s, step, len, true);
+  const Shape in = a.shape();
+  return record("slice", out, {a}, [in, d, s, step](const Tensor& g, const Tensor&) {
+    return GradList{slice_backward(g, in, d, s, step)};
+  });
+}
+
+// d index_select(a, idx) = index_add(zeros(a.shape), idx, g)
+Tensor index_select(const Tensor& a, std::int64_t dim, const Tensor& index) {
+  check_index_tensor(index, "index_select");
+  if (index.dim() > 1) throw Error("index_select: the index must be 1-D, got shape " + shape_str(index.shape()));
+  const std::int64_t d = wrap_dim(dim, a.dim(), "index_select");
+  const DimSplit sp = split_at(a.shape(), d);
+  const std::int64_t m = index.numel();
+  Shape out_shape = a.shape();
+  if (!out_shape.empty()) out_shape[static_cast<std::size_t>(d)] = m;
+  Tensor out = empty(out_shape, dtype(a.dtype()));
+  const std::int64_t* idx = index.data_ptr<std::int64_t>();
+  dispatch_all(a.dtype(), [&]<class T>() {
+    const T* src = a.data_ptr<T>();
+    T* dst = out.data_ptr<T>();
+    for (std::int64_t i = 0; i < m; ++i) {
+      const std::int64_t r = checked_index(idx[i], sp.n, "index_select", d, a.shape());
+      for (std::int64_t o = 0; o < sp.outer; ++o)
+        std::copy_n(src + (o * sp.n + r) * sp.inner, sp.inner, dst + (o * m + i) * sp.inner);
+    }
+  });
+  const Shape in = a.shape();
+  return record("index_select", out, {a}, [in, d, index](const Tensor& g, const Tensor&) {
+    return GradList{index_add(in, d, index, g)};
+  });
+}
+
+// d index_add(src) = index_select(gg, idx)
+Tensor index_add(const Shape& shape, std::int64_t dim, const Tensor& index, const Tensor& src) {
+  check_index_tensor(index, "index_add");
+  const std::int64_t d = wrap_dim(dim, static_cast<std::int64_t>(shape.size()), "index_add");
+  const DimSplit sp = split_at(shape, d);
+  const std::int64_t m = index.numel();
+  Tensor out = zeros(shape, dtype(src.dtype()));
+  const std::int64_t* idx = index.data_ptr<std::int64_t>();
+  dispatch_float(src.dtype(), "index_add", [&]<class T>() {
+    const T* s = src.data_ptr<T>();
+    T* o = out.data_ptr<T>();
+    for (std::int64_t i = 0; i < m; ++i) {
+      const std::int64_t r = checked_index(idx[i], sp.n, "index_add", d, shape);
+      for (std::int64_t k = 0; k < sp.outer; ++k)
+        for (std::int64_t j = 0; j < sp.inner; ++j) o[(k * sp.n + r) * sp.inner + j] += s[(k * m + i) * sp.inner + j];
+    }
+  });
+  return record("index_add", out, {src}, [d, index](const Tensor& g, const Tensor&) { return GradList{index_select(g, d, index)}; });
+}
+
+namespace {
+// Visits every element of `index`: f(index_linear_offset, offset into a tensor of shape `target`).
+template <class F>
+void for_each_gather(const Tensor& index, const Shape& target, std::int64_t d, const char* op, F f) {
+  if (index.dim() != static_cast<std::int64_t>(target.size()))
+    throw Error(std::string(op) + ": the index has shape " + shape_str(index.shape()) + " but needs as many dims as " +
+                shape_str(target));
+  for (std::size_t i = 0; i < target.size(); ++i)
+    if (static_cast<std::int64_t>(i) != d && index.shape()[i] > target[i])
+      throw Error(std::string(op) + ": index shape " + shape_str(index.shape()) + " is larger than " + shape_str(target) +
+                  " in dim " + std::to_string(i));
+  Shape st = contiguous_strides(target);
+  const std::int64_t dim_stride = st[static_cast<std::size_t>(d)];
+  st[static_cast<std::size_t>(d)] = 0;
+  const std::int64_t n = target[static_cast<std::size_t>(d)];
+  const std::int64_t* idx = index.data_ptr<std::int64_t>();
+  kernels::broadcast_rows<1>(index.shape(), {st}, [&](std::int64_t lin, const auto& b, std::int64_t len, const auto& s) {
+    for (std::int64_t j = 0; j < len; ++j)
+      f(lin + j, b[0] + j * s[0] + checked_index(idx[lin + j], n, op, d, target) * dim_stride);
+  });
+}
+}  // namespace
+
+// d gather(a, idx) = scatter_add(zeros(a.shape), idx, g)
+Tensor gather(const Tensor& a, std::int64_t dim, const Tensor& index) {
+  check_index_tensor(index, "gather");
+  const std::int64_t d = wrap_dim(dim, a.dim(), "gather");
+  Tensor out = empty(index.shape(), dtype(a.dtype()));
+  dispatch_all(a.dtype(), [&]<class T>() {
+    const T* src = a.data_ptr<T>();
+    T* dst = out.data_ptr<T>();
+    for_each_gather(index, a.shape(), d, "gather", [&](std::int64_t i, std::int64_t off) { dst[i] = src[off]; });
+  });
+  const Shape in = a.shape();
+  return record("gather", out, {a}, [in, d, index](const Tensor& g, const Tensor&) { return GradList{scatter_add(in, d, index, g)}; });
+}
+
+// d scatter_add(src) = gather(gg, idx)
+Tensor scatter_add(const Shape& shape, std::int64_t dim, const Tensor& index, const Tensor& src) {
+  check_index_tensor(index, "scatter_add");
+  if (src.shape() != index.shape())
+    throw Error("scatter_add: src shape " + shape_str(src.shape()) + " must equal the index shape " + shape_str(index.shape()));
+  const std::int64_t d = wrap_dim(dim, static_cast<std::int64_t>(shape.size()), "scatter_add");
+  Tensor out = zeros(shape, dtype(src.dtype()));
+  dispatch_float(src.dtype(), "scatter_add", [&]<class T>() {
+    const T* s = src.data_ptr<T>();
+    T* o = out.data_ptr<T>();
+    for_each_gather(index, shape, d, "scatter_add", [&](std::int64_t i, std::int64_t off) { o[off] += s[i]; });
+  });
+  return record("scatter_add", out, {src}, [d, index](const Tensor& g, const Tensor&) { return GradList{gather(g, d, index)}; });
+}
+
+// d cat(a_1..a_n) = the slices of g along dim
+Tensor cat(const std::vector<Tensor>& ts, std::int64_t dim) {
+  if (ts.empty()) throw Error("cat: needs at least one tensor");
+  const Tensor& first = ts.front();
+  const std::int64_t d = wrap_dim(dim, first.dim(), "cat");
+  Shape out_shape = first.shape();
+  std::int64_t total = 0;
+  for (std::size_t i = 0; i < ts.size(); ++i) {
+    const Tensor& t = ts[i];
+    detail::check_same_dtype(first, t, "cat");
+    Shape a = t.shape(), b = first.shape();
+    if (a.size() == b.size()) a[static_cast<std::size_t>(d)] = b[static_cast<std::size_t>(d)] = 0;
+    if (a != b)
+      throw Error("cat: tensor " + std::to_string(i) + " has shape " + shape_str(t.shape()) + " but tensor 0 has " +
+                  shape_str(first.shape()) + "; all dims except dim " + std::to_string(d) + " must match");
+    total += t.shape()[static_cast<std::size_t>(d)];
+  }
+  out_shape[static_cast<std::size_t>(d)] = total;
+  Tensor out = empty(out_shape, dtype(first.dtype()));
+  const DimSplit sp = split_at(out_shape, d);
+  std::vector<std::int64_t> sizes;
+  dispatch_all(first.dtype(), [&]<class T>() {
+    T* dst = out.data_ptr<T>();
+    std::int64_t off = 0;
+    for (const Tensor& t : ts) {
+      const std::int64_t n = t.shape()[static_cast<std::size_t>(d)];
+      const T* src = t.data_ptr<T>();
+      for (std::int64_t o = 0; o < sp.outer; ++o)
+        std::copy_n(src + o * n * sp.inner, n * sp.inner, dst + (o * total + off) * sp.inner);
+      off += n;
+      sizes.push_back(n);
+    }
+  });
+  return record("cat", out, ts, [d, sizes](const Tensor& g, const Tensor&) {
+    GradList grads;
+    std::int64_t off = 0;
+    for (std::int64_t n : sizes) {
+      grads.push_back(slice(g, d, off, off + n));
+      off += n;
+    }
+    return grads;
+  });
+}
+
+Tensor stack(const std::vector<Tensor>& ts, std::int64_t dim) {
+  if (ts.empty()) throw Error("stack: needs at least one tensor");
+  const std::int64_t d = wrap_dim(dim, ts.front().dim() + 1, "stack");
+  std::vector<Tensor> parts;
+  parts.reserve(ts.size());
+  for (const Tensor& t : ts) {
+    if (t.shape() != ts.front().shape())
+      throw Error("stack: shapes " + shape_str(ts.front().shape()) + " and " + shape_str(t.shape()) + " differ; all must be equal");
+    parts.push_back(unsqueeze(t, d));
+  }
+  return cat(parts, d);
+}
+
+Tensor Tensor::slice(std::int64_t d, std::int64_t s, std::int64_t e, std::int64_t st) const { return ad::slice(*this, d, s, e, st); }
+Tensor Tensor::index_select(std::int64_t d, const Tensor& i) const { return ad::index_select(*this, d, i); }
+Tensor Tensor::gather(std::int64_t d, const Tensor& i) const { return ad::gather(*this, d, i); }
+
+}  // namespace ad

@@ -1,0 +1,78 @@
+// logsumexp, softmax, log_softmax: computed around the max, so extreme logits stay finite.
+#include <cmath>
+
+#include "autodiff/grad_mode.h"
+#include "autodiff/ops/common.h"
+
+namespace ad {
+namespace {
+
+// m = max over dims (keepdim), with infinite maxima replaced by 0 so x - m never gives inf - inf.
+Tensor safe_max(const Tensor& a, const Shape& dims) {
+  Tensor m = amax(a, dims, true);
+  dispatch_float(m.dtype(), "logsumexp", [&]<class T>() {
+    T* p = m.data_ptr<T>();
+    for (std::int64_t i = 0, n = m.numel(); i < n; ++i)
+      if (!std::isfinite(p[i])) p[i] = T(0);
+  });
+  return m;
+}
+
+Shape keep_shape(const Tensor& a, const Shape& dims) {
+  Shape k = a.shape();
+  if (dims.empty()) return Shape(k.size(), 1);
+  for (auto d : dims) k[static_cast<std::size_t>(wrap_dim(d, a.dim(), "logsumexp"))] = 1;
+  return k;
+}
+
+}  // namespace
+
+// d logsumexp(a) = g * exp(a - logsumexp(a))
+Tensor logsumexp(const Tensor& a, const Shape& dims, bool keepdim) {
+  Tensor out;
+  {
+    NoGradGuard ng;
+    const Tensor m = safe_max(a, dims);
+    out = log(sum(exp(a - m), dims, true)) + m;
+    if (!keepdim) out = sum(out, dims, false);  // drops the kept dims (each has size 1)
+    out = out.detach();
+  }
+  const Shape keep = keep_shape(a, dims), in = a.shape();
+  return record(
+      "logsumexp", out, {a},
+      [sa = SavedTensor(a), keep, in](const Tensor& g, const Tensor& o) {
+        return GradList{expand(reshape(g, keep), in) * exp(sa.get() - reshape(o, keep))};
+      },
+      true);
+}
+
+// d log_softmax(a) = g - exp(out) * sum(g, dim)
+Tensor log_softmax(const Tensor& a, std::int64_t dim) {
+  const std::int64_t d = wrap_dim(dim, a.dim(), "log_softmax");
+  Tensor out;
+  {
+    NoGradGuard ng;
+    out = (a - logsumexp(a, {d}, true)).detach();
+  }
+  return record(
+      "log_softmax", out, {a},
+      [d](const Tensor& g, const Tensor& o) { return GradList{g - exp(o) * sum(g, {d}, true)}; }, true);
+}
+
+// d softmax(a) = out * (g - sum(g * out, dim))
+Tensor softmax(const Tensor& a, std::int64_t dim) {
+  const std::int64_t d = wrap_dim(dim, a.dim(), "softmax");
+  Tensor out;
+  {
+    NoGradGuard ng;
+    out = exp(a - logsumexp(a, {d}, true)).detach();
+  }
+  return record(
+      "softmax", out, {a}, [d](const Tensor& g, const Tensor& o) { return GradList{o * (g - sum(g * o, {d}, true))}; }, true);
+}
+
+Tensor Tensor::softmax(std::int64_t dim) const { return ad::softmax(*this, dim); }
+Tensor Tensor::log_softmax(std::int64_t dim) const { return ad::log_softmax(*this, dim); }
+Tensor Tensor::logsumexp(const Shape& dims, bool keepdim) const { return ad::logsumexp(*this, dims, keepdim); }
+
+}  // namespace ad

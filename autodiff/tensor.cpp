@@ -1,0 +1,241 @@
+#include "autodiff/tensor.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <utility>
+
+#include "autodiff/engine.h"
+#include "autodiff/grad_mode.h"
+#include "autodiff/kernels/broadcast.h"
+#include "autodiff/node.h"
+#include "autodiff/ops.h"
+
+namespace ad {
+
+Storage::Storage(Dtype d, std::int64_t n) : numel(n), dtype(d) {
+  const std::size_t bytes = static_cast<std::size_t>(n) * dtype_size(d);
+  const std::size_t rounded = (bytes + 63) / 64 * 64;
+  data = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
+  if (!data) throw std::bad_alloc();
+}
+
+Storage::~Storage() { std::free(data); }
+
+const TensorImpl& Tensor::checked() const {
+  if (!impl_) throw Error("use of an undefined Tensor (default-constructed, or a .grad() that no backward has filled yet)");
+  return *impl_;
+}
+
+const Shape& Tensor::shape() const { return checked().shape; }
+std::int64_t Tensor::size(std::int64_t d) const { return shape()[wrap_dim(d, dim(), "size")]; }
+std::int64_t Tensor::numel() const { return numel_of(shape()); }
+Dtype Tensor::dtype() const { return checked().storage->dtype; }
+std::uint64_t Tensor::version() const { return checked().storage->version; }
+std::string Tensor::label() const { return checked().label; }
+Tensor& Tensor::set_label(std::string name) {
+  checked();
+  impl_->label = std::move(name);
+  return *this;
+}
+
+template <class T>
+T* Tensor::data_ptr() {
+  return const_cast<T*>(std::as_const(*this).data_ptr<T>());
+}
+
+template <class T>
+const T* Tensor::data_ptr() const {
+  constexpr Dtype want = std::is_same_v<T, float> ? kFloat32 : std::is_same_v<T, double> ? kFloat64 : kInt64;
+  if (dtype() != want)
+    throw Error(std::string("data_ptr: the tensor holds ") + dtype_name(dtype()) + " but " + dtype_name(want) +
+                " was requested; call .to(ad::k" + dtype_name(want) + ") first");
+  return static_cast<const T*>(impl_->storage->data);
+}
+
+template float* Tensor::data_ptr<float>();
+template double* Tensor::data_ptr<double>();
+template std::int64_t* Tensor::data_ptr<std::int64_t>();
+template const float* Tensor::data_ptr<float>() const;
+template const double* Tensor::data_ptr<double>() const;
+template const std::int64_t* Tensor::data_ptr<std::int64_t>() const;
+
+double Tensor::item() const {
+  if (numel() != 1)
+    throw Error("item: the tensor has shape " + shape_str(shape()) + " (" + std::to_string(numel()) +
+                " elements); item() needs exactly one element — reduce it first (e.g. .sum()) or index it");
+  return dispatch_all(dtype(), [&]<class T>() { return static_cast<double>(data_ptr<T>()[0]); });
+}
+
+std::vector<double> Tensor::to_vector() const {
+  std::vector<double> v(static_cast<std::size_t>(numel()));
+  dispatch_all(dtype(), [&]<class T>() {
+    const T* p = data_ptr<T>();
+    for (std::size_t i = 0; i < v.size(); ++i) v[i] = static_cast<double>(p[i]);
+  });
+  return v;
+}
+
+double Tensor::at(std::initializer_list<std::int64_t> index) const {
+  if (static_cast<std::int64_t>(index.size()) != dim())
+    throw Error("at: " + std::to_string(index.size()) + " indices given for a tensor of shape " + shape_str(shape()));
+  const Shape st = contiguous_strides(shape());
+  std::int64_t off = 0, d = 0;
+  for (std::int64_t i : index) {
+    const std::int64_t n = shape()[d];
+    if (i < -n || i >= n)
+      throw Error("at: index " + std::to_string(i) + " is out of range for dim " + std::to_string(d) + " of shape " +
+                  shape_str(shape()));
+    off += (i < 0 ? i + n : i) * st[d++];
+  }
+  return dispatch_all(dtype(), [&]<class T>() { return static_cast<double>(data_ptr<T>()[off]); });
+}
+
+// ---- autograd
+bool Tensor::requires_grad() const { return checked().requires_grad; }
+
+Tensor& Tensor::requires_grad_(bool on) {
+  checked();
+  if (impl_->grad_fn && !on)
+    throw Error("requires_grad_(false): only leaf tensors can change requires_grad; use detach() on a result of an op");
+  if (on && !is_floating(dtype()))
+    throw Error("requires_grad_: only floating-point tensors can require gradients (this one is Int64)");
+  impl_->requires_grad = on;
+  return *this;
+}
+
+bool Tensor::is_leaf() const { return checked().grad_fn == nullptr; }
+const std::shared_ptr<Node>& Tensor::grad_fn() const { return checked().grad_fn; }
+Tensor Tensor::grad() const { return Tensor(checked().grad); }
+
+void Tensor::zero_grad() {
+  checked();
+  if (!impl_->grad) return;
+  if (impl_->grad->grad_fn) {  // a create_graph gradient: drop its history, which also breaks the leaf<->grad cycle
+    impl_->grad = zeros(shape(), ad::dtype(dtype())).impl_ptr();
+    return;
+  }
+  NoGradGuard ng;
+  Tensor(impl_->grad).zero_();
+}
+
+void Tensor::set_grad(const Tensor& g) {
+  checked();
+  if (g.defined() && (g.shape() != shape() || g.dtype() != dtype()))
+    throw Error("set_grad: gradient of shape " + shape_str(g.shape()) + " " + dtype_name(g.dtype()) +
+                " does not match the tensor's " + shape_str(shape()) + " " + dtype_name(dtype()));
+  impl_->grad = g.impl_ptr();
+}
+
+void Tensor::retain_grad() {
+  checked();
+  if (is_leaf()) return;  // leaves keep .grad anyway
+  impl_->retains_grad = true;
+  impl_->grad_fn->retained = impl_;
+}
+
+void Tensor::backward(const Tensor& gradient, BackwardOptions opt) const {
+  ad::backward({*this}, {gradient}, opt);
+}
+
+Tensor Tensor::detach() const {
+  auto impl = std::make_shared<TensorImpl>(checked().storage, impl_->shape);
+  return Tensor(std::move(impl));
+}
+
+// to(dtype): d(cast x) = cast back of g
+Tensor Tensor::to(Dtype d) const {
+  if (d == dtype()) return *this;
+  Tensor out = empty(shape(), ad::dtype(d));
+  const std::int64_t n = numel();
+  dispatch_all(dtype(), [&]<class S>() {
+    dispatch_all(d, [&]<class D>() {
+      const S* s = data_ptr<S>();
+      D* o = out.data_ptr<D>();
+      for (std::int64_t i = 0; i < n; ++i) o[i] = static_cast<D>(s[i]);
+    });
+  });
+  if (!is_floating(d) || !is_floating(dtype())) return out;
+  const Dtype from = dtype();
+  return record("to", out, {*this}, [from](const Tensor& g, const Tensor&) { return GradList{g.to(from)}; });
+}
+
+// clone: d(copy x) = g
+Tensor Tensor::clone() const {
+  Tensor out = empty(shape(), ad::dtype(dtype()));
+  std::memcpy(out.impl()->storage->data, checked().storage->data, static_cast<std::size_t>(numel()) * dtype_size(dtype()));
+  return record("clone", out, {*this}, [](const Tensor& g, const Tensor&) { return GradList{g}; });
+}
+
+// ---- in-place
+namespace {
+
+void check_inplace(const Tensor& t, const char* op) {
+  if (!GradMode::is_enabled() || !t.requires_grad()) return;
+  if (t.is_leaf())
+    throw Error(std::string(op) + ": a leaf tensor of shape " + shape_str(t.shape()) +
+                " that requires grad cannot be modified in place while recording; wrap the update in "
+                "ad::NoGradGuard (as optimizers do) or use the out-of-place op");
+  throw Error(std::string(op) + ": the tensor of shape " + shape_str(t.shape()) + " has history (output of '" +
+              t.grad_fn()->name + "'); in-place changes to it are not supported — use the out-of-place op");
+}
+
+template <class F>
+Tensor& inplace_binary(Tensor& self, const Tensor& other, const char* op, F f) {
+  check_inplace(self, op);
+  if (other.dtype() != self.dtype())
+    throw Error(std::string(op) + ": dtype mismatch (" + dtype_name(self.dtype()) + " tensor, " +
+                dtype_name(other.dtype()) + " argument); convert the argument with .to()");
+  if (!broadcastable_to(other.shape(), self.shape()))
+    throw Error(std::string(op) + ": the argument of shape " + shape_str(other.shape()) +
+                " cannot be broadcast to the tensor's shape " + shape_str(self.shape()));
+  dispatch_all(self.dtype(), [&]<class T>() {
+    T* d = self.data_ptr<T>();
+    kernels::map2(d, self.shape(), other.data_ptr<T>(), other.shape(), d, self.shape(),
+                  [&](T x, T y) { return static_cast<T>(f(x, y)); });
+  });
+  ++self.impl()->storage->version;
+  return self;
+}
+
+template <class F>
+Tensor& inplace_unary(Tensor& self, const char* op, F f) {
+  check_inplace(self, op);
+  dispatch_all(self.dtype(), [&]<class T>() {
+    T* d = self.data_ptr<T>();
+    for (std::int64_t i = 0, n = self.numel(); i < n; ++i) d[i] = static_cast<T>(f(d[i]));
+  });
+  ++self.impl()->storage->version;
+  return self;
+}
+
+}  // namespace
+
+Tensor& Tensor::zero_() { return fill_(0.0); }
+Tensor& Tensor::fill_(double v) {
+  return inplace_unary(*this, "fill_", [v](auto) { return v; });
+}
+Tensor& Tensor::copy_(const Tensor& src) {
+  return inplace_binary(*this, src, "copy_", [](auto, auto y) { return y; });
+}
+Tensor& Tensor::add_(const Tensor& o, double alpha) {
+  return inplace_binary(*this, o, "add_", [alpha](auto x, auto y) { return x + alpha * y; });
+}
+Tensor& Tensor::sub_(const Tensor& o, double alpha) {
+  return inplace_binary(*this, o, "sub_", [alpha](auto x, auto y) { return x - alpha * y; });
+}
+Tensor& Tensor::mul_(const Tensor& o) {
+  return inplace_binary(*this, o, "mul_", [](auto x, auto y) { return x * y; });
+}
+Tensor& Tensor::div_(const Tensor& o) {
+  return inplace_binary(*this, o, "div_", [](auto x, auto y) { return x / y; });
+}
+Tensor& Tensor::mul_(double s) {
+  return inplace_unary(*this, "mul_", [s](auto x) { return x * s; });
+}
+Tensor& Tensor::add_(double s) {
+  return inplace_unary(*this, "add_", [s](auto x) { return x + s; });
+}
+
+}  // namespace ad

@@ -1,0 +1,190 @@
+#pragma once
+#include <cstdint>
+#include <initializer_list>
+#include <iosfwd>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "autodiff/dtype.h"
+#include "autodiff/shape.h"
+
+namespace ad {
+
+struct Node;
+class Tensor;
+
+// A flat, 64-byte aligned buffer shared by a tensor and its views (reshape, detach).
+// `version` counts in-place writes; saved tensors compare it at backward time.
+struct Storage {
+  Storage(Dtype dtype, std::int64_t numel);
+  ~Storage();
+  Storage(const Storage&) = delete;
+  Storage& operator=(const Storage&) = delete;
+
+  void* data = nullptr;
+  std::int64_t numel = 0;
+  Dtype dtype;
+  std::uint64_t version = 0;
+};
+
+struct TensorImpl {
+  TensorImpl(std::shared_ptr<Storage> s, Shape sh) : storage(std::move(s)), shape(std::move(sh)) {}
+  ~TensorImpl();  // releases grad_fn without recursing down a long chain
+  TensorImpl(const TensorImpl&) = delete;
+  TensorImpl& operator=(const TensorImpl&) = delete;
+
+  std::shared_ptr<Storage> storage;
+  Shape shape;
+  bool requires_grad = false;
+  bool retains_grad = false;
+  std::shared_ptr<Node> grad_fn;            // null for leaves and constants
+  std::weak_ptr<Node> grad_accumulator;     // leaves: the node that accumulates into `grad`
+  std::shared_ptr<TensorImpl> grad;         // accumulated gradient (leaves, or retain_grad())
+  std::string label;                        // optional name shown in DOT graphs
+};
+
+// Options for Tensor::backward and ad::grad.
+struct BackwardOptions {
+  bool retain_graph = false;  // keep saved tensors so backward can run again
+  bool create_graph = false;  // record the backward pass itself (higher-order derivatives)
+};
+
+// A dense, contiguous, row-major n-d array with reverse-mode autograd (PyTorch naming).
+// Copying a Tensor copies a handle: both refer to the same data.
+class Tensor {
+ public:
+  Tensor() = default;
+  explicit Tensor(std::shared_ptr<TensorImpl> impl) : impl_(std::move(impl)) {}
+
+  // ---- metadata
+  bool defined() const { return impl_ != nullptr; }
+  const Shape& shape() const;
+  const Shape& sizes() const { return shape(); }
+  std::int64_t dim() const { return static_cast<std::int64_t>(shape().size()); }
+  std::int64_t size(std::int64_t d) const;
+  std::int64_t numel() const;
+  Dtype dtype() const;
+  std::uint64_t version() const;
+  std::string label() const;
+  Tensor& set_label(std::string name);
+
+  // ---- data access (the dtype must match T)
+  template <class T>
+  T* data_ptr();
+  template <class T>
+  const T* data_ptr() const;
+  double item() const;                    // value of a one-element tensor
+  std::vector<double> to_vector() const;  // all values, as double, row-major
+  double at(std::initializer_list<std::int64_t> index) const;
+
+  // ---- autograd
+  bool requires_grad() const;
+  Tensor& requires_grad_(bool on = true);
+  bool is_leaf() const;
+  const std::shared_ptr<Node>& grad_fn() const;
+  Tensor grad() const;  // undefined until a backward reaches this tensor
+  void zero_grad();     // fills .grad with zeros (if any)
+  void set_grad(const Tensor& g);
+  void retain_grad();   // non-leaf: keep .grad after backward
+  void backward(const Tensor& gradient = {}, BackwardOptions opt = {}) const;
+  Tensor detach() const;  // same data, no history
+
+  // ---- conversion and copies
+  Tensor to(Dtype d) const;   // differentiable between float dtypes
+  Tensor clone() const;       // differentiable copy
+  Tensor contiguous() const { return *this; }
+
+  // ---- in-place (bump the version; a leaf that requires grad only under NoGradGuard)
+  Tensor& zero_();
+  Tensor& fill_(double v);
+  Tensor& copy_(const Tensor& src);
+  Tensor& add_(const Tensor& other, double alpha = 1.0);
+  Tensor& sub_(const Tensor& other, double alpha = 1.0);
+  Tensor& mul_(const Tensor& other);
+  Tensor& mul_(double s);
+  Tensor& div_(const Tensor& other);
+  Tensor& add_(double s);
+
+  // ---- op methods (see the free functions for docs)
+  Tensor operator-() const;
+  Tensor pow(double p) const;
+  Tensor pow(const Tensor& p) const;
+  Tensor exp() const;
+  Tensor log() const;
+  Tensor sqrt() const;
+  Tensor abs() const;
+  Tensor sin() const;
+  Tensor cos() const;
+  Tensor tanh() const;
+  Tensor sigmoid() const;
+  Tensor relu() const;
+  Tensor clamp(double lo, double hi) const;
+  Tensor matmul(const Tensor& other) const;
+  Tensor mm(const Tensor& other) const { return matmul(other); }
+  Tensor t() const;
+  Tensor transpose(std::int64_t d0, std::int64_t d1) const;
+  Tensor permute(const Shape& dims) const;
+  Tensor reshape(const Shape& shape) const;
+  Tensor view(const Shape& shape) const { return reshape(shape); }
+  Tensor flatten() const;
+  Tensor squeeze() const;
+  Tensor squeeze(std::int64_t d) const;
+  Tensor unsqueeze(std::int64_t d) const;
+  Tensor expand(const Shape& shape) const;
+  Tensor sum() const;
+  Tensor sum(const Shape& dims, bool keepdim = false) const;
+  Tensor mean() const;
+  Tensor mean(const Shape& dims, bool keepdim = false) const;
+  Tensor max() const;
+  Tensor max(std::int64_t dim, bool keepdim = false) const;
+  Tensor min() const;
+  Tensor min(std::int64_t dim, bool keepdim = false) const;
+  Tensor argmax(std::int64_t dim, bool keepdim = false) const;
+  Tensor softmax(std::int64_t dim) const;
+  Tensor log_softmax(std::int64_t dim) const;
+  Tensor logsumexp(const Shape& dims, bool keepdim = false) const;
+  Tensor slice(std::int64_t dim, std::int64_t start, std::int64_t end, std::int64_t step = 1) const;
+  Tensor index_select(std::int64_t dim, const Tensor& index) const;
+  Tensor gather(std::int64_t dim, const Tensor& index) const;
+
+  std::string str() const;  // PyTorch-like printing with a shape/dtype footer
+
+  TensorImpl* impl() const { return impl_.get(); }
+  const std::shared_ptr<TensorImpl>& impl_ptr() const { return impl_; }
+
+ private:
+  const TensorImpl& checked() const;
+  std::shared_ptr<TensorImpl> impl_;
+};
+
+std::ostream& operator<<(std::ostream& os, const Tensor& t);
+
+// ---- creation (PyTorch names). Float64 is the default dtype for values given as double.
+struct TensorOptions {
+  Dtype dtype = kFloat32;
+  bool requires_grad = false;
+  TensorOptions& set_dtype(Dtype d) { dtype = d; return *this; }
+  TensorOptions& set_requires_grad(bool r = true) { requires_grad = r; return *this; }
+};
+inline TensorOptions dtype(Dtype d) { return TensorOptions{}.set_dtype(d); }
+
+Tensor empty(const Shape& shape, TensorOptions opt = {});  // uninitialised
+Tensor zeros(const Shape& shape, TensorOptions opt = {});
+Tensor ones(const Shape& shape, TensorOptions opt = {});
+Tensor full(const Shape& shape, double value, TensorOptions opt = {});
+Tensor zeros_like(const Tensor& t);
+Tensor ones_like(const Tensor& t);
+Tensor full_like(const Tensor& t, double value);
+// Values in row-major order; `shape` defaults to 1-D. Throws when sizes disagree.
+Tensor tensor(const std::vector<double>& values, const Shape& shape, TensorOptions opt);
+Tensor tensor(const std::vector<double>& values, TensorOptions opt = dtype(kFloat64));
+Tensor tensor(std::initializer_list<double> values, TensorOptions opt = dtype(kFloat64));
+Tensor scalar_tensor(double v, TensorOptions opt = dtype(kFloat64));  // 0-d
+Tensor index_tensor(const std::vector<std::int64_t>& values, const Shape& shape = {});  // Int64
+Tensor arange(double start, double end, double step = 1.0, TensorOptions opt = dtype(kFloat64));
+Tensor arange(double end, TensorOptions opt = dtype(kFloat64));
+Tensor linspace(double start, double end, std::int64_t steps, TensorOptions opt = dtype(kFloat64));
+Tensor eye(std::int64_t n, TensorOptions opt = {});
+
+}  // namespace ad
