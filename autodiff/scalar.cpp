@@ -16,7 +16,8 @@ using scalar_detail::tl_cursor;
 namespace {
 
 // 2^16 entries per chunk: 1.5 MiB of entries + 0.5 MiB of adjoints. Growing adds a chunk and never
-// moves recorded entries, so a 10^7-node tape costs no reallocation or copy.
+// moves recorded entries, so a 10^7-node tape costs no reallocation or copy. Chunks outlive reset() so
+// that the next recording reuses memory that is already paged in.
 constexpr unsigned kChunkBits = 16;
 constexpr std::size_t kChunkSize = std::size_t{1} << kChunkBits;
 constexpr std::uint32_t kOffsetMask = kChunkSize - 1;
@@ -47,6 +48,7 @@ class Tape {
 
   void grow();
   void reset();
+  void release_memory();
   std::size_t bytes() const { return chunks_.size() * kChunkBytes + chunks_.capacity() * sizeof(Chunk); }
   void backward(std::uint32_t out);
   double grad(std::uint32_t i) { return i < swept_ ? adjoint(i) : 0.0; }
@@ -58,7 +60,8 @@ class Tape {
   void zero_adjoints(std::uint32_t count);
   void sweep(std::uint32_t out);
 
-  std::vector<Chunk> chunks_;
+  std::vector<Chunk> chunks_;  // [0, in_use_) hold the current recording; the rest are kept for reuse
+  std::size_t in_use_ = 0;
   std::uint32_t swept_ = 0;  // adjoints [0, swept_) hold the last backward's values; the rest read as 0
 };
 
@@ -74,26 +77,37 @@ void Tape::start_generation() {
 }
 
 void Tape::grow() {
-  if (chunks_.empty()) {
-    chunks_.emplace_back();
+  if (in_use_ == 0) {
+    if (chunks_.empty()) chunks_.emplace_back();
+    in_use_ = 1;
     start_generation();
     return;
   }
-  if (chunks_.size() == kMaxChunks) {
+  if (in_use_ == kMaxChunks) {
     throw Error(
         "ad::Var: the scalar tape is full (2^32 nodes); call ad::ScalarTape::reset() or use an "
         "ad::ScalarTapeScope per evaluation so the tape does not outgrow one computation");
   }
-  TapeEntry* fresh = chunks_.emplace_back().entries.get();
+  if (in_use_ == chunks_.size()) chunks_.emplace_back();
+  TapeEntry* fresh = chunks_[in_use_++].entries.get();
   tl_cursor.next = fresh;
   tl_cursor.end = fresh + kChunkSize;
 }
 
-// Keeps the first chunk for the next recording and returns the others to the allocator.
+// Keeps every chunk for the next recording: re-recording a tape of the same size touches no new memory.
 void Tape::reset() {
-  if (chunks_.empty()) return;
-  chunks_.erase(chunks_.begin() + 1, chunks_.end());
+  if (in_use_ == 0) return;
+  in_use_ = 1;
   start_generation();
+}
+
+// The cursor's epoch 0 marks "no tape": every existing Var is stale and the next record starts afresh.
+void Tape::release_memory() {
+  chunks_.clear();
+  chunks_.shrink_to_fit();
+  in_use_ = 0;
+  swept_ = 0;
+  tl_cursor = {};
 }
 
 void Tape::zero_adjoints(std::uint32_t count) {
@@ -149,6 +163,8 @@ void Var::backward() const {
 }
 
 void ScalarTape::reset() { tl_tape.reset(); }
+
+void ScalarTape::release_memory() { tl_tape.release_memory(); }
 
 std::size_t ScalarTape::size() { return tl_cursor.index == 0 ? 0 : tl_cursor.index - 1; }
 

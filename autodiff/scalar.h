@@ -108,11 +108,15 @@ static_assert(sizeof(Var) == 16);
 
 // The current thread's scalar tape.
 struct ScalarTape {
-  // Drops every node (keeping the first chunk for reuse) and starts a new generation: Vars recorded
-  // before become stale and throw ad::Error when used.
+  // Drops every node and starts a new generation: Vars recorded before become stale and throw ad::Error
+  // when used. The memory is kept, so re-recording a tape of the same size allocates nothing.
   static void reset();
-  static std::size_t size();   // nodes recorded since the last reset
-  static std::size_t bytes();  // memory held by the tape; bytes() / size() = bytes per node
+  // reset() that also returns all the tape's memory to the allocator.
+  static void release_memory();
+  static std::size_t size();  // nodes recorded since the last reset
+  // Memory held by the tape, including chunks kept from a larger earlier recording; right after a
+  // recording on a fresh (or released) tape, bytes() / size() is the memory per node.
+  static std::size_t bytes();
 };
 
 // RAII: resets the current thread's tape when the scope ends. Scopes do not nest: the end of an inner

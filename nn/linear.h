@@ -1,0 +1,19 @@
+#pragma once
+#include "nn/module.h"
+
+namespace nn {
+
+// y = x W^T + b, with W of shape [out, in] (PyTorch's layout) initialised U(-1/sqrt(in), 1/sqrt(in)).
+class Linear : public Module {
+ public:
+  Linear(std::int64_t in, std::int64_t out, bool bias = true, ad::Dtype dtype = ad::kFloat32,
+         ad::Generator* gen = nullptr);
+  ad::Tensor forward(const ad::Tensor& x) const;
+  const ad::Tensor& weight() const { return param("weight"); }
+  ad::Tensor bias() const { return has_bias_ ? param("bias") : ad::Tensor(); }
+
+ private:
+  bool has_bias_;
+};
+
+}  // namespace nn

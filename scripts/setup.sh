@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs what is missing (Debian 12, as root or with sudo), configures and builds.
+# Idempotent: a second run installs nothing and rebuilds only what changed.
+#   BUILD_DIR=build (default)   extra arguments are passed to cmake, e.g. -DAD_SANITIZE=ON
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  build-essential cmake ninja-build pkg-config git
+  libboost-graph-dev libboost-container-dev libspdlog-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  libopenblas-dev graphviz
+  libadolc-dev  # the scalar-tape peer in bench/ (ADOL-C)
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+build_dir=${BUILD_DIR:-build}
+cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null
+cmake --build "$build_dir" -j"$(nproc)"
