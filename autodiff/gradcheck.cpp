@@ -136,7 +136,7 @@ GradcheckResult gradgradcheck(const TensorFunction& f, const std::vector<Tensor>
     return cat(parts);
   };
   GradcheckResult r = gradcheck(vjp, inputs, opt);
-  if (!r.ok) r.report = "gradgradcheck (second derivatives): " + r.report;
+  r.report = r.ok ? "gradgradcheck passed" : "gradgradcheck (second derivatives): " + r.report;
   return r;
 }
 
