@@ -67,6 +67,9 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
 // 1-D x 1-D: dot; 2-D x 2-D: matrix product; n-D: batched with broadcast batch dims;
 // a 1-D operand is treated as a row (left) or column (right) vector and that dim dropped.
 Tensor matmul(const Tensor& a, const Tensor& b);
+// op(a) @ op(b) for operands with >= 2 dims, op transposing the last two dims when its flag is
+// set; BLAS reads the transpose in place (no copy). matmul_t(x, W, false, true) is x @ W^T.
+Tensor matmul_t(const Tensor& a, const Tensor& b, bool transpose_a, bool transpose_b);
 
 // ---- shape (ops/shape_ops.cpp)
 Tensor reshape(const Tensor& a, const Shape& shape);  // one dim may be -1; shares storage

@@ -16,7 +16,7 @@ ad::Tensor Linear::forward(const ad::Tensor& x) const {
   if (x.dim() == 0 || x.size(-1) != weight().size(1))
     throw ad::Error("Linear: input of shape " + ad::shape_str(x.shape()) + " needs a last dim of " +
                     std::to_string(weight().size(1)) + " (the layer's in_features)");
-  ad::Tensor y = ad::matmul(x, weight().t());
+  ad::Tensor y = x.dim() >= 2 ? ad::matmul_t(x, weight(), false, true) : ad::matmul(x, weight().t());
   return has_bias_ ? y + bias() : y;
 }
 

@@ -9,50 +9,75 @@
 namespace ad {
 namespace {
 
-void gemm(const float* a, const float* b, float* c, std::int64_t m, std::int64_t n, std::int64_t k) {
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), 1.0f,
-              a, static_cast<int>(k), b, static_cast<int>(n), 0.0f, c, static_cast<int>(n));
-}
-void gemm(const double* a, const double* b, double* c, std::int64_t m, std::int64_t n, std::int64_t k) {
-  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), 1.0, a,
-              static_cast<int>(k), b, static_cast<int>(n), 0.0, c, static_cast<int>(n));
+// C[m,n] = op(A) op(B) with op = transpose when the flag is set; A, B, C row-major.
+template <class T>
+void gemm(bool ta, bool tb, const T* a, const T* b, T* c, std::int64_t m, std::int64_t n, std::int64_t k) {
+  const auto mi = static_cast<int>(m), ni = static_cast<int>(n), ki = static_cast<int>(k);
+  const int lda = ta ? mi : ki, ldb = tb ? ki : ni;
+  const auto opa = ta ? CblasTrans : CblasNoTrans, opb = tb ? CblasTrans : CblasNoTrans;
+  if constexpr (std::is_same_v<T, float>)
+    cblas_sgemm(CblasRowMajor, opa, opb, mi, ni, ki, 1.0f, a, lda, b, ldb, 0.0f, c, ni);
+  else
+    cblas_dgemm(CblasRowMajor, opa, opb, mi, ni, ki, 1.0, a, lda, b, ldb, 0.0, c, ni);
 }
 
 std::string pair_str(const Tensor& a, const Tensor& b) { return shape_str(a.shape()) + " and " + shape_str(b.shape()); }
 
-// [..., m, k] x [..., k, n] with broadcast batch dims; both at least 2-D.
-Tensor batched_matmul(const Tensor& a, const Tensor& b) {
-  const std::int64_t m = a.size(-2), k = a.size(-1), n = b.size(-1);
-  if (b.size(-2) != k)
-    throw Error("matmul: shapes " + pair_str(a, b) + " cannot be multiplied (" + std::to_string(k) + " columns vs " +
-                std::to_string(b.size(-2)) + " rows); the last dim of the first must equal the second-to-last of the second — transpose one?");
+// op(A) op(B) for [..., *, *] operands with broadcast batch dims; both at least 2-D.
+Tensor batched_matmul(const Tensor& a, const Tensor& b, bool ta, bool tb) {
+  const std::int64_t m = a.size(ta ? -1 : -2), k = a.size(ta ? -2 : -1);
+  const std::int64_t kb = b.size(tb ? -1 : -2), n = b.size(tb ? -2 : -1);
+  if (kb != k)
+    throw Error("matmul: shapes " + pair_str(a, b) + (ta || tb ? " (with transposes)" : "") + " cannot be multiplied (" +
+                std::to_string(k) + " columns vs " + std::to_string(kb) +
+                " rows); the last dim of the first must equal the second-to-last of the second — transpose one?");
   const Shape ba(a.shape().begin(), a.shape().end() - 2), bb(b.shape().begin(), b.shape().end() - 2);
   Shape out_shape = broadcast_shapes(ba, bb, "matmul (batch dims)");
-  const std::int64_t batch = numel_of(out_shape);
+  const Shape batch_shape = out_shape;
   out_shape.push_back(m);
   out_shape.push_back(n);
   Tensor out = empty(out_shape, dtype(a.dtype()));
-  const Shape batch_shape(out_shape.begin(), out_shape.end() - 2);
-  const Shape sa = broadcast_strides(ba, batch_shape), sb = broadcast_strides(bb, batch_shape);
   dispatch_float(a.dtype(), "matmul", [&]<class T>() {
     const T *pa = a.data_ptr<T>(), *pb = b.data_ptr<T>();
     T* po = out.data_ptr<T>();
     if (k == 0) std::fill(po, po + out.numel(), T(0));
     if (k == 0 || m == 0 || n == 0) return;
-    if (batch_shape.empty()) return gemm(pa, pb, po, m, n, k);
+    if (batch_shape.empty()) return gemm(ta, tb, pa, pb, po, m, n, k);
     std::int64_t bi = 0;
-    kernels::broadcast_rows<2>(batch_shape, {sa, sb}, [&](std::int64_t, const auto& base, std::int64_t len, const auto& st) {
-      for (std::int64_t j = 0; j < len; ++j, ++bi)
-        gemm(pa + (base[0] + j * st[0]) * m * k, pb + (base[1] + j * st[1]) * k * n, po + bi * m * n, m, n, k);
-    });
+    kernels::broadcast_rows<2>(batch_shape, {broadcast_strides(ba, batch_shape), broadcast_strides(bb, batch_shape)},
+                               [&](std::int64_t, const auto& base, std::int64_t len, const auto& st) {
+                                 for (std::int64_t j = 0; j < len; ++j, ++bi)
+                                   gemm(ta, tb, pa + (base[0] + j * st[0]) * m * k, pb + (base[1] + j * st[1]) * k * n,
+                                        po + bi * m * n, m, n, k);
+                               });
   });
-  (void)batch;
   return out;
 }
 
 }  // namespace
 
-// d(A@B) = g @ B^T, A^T @ g   (batch broadcasting is summed back by the engine)
+// C = op(A) op(B):
+//   A B     -> dA = G B^T,   dB = A^T G
+//   A B^T   -> dA = G B,     dB = G^T A
+//   A^T B   -> dA = B G^T,   dB = A G
+//   A^T B^T -> dA = B^T G^T, dB = G^T A^T
+// Each gradient is again a matmul_t, so the family is closed under differentiation and BLAS
+// reads the transposes in place (no copies). Batch broadcasting is summed back by the engine.
+Tensor matmul_t(const Tensor& a, const Tensor& b, bool ta, bool tb) {
+  detail::check_same_dtype(a, b, "matmul");
+  if (a.dim() < 2 || b.dim() < 2)
+    throw Error("matmul_t: both operands need at least two dims, got shapes " + pair_str(a, b) + "; use matmul for vectors");
+  Tensor out = batched_matmul(a, b, ta, tb);
+  const bool ga = a.requires_grad(), gb = b.requires_grad();
+  return record("matmul", out, {a, b}, [sa = SavedTensor(a), sb = SavedTensor(b), ga, gb, ta, tb](const Tensor& g, const Tensor&) {
+    const Tensor &A = sa.get(), &B = sb.get();
+    Tensor da, db;
+    if (ga) da = ta ? matmul_t(B, g, tb, true) : matmul_t(g, B, false, !tb);
+    if (gb) db = tb ? matmul_t(g, A, true, ta) : matmul_t(A, g, !ta, false);
+    return GradList{da, db};
+  });
+}
+
 Tensor matmul(const Tensor& a, const Tensor& b) {
   detail::check_same_dtype(a, b, "matmul");
   if (a.dim() == 0 || b.dim() == 0)
@@ -63,11 +88,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   }
   if (a.dim() == 1) return matmul(a.unsqueeze(0), b).squeeze(-2);
   if (b.dim() == 1) return matmul(a, b.unsqueeze(1)).squeeze(-1);
-  Tensor out = batched_matmul(a, b);
-  const bool ga = a.requires_grad(), gb = b.requires_grad();
-  return record("matmul", out, {a, b}, [sa = SavedTensor(a), sb = SavedTensor(b), ga, gb](const Tensor& g, const Tensor&) {
-    return GradList{ga ? matmul(g, sb.get().transpose(-1, -2)) : Tensor(), gb ? matmul(sa.get().transpose(-1, -2), g) : Tensor()};
-  });
+  return matmul_t(a, b, false, false);
 }
 
 Tensor Tensor::matmul(const Tensor& other) const { return ad::matmul(*this, other); }
