@@ -138,8 +138,9 @@ void bench_scalar_chain() {
   }
   ad::ScalarTape::release_memory();
 #ifdef AD_HAVE_ADOLC
-  std::printf("  (ADOL-C: trace_on with keepTaylors + in-memory buffers, then fos_reverse; B/node counts its\n"
-              "   operation, location, value and taylor records)\n");
+  std::printf(
+      "  (ADOL-C: trace_on with keepTaylors + in-memory buffers, then fos_reverse; B/node counts its\n"
+      "   operation, location, value and taylor records)\n");
 #else
   std::printf("  ADOL-C not installed (apt-get install libadolc-dev) — peer skipped\n");
 #endif
