@@ -174,10 +174,14 @@ void run_backward(const std::vector<Root>& roots, bool keep_graph, bool create_g
   }
 }
 
-std::vector<Root> make_roots(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad_outputs) {
+void check_count(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad_outputs) {
   if (!grad_outputs.empty() && grad_outputs.size() != outputs.size())
     throw Error("backward: " + std::to_string(outputs.size()) + " outputs but " + std::to_string(grad_outputs.size()) +
                 " gradients; give one per output (or none for one-element outputs)");
+}
+
+std::vector<Root> make_roots(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad_outputs) {
+  check_count(outputs, grad_outputs);
   std::vector<Root> roots;
   for (std::size_t i = 0; i < outputs.size(); ++i)
     roots.push_back({node_of(outputs[i], "output", i), seed_gradient(outputs[i], grad_outputs.empty() ? Tensor() : grad_outputs[i], i)});
@@ -206,8 +210,17 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
     captures.push_back(keep_alive.back().get());
   }
   std::vector<Tensor> result(inputs.size());
-  run_backward(make_roots(outputs, grad_outputs), opt.retain_graph.value_or(opt.create_graph), opt.create_graph, &captures,
-               &result);
+  // With allow_unused, an output that does not depend on anything differentiable (a constant,
+  // such as the first derivative of a linear function) contributes zero: it is skipped.
+  check_count(outputs, grad_outputs);
+  std::vector<Tensor> outs, gouts;
+  for (std::size_t i = 0; i < outputs.size(); ++i) {
+    if (opt.allow_unused && outputs[i].defined() && !outputs[i].requires_grad()) continue;
+    outs.push_back(outputs[i]);
+    if (!grad_outputs.empty()) gouts.push_back(grad_outputs[i]);
+  }
+  if (!outs.empty())
+    run_backward(make_roots(outs, gouts), opt.retain_graph.value_or(opt.create_graph), opt.create_graph, &captures, &result);
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     if (result[i].defined() || opt.allow_unused) continue;
     throw Error("grad: input " + std::to_string(i) + " (shape " + shape_str(inputs[i].shape()) +

@@ -71,8 +71,10 @@ GradList AccumulateGrad::apply(const Tensor& g, const Tensor&) {
     Tensor(leaf->grad).add_(g);  // the common case: accumulate in place
   } else if (leaf->grad) {
     leaf->grad = (Tensor(leaf->grad) + g).impl_ptr();  // create_graph: keep the sum differentiable
+  } else if (GradMode::is_enabled() && g.grad_fn()) {
+    leaf->grad = g.impl_ptr();  // has history, so it is never modified in place later
   } else if (GradMode::is_enabled()) {
-    leaf->grad = g.impl_ptr();
+    leaf->grad = g.clone().impl_ptr();  // a constant (e.g. the seed): a later in-place add must not change it
   } else {
     // Steal the buffer only when nobody else can see it; otherwise copy so a later in-place
     // accumulation cannot change another tensor.

@@ -15,6 +15,11 @@ Tensor neg(const Tensor& a);
 Tensor pow(const Tensor& a, double p);
 Tensor pow(const Tensor& a, const Tensor& p);
 Tensor maximum(const Tensor& a, const Tensor& b);  // ties split the gradient equally
+// The chain-rule products used by backward rules: g * d and g / d, but exactly 0 wherever g is
+// 0, even where d is Inf or NaN. So a branch that where() did not take (it receives a zero
+// gradient) cannot turn the result into NaN: where(x > 0, sqrt(x), x) has gradient 1 at x < 0.
+Tensor mul_grad(const Tensor& g, const Tensor& d);
+Tensor div_grad(const Tensor& g, const Tensor& d);
 Tensor minimum(const Tensor& a, const Tensor& b);
 
 Tensor operator+(const Tensor& a, const Tensor& b);

@@ -9,10 +9,10 @@ using detail::map_unary;
 // d tanh(a) = g * (1 - tanh(a)^2)
 Tensor tanh(const Tensor& a) {
   Tensor out = map_unary(a, "tanh", [](auto x) { return std::tanh(x); });
-  return record("tanh", out, {a}, [](const Tensor& g, const Tensor& o) { return GradList{g * (1.0 - o * o)}; }, true);
+  return record("tanh", out, {a}, [](const Tensor& g, const Tensor& o) { return GradList{mul_grad(g, 1.0 - o * o)}; }, true);
 }
 
-// d sigmoid(a) = g * s * (1 - s),  s = sigmoid(a)
+// d sigmoid(a) = g * s * sigmoid(-a)   (= s(1 - s), without losing 1 - s where s rounds to 1)
 Tensor sigmoid(const Tensor& a) {
   // Stable on both tails: exp of a non-positive number only.
   Tensor out = map_unary(a, "sigmoid", [](auto x) {
@@ -21,20 +21,22 @@ Tensor sigmoid(const Tensor& a) {
     const T e = std::exp(x);
     return e / (T(1) + e);
   });
-  return record("sigmoid", out, {a}, [](const Tensor& g, const Tensor& s) { return GradList{g * s * (1.0 - s)}; }, true);
+  return record(
+      "sigmoid", out, {a},
+      [sa = SavedTensor(a)](const Tensor& g, const Tensor& s) { return GradList{mul_grad(g, s * sigmoid(-sa.get()))}; }, true);
 }
 
 // d relu(a) = g * [a > 0]
 Tensor relu(const Tensor& a) {
   Tensor out = map_unary(a, "relu", [](auto x) { return x > 0 ? x : decltype(x)(0); });
-  return record("relu", out, {a}, [sa = SavedTensor(a)](const Tensor& g, const Tensor&) { return GradList{g * (sa.get() > 0.0)}; });
+  return record("relu", out, {a}, [sa = SavedTensor(a)](const Tensor& g, const Tensor&) { return GradList{mul_grad(g, sa.get() > 0.0)}; });
 }
 
 // d leaky_relu(a) = g * (a > 0 ? 1 : slope)
 Tensor leaky_relu(const Tensor& a, double slope) {
   Tensor out = map_unary(a, "leaky_relu", [slope](auto x) { return x > 0 ? x : x * slope; });
   return record("leaky_relu", out, {a}, [sa = SavedTensor(a), slope](const Tensor& g, const Tensor&) {
-    return GradList{g * ((sa.get() > 0.0) * (1.0 - slope) + slope)};
+    return GradList{mul_grad(g, (sa.get() > 0.0) * (1.0 - slope) + slope)};
   });
 }
 

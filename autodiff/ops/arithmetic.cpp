@@ -25,7 +25,7 @@ Tensor mul(const Tensor& a, const Tensor& b) {
   Tensor out = map_binary(a, b, "mul", [](auto x, auto y) { return x * y; });
   const bool ga = a.requires_grad(), gb = b.requires_grad();
   return record("mul", out, {a, b}, [sa = SavedTensor(a), sb = SavedTensor(b), ga, gb](const Tensor& g, const Tensor&) {
-    return GradList{ga ? g * sb.get() : Tensor(), gb ? g * sa.get() : Tensor()};
+    return GradList{ga ? mul_grad(g, sb.get()) : Tensor(), gb ? mul_grad(g, sa.get()) : Tensor()};
   });
 }
 
@@ -35,7 +35,24 @@ Tensor div(const Tensor& a, const Tensor& b) {
   const bool ga = a.requires_grad(), gb = b.requires_grad();
   return record("div", out, {a, b}, [sa = SavedTensor(a), sb = SavedTensor(b), ga, gb](const Tensor& g, const Tensor&) {
     const Tensor& bv = sb.get();
-    return GradList{ga ? g / bv : Tensor(), gb ? -(g * sa.get()) / (bv * bv) : Tensor()};
+    return GradList{ga ? div_grad(g, bv) : Tensor(), gb ? -mul_grad(g, sa.get() / (bv * bv)) : Tensor()};
+  });
+}
+
+// d mul_grad(g, d) = mul_grad(gg, d), mul_grad(gg, g)
+Tensor mul_grad(const Tensor& g, const Tensor& d) {
+  Tensor out = map_binary(g, d, "mul_grad", [](auto x, auto y) { return x == 0 ? decltype(x)(0) : x * y; });
+  return record("mul_grad", out, {g, d}, [sg = SavedTensor(g), sd = SavedTensor(d)](const Tensor& gg, const Tensor&) {
+    return GradList{mul_grad(gg, sd.get()), mul_grad(gg, sg.get())};
+  });
+}
+
+// d div_grad(g, d) = div_grad(gg, d), -div_grad(gg * g, d^2)
+Tensor div_grad(const Tensor& g, const Tensor& d) {
+  Tensor out = map_binary(g, d, "div_grad", [](auto x, auto y) { return x == 0 ? decltype(x)(0) : x / y; });
+  return record("div_grad", out, {g, d}, [sg = SavedTensor(g), sd = SavedTensor(d)](const Tensor& gg, const Tensor&) {
+    const Tensor& dv = sd.get();
+    return GradList{div_grad(gg, dv), -div_grad(mul_grad(gg, sg.get()), dv * dv)};
   });
 }
 
@@ -50,7 +67,7 @@ Tensor pow(const Tensor& a, double p) {
   Tensor out = map_unary(a, "pow", [p](auto x) { return std::pow(x, p); });
   return record("pow", out, {a}, [sa = SavedTensor(a), p](const Tensor& g, const Tensor&) {
     if (p == 0.0) return GradList{zeros_like(g)};
-    return GradList{g * (p * pow(sa.get(), p - 1.0))};
+    return GradList{mul_grad(g, p * pow(sa.get(), p - 1.0))};
   });
 }
 
@@ -62,11 +79,11 @@ Tensor pow(const Tensor& a, const Tensor& b) {
       "pow", out, {a, b},
       [sa = SavedTensor(a), sb = SavedTensor(b), ga, gb](const Tensor& g, const Tensor& o) {
         const Tensor &av = sa.get(), &bv = sb.get();
-        Tensor da = ga ? g * bv * pow(av, bv - 1.0) : Tensor();
+        Tensor da = ga ? mul_grad(g, bv * pow(av, bv - 1.0)) : Tensor();
         Tensor db;
         if (gb) {
           const Tensor zero = scalar_like(av, 0.0);
-          db = where(eq(av, zero) * ge(bv, zero), zero, g * o * log(av));
+          db = where(eq(av, zero) * ge(bv, zero), zero, mul_grad(g, o * log(av)));
         }
         return GradList{da, db};
       },
@@ -85,7 +102,7 @@ Tensor extremum(const Tensor& a, const Tensor& b, bool is_max) {
                       : map_binary(a, b, name, [](auto x, auto y) { return x < y ? x : y; });
   return record(name, out, {a, b}, [sa = SavedTensor(a), sb = SavedTensor(b), is_max](const Tensor& g, const Tensor&) {
     const Tensor w = winner_weight(sa.get(), sb.get(), is_max);
-    return GradList{g * w, g * (1.0 - w)};
+    return GradList{mul_grad(g, w), mul_grad(g, 1.0 - w)};
   });
 }
 }  // namespace

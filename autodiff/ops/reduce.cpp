@@ -85,7 +85,7 @@ Tensor extremum(const Tensor& a, const Shape& dims, bool keepdim, bool is_max) {
       [sa = SavedTensor(a), in, keep, dims_ = r.dims](const Tensor& g, const Tensor& o) {
         const Tensor mask = eq(sa.get(), reshape(o, keep));
         const Tensor share = mask / sum(mask, dims_, true);
-        return GradList{expand(reshape(g, keep), in) * share};
+        return GradList{mul_grad(expand(reshape(g, keep), in), share)};
       },
       true);
 }

@@ -41,7 +41,7 @@ Tensor logsumexp(const Tensor& a, const Shape& dims, bool keepdim) {
   return record(
       "logsumexp", out, {a},
       [sa = SavedTensor(a), keep, in](const Tensor& g, const Tensor& o) {
-        return GradList{expand(reshape(g, keep), in) * exp(sa.get() - reshape(o, keep))};
+        return GradList{mul_grad(expand(reshape(g, keep), in), exp(sa.get() - reshape(o, keep)))};
       },
       true);
 }
