@@ -114,12 +114,21 @@ void run_backward(const std::vector<Root>& roots, bool keep_graph, bool create_g
 
   // 1. Discover the graph and count the gradients each node will receive.
   std::vector<Node*> work;
+  // Gradients still waiting in buffers when a backward throws must not outlive it: with
+  // create_graph they can refer back to their own node, a reference cycle.
+  struct ClearBuffers {
+    std::vector<Node*> nodes;
+    ~ClearBuffers() {
+      for (Node* n : nodes) n->buffer = Tensor();
+    }
+  } seen;
   auto discover = [&](Node* n) {
     if (n->visit_epoch == epoch) return;
     n->visit_epoch = epoch;
     n->pending = 0;
     n->buffer = Tensor();
     work.push_back(n);
+    seen.nodes.push_back(n);
   };
   for (const Root& r : roots) discover(r.node.get());
   while (!work.empty()) {

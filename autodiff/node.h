@@ -97,7 +97,7 @@ std::shared_ptr<Node> grad_accumulator(const Tensor& leaf);
 // kept alive are destroyed with an explicit work list instead of recursive destructors.
 void release_node(std::shared_ptr<Node>&& n);
 
-// Live node count on this thread (for leak tests).
+// Live node count in this process (for leak tests).
 std::int64_t live_nodes();
 
 }  // namespace ad
