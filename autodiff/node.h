@@ -1,4 +1,5 @@
 #pragma once
+#include <boost/container/small_vector.hpp>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -37,8 +38,9 @@ struct Node {
 
   const char* name;
   std::uint64_t seq;                     // creation order, unique per thread
-  std::vector<std::shared_ptr<Node>> next;
-  std::vector<InputMeta> inputs;
+  // Most ops have one or two inputs: kept inline (Boost.Container), no heap allocation.
+  boost::container::small_vector<std::shared_ptr<Node>, 2> next;
+  boost::container::small_vector<InputMeta, 2> inputs;
   Shape out_shape;
   Dtype out_dtype = kFloat32;
   double out_value;                      // value of a one-element output (for DOT), else NaN

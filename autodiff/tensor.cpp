@@ -16,8 +16,10 @@ namespace ad {
 
 Storage::Storage(Dtype d, std::int64_t n) : numel(n), dtype(d) {
   const std::size_t bytes = static_cast<std::size_t>(n) * dtype_size(d);
-  const std::size_t rounded = (bytes + 63) / 64 * 64;
-  data = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
+  // Large buffers are 64-byte aligned for vector loads; small ones use plain malloc, since
+  // memalign'd small chunks fragment glibc's heap (malloc_consolidate dominated 0-d graphs).
+  if (bytes >= 4096) data = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
+  else data = std::malloc(bytes == 0 ? 1 : bytes);
   if (!data) throw std::bad_alloc();
 }
 

@@ -14,7 +14,7 @@ namespace ad {
 struct Node;
 class Tensor;
 
-// A flat, 64-byte aligned buffer shared by a tensor and its views (reshape, detach).
+// A flat buffer (64-byte aligned from 4 KiB up) shared by a tensor and its views (reshape, detach).
 // `version` counts in-place writes; saved tensors compare it at backward time.
 struct Storage {
   Storage(Dtype dtype, std::int64_t numel);

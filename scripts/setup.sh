@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 packages=(
   build-essential cmake ninja-build pkg-config git
-  libboost-graph-dev libboost-container-dev libspdlog-dev
+  libboost-container-dev libspdlog-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libopenblas-dev graphviz
   libadolc-dev  # the scalar-tape peer in bench/ (ADOL-C)
