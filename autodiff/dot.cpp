@@ -73,8 +73,10 @@ Vertex leaf_vertex(const AccumulateGrad& acc, const DotOptions& opt) {
 
 Vertex input_vertex(const InputMeta& in) {
   std::string label = in.label.empty() ? "" : in.label + "\n";
-  if (!std::isnan(in.value)) label += num(in.value);
-  else label += shape_str(in.shape);
+  if (!std::isnan(in.value))
+    label += num(in.value);
+  else
+    label += shape_str(in.shape);
   if (in.label.empty()) return {label, "plaintext", "#e8e8e8"};
   return {label, "box", "#cfe3ff"};
 }

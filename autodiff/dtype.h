@@ -16,9 +16,12 @@ inline constexpr Dtype kInt64 = Dtype::Int64;
 
 inline const char* dtype_name(Dtype d) {
   switch (d) {
-    case Dtype::Float32: return "Float32";
-    case Dtype::Float64: return "Float64";
-    case Dtype::Int64: return "Int64";
+    case Dtype::Float32:
+      return "Float32";
+    case Dtype::Float64:
+      return "Float64";
+    case Dtype::Int64:
+      return "Int64";
   }
   return "?";
 }
@@ -35,9 +38,12 @@ struct Error : std::runtime_error {
 template <class F>
 decltype(auto) dispatch_all(Dtype d, F&& f) {
   switch (d) {
-    case Dtype::Float32: return f.template operator()<float>();
-    case Dtype::Float64: return f.template operator()<double>();
-    case Dtype::Int64: return f.template operator()<std::int64_t>();
+    case Dtype::Float32:
+      return f.template operator()<float>();
+    case Dtype::Float64:
+      return f.template operator()<double>();
+    case Dtype::Int64:
+      return f.template operator()<std::int64_t>();
   }
   throw Error("unknown dtype");
 }
@@ -46,11 +52,15 @@ decltype(auto) dispatch_all(Dtype d, F&& f) {
 template <class F>
 decltype(auto) dispatch_float(Dtype d, const char* op, F&& f) {
   switch (d) {
-    case Dtype::Float32: return f.template operator()<float>();
-    case Dtype::Float64: return f.template operator()<double>();
-    case Dtype::Int64: break;
+    case Dtype::Float32:
+      return f.template operator()<float>();
+    case Dtype::Float64:
+      return f.template operator()<double>();
+    case Dtype::Int64:
+      break;
   }
-  throw Error(std::string(op) + ": Int64 tensors hold indices and do not support this op; convert with .to(ad::kFloat64)");
+  throw Error(std::string(op) +
+              ": Int64 tensors hold indices and do not support this op; convert with .to(ad::kFloat64)");
 }
 
 }  // namespace ad

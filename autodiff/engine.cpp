@@ -3,8 +3,9 @@
 // explicit work list: no recursion, so graph depth is limited only by memory).
 #include "autodiff/engine.h"
 
-#include <cmath>
 #include <spdlog/spdlog.h>
+
+#include <cmath>
 
 #include "autodiff/grad_mode.h"
 #include "autodiff/node.h"
@@ -21,19 +22,22 @@ struct Root {
 };
 
 std::string describe(const Node& n) {
-  return "'" + std::string(n.name) + "' (op #" + std::to_string(n.seq) + ", output shape " + shape_str(n.out_shape) + ")";
+  return "'" + std::string(n.name) + "' (op #" + std::to_string(n.seq) + ", output shape " + shape_str(n.out_shape) +
+         ")";
 }
 
 Tensor seed_gradient(const Tensor& out, const Tensor& given, std::size_t i) {
   if (given.defined()) {
     if (given.shape() != out.shape() || given.dtype() != out.dtype())
-      throw Error("backward: the gradient for output " + std::to_string(i) + " has shape " + shape_str(given.shape()) + " " +
-                  dtype_name(given.dtype()) + " but the output is " + shape_str(out.shape()) + " " + dtype_name(out.dtype()));
+      throw Error("backward: the gradient for output " + std::to_string(i) + " has shape " + shape_str(given.shape()) +
+                  " " + dtype_name(given.dtype()) + " but the output is " + shape_str(out.shape()) + " " +
+                  dtype_name(out.dtype()));
     return given;
   }
   if (out.numel() != 1)
-    throw Error("backward: grad can be implicitly created only for one-element outputs, but output " + std::to_string(i) +
-                " has shape " + shape_str(out.shape()) + "; pass a gradient of that shape, e.g. y.backward(ad::ones_like(y)), "
+    throw Error("backward: grad can be implicitly created only for one-element outputs, but output " +
+                std::to_string(i) + " has shape " + shape_str(out.shape()) +
+                "; pass a gradient of that shape, e.g. y.backward(ad::ones_like(y)), "
                 "or reduce first with y.sum()");
   return ones_like(out);
 }
@@ -47,9 +51,7 @@ std::shared_ptr<Node> node_of(const Tensor& t, const char* what, std::size_t i) 
               "with respect to, and do not compute it under NoGradGuard");
 }
 
-void accumulate_into(Tensor& buffer, Tensor g) {
-  buffer = buffer.defined() ? buffer + g : std::move(g);
-}
+void accumulate_into(Tensor& buffer, Tensor g) { buffer = buffer.defined() ? buffer + g : std::move(g); }
 
 // retain_grad() on a non-leaf: add the gradient into its .grad.
 void retain(TensorImpl& t, const Tensor& g) {
@@ -87,7 +89,8 @@ GradList call_backward(Node& n, Tensor g, const std::shared_ptr<Node>& self) {
   Tensor out;
   if (n.saved_out) {
     if (n.saved_out->version != n.saved_out_version)
-      throw Error("backward of " + describe(n) + ": its output was modified in place after the forward (saved at version " +
+      throw Error("backward of " + describe(n) +
+                  ": its output was modified in place after the forward (saved at version " +
                   std::to_string(n.saved_out_version) + ", now version " + std::to_string(n.saved_out->version) +
                   "); use an out-of-place op or clone() the output before modifying it");
     auto impl = std::make_shared<TensorImpl>(n.saved_out, n.out_shape);
@@ -193,7 +196,8 @@ std::vector<Root> make_roots(const std::vector<Tensor>& outputs, const std::vect
   check_count(outputs, grad_outputs);
   std::vector<Root> roots;
   for (std::size_t i = 0; i < outputs.size(); ++i)
-    roots.push_back({node_of(outputs[i], "output", i), seed_gradient(outputs[i], grad_outputs.empty() ? Tensor() : grad_outputs[i], i)});
+    roots.push_back({node_of(outputs[i], "output", i),
+                     seed_gradient(outputs[i], grad_outputs.empty() ? Tensor() : grad_outputs[i], i)});
   return roots;
 }
 
@@ -203,11 +207,13 @@ void backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>& gra
   if (opt.create_graph) {
     static thread_local bool warned = false;
     if (!warned)
-      spdlog::warn("backward(create_graph=true) stores differentiable gradients in .grad, which keeps the graph "
-                   "alive through the leaves; prefer ad::grad() for higher-order derivatives, or call zero_grad() after use");
+      spdlog::warn(
+          "backward(create_graph=true) stores differentiable gradients in .grad, which keeps the graph "
+          "alive through the leaves; prefer ad::grad() for higher-order derivatives, or call zero_grad() after use");
     warned = true;
   }
-  run_backward(make_roots(outputs, grad_outputs), opt.retain_graph || opt.create_graph, opt.create_graph, nullptr, nullptr);
+  run_backward(make_roots(outputs, grad_outputs), opt.retain_graph || opt.create_graph, opt.create_graph, nullptr,
+               nullptr);
 }
 
 std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
@@ -229,7 +235,8 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
     if (!grad_outputs.empty()) gouts.push_back(grad_outputs[i]);
   }
   if (!outs.empty())
-    run_backward(make_roots(outs, gouts), opt.retain_graph.value_or(opt.create_graph), opt.create_graph, &captures, &result);
+    run_backward(make_roots(outs, gouts), opt.retain_graph.value_or(opt.create_graph), opt.create_graph, &captures,
+                 &result);
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     if (result[i].defined() || opt.allow_unused) continue;
     throw Error("grad: input " + std::to_string(i) + " (shape " + shape_str(inputs[i].shape()) +

@@ -2,9 +2,10 @@
 // central differences, two forwards per input element.
 #include "autodiff/gradcheck.h"
 
+#include <spdlog/spdlog.h>
+
 #include <cmath>
 #include <cstdio>
-#include <spdlog/spdlog.h>
 
 #include "autodiff/engine.h"
 #include "autodiff/grad_mode.h"
@@ -52,8 +53,10 @@ GradcheckResult gradcheck(const TensorFunction& f, const std::vector<Tensor>& in
       x.requires_grad_(true);
       diff.push_back(i);
       if (inputs[i].dtype() == kFloat32)
-        spdlog::warn("gradcheck: input {} is Float32; central differences need Float64 to be meaningful — "
-                     "convert with .to(ad::kFloat64)", i);
+        spdlog::warn(
+            "gradcheck: input {} is Float32; central differences need Float64 to be meaningful — "
+            "convert with .to(ad::kFloat64)",
+            i);
     }
     xs.push_back(x);
   }
@@ -74,7 +77,8 @@ GradcheckResult gradcheck(const TensorFunction& f, const std::vector<Tensor>& in
     for (std::int64_t k = 0; k < n_out; ++k) {
       Tensor go = zeros(out_shape, dtype(out.dtype()));
       set_element(go, k, 1.0);
-      const auto grads = grad({out}, diff_xs, {go}, GradOptions{.retain_graph = true, .create_graph = false, .allow_unused = true});
+      const auto grads =
+          grad({out}, diff_xs, {go}, GradOptions{.retain_graph = true, .create_graph = false, .allow_unused = true});
       for (std::size_t m = 0; m < diff.size(); ++m) {
         if (!grads[m].defined()) continue;
         const auto row = grads[m].to_vector();
@@ -100,9 +104,10 @@ GradcheckResult gradcheck(const TensorFunction& f, const std::vector<Tensor>& in
         const double ana = analytic[m][static_cast<std::size_t>(k * n_in + j)];
         const double tol = opt.atol + opt.rtol * std::abs(num);
         if (std::abs(ana - num) <= tol) continue;  // NaN fails here too
-        return {false, "gradcheck failed: d output" + index_str(k, out_shape) + " / d input " + std::to_string(diff[m]) +
-                           index_str(j, x.shape()) + " (input shape " + shape_str(x.shape()) + "): numeric " + fmt(num) +
-                           ", analytic " + fmt(ana) + ", |difference| " + fmt(std::abs(ana - num)) + " > tolerance " + fmt(tol)};
+        return {false, "gradcheck failed: d output" + index_str(k, out_shape) + " / d input " +
+                           std::to_string(diff[m]) + index_str(j, x.shape()) + " (input shape " + shape_str(x.shape()) +
+                           "): numeric " + fmt(num) + ", analytic " + fmt(ana) + ", |difference| " +
+                           fmt(std::abs(ana - num)) + " > tolerance " + fmt(tol)};
       }
     }
   }
@@ -130,7 +135,8 @@ GradcheckResult gradgradcheck(const TensorFunction& f, const std::vector<Tensor>
       for (const auto& x : diff) parts.push_back(flatten(zeros_like(x)));
       return cat(parts);
     }
-    const auto grads = grad({out}, diff, {v}, GradOptions{.retain_graph = true, .create_graph = true, .allow_unused = true});
+    const auto grads =
+        grad({out}, diff, {v}, GradOptions{.retain_graph = true, .create_graph = true, .allow_unused = true});
     for (std::size_t i = 0; i < diff.size(); ++i)
       parts.push_back(flatten(grads[i].defined() ? grads[i] : zeros_like(diff[i])));
     return cat(parts);

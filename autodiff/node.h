@@ -2,8 +2,8 @@
 #include <boost/container/small_vector.hpp>
 #include <cstdint>
 #include <functional>
-#include <string>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "autodiff/tensor.h"
@@ -37,16 +37,16 @@ struct Node {
   virtual bool is_accumulator() const { return false; }
 
   const char* name;
-  std::uint64_t seq;                     // creation order, unique per thread
+  std::uint64_t seq;  // creation order, unique per thread
   // Most ops have one or two inputs: kept inline (Boost.Container), no heap allocation.
   boost::container::small_vector<std::shared_ptr<Node>, 2> next;
   boost::container::small_vector<InputMeta, 2> inputs;
   Shape out_shape;
   Dtype out_dtype = kFloat32;
-  double out_value;                      // value of a one-element output (for DOT), else NaN
-  std::shared_ptr<Storage> saved_out;    // output data, when the backward needs it
+  double out_value;                    // value of a one-element output (for DOT), else NaN
+  std::shared_ptr<Storage> saved_out;  // output data, when the backward needs it
   std::uint64_t saved_out_version = 0;
-  std::weak_ptr<TensorImpl> retained;    // set by retain_grad() on the output
+  std::weak_ptr<TensorImpl> retained;  // set by retain_grad() on the output
   bool released = false;
 
   // Engine scratch, valid during one backward pass.
@@ -86,8 +86,7 @@ using BackwardFn = std::function<GradList(const Tensor& g, const Tensor& out)>;
 
 // Records `out` as the result of op `name` on `inputs`, if grad mode is on and any input
 // requires grad; otherwise returns `out` unchanged and drops `fn`.
-Tensor record(const char* name, Tensor out, const std::vector<Tensor>& inputs, BackwardFn fn,
-              bool keep_output = false);
+Tensor record(const char* name, Tensor out, const std::vector<Tensor>& inputs, BackwardFn fn, bool keep_output = false);
 
 // True when an op on these inputs would be recorded.
 bool needs_grad(std::initializer_list<const Tensor*> inputs);

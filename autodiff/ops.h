@@ -47,9 +47,9 @@ Tensor clamp(const Tensor& a, double lo, double hi);  // gradient 1 on [lo, hi] 
 // ---- activations (ops/activation.cpp)
 Tensor tanh(const Tensor& a);
 Tensor sigmoid(const Tensor& a);
-Tensor relu(const Tensor& a);                              // gradient 0 at x = 0
+Tensor relu(const Tensor& a);                             // gradient 0 at x = 0
 Tensor leaky_relu(const Tensor& a, double slope = 0.01);  // gradient `slope` at x = 0
-Tensor step(const Tensor& a);                              // 1 where x > 0 else 0; gradient 0 everywhere
+Tensor step(const Tensor& a);                             // 1 where x > 0 else 0; gradient 0 everywhere
 
 // ---- comparisons and selection (ops/compare.cpp); masks are 0/1 in the first operand's dtype
 Tensor eq(const Tensor& a, const Tensor& b);

@@ -25,13 +25,18 @@ struct Printer {
 
   std::string number(double x) const {
     char buf[64];
-    if (integral) std::snprintf(buf, sizeof buf, "%lld", static_cast<long long>(x));
-    else if (scientific) std::snprintf(buf, sizeof buf, "%.4e", x);
-    else std::snprintf(buf, sizeof buf, "%.4f", x);
+    if (integral)
+      std::snprintf(buf, sizeof buf, "%lld", static_cast<long long>(x));
+    else if (scientific)
+      std::snprintf(buf, sizeof buf, "%.4e", x);
+    else
+      std::snprintf(buf, sizeof buf, "%.4f", x);
     return buf;
   }
 
-  bool shown(std::int64_t i, std::int64_t n) const { return !summarise || n <= 2 * kEdgeItems || i < kEdgeItems || i >= n - kEdgeItems; }
+  bool shown(std::int64_t i, std::int64_t n) const {
+    return !summarise || n <= 2 * kEdgeItems || i < kEdgeItems || i >= n - kEdgeItems;
+  }
 
   // Calls f on every shown flat offset.
   template <class F>
@@ -52,7 +57,9 @@ struct Printer {
     };
     each_shown(0, 0, scan);
     scientific = !integral && (amax >= 1e5 || (amin_nz < 1e-4 && amin_nz > 0));
-    auto measure = [&](std::int64_t off) { width = std::max(width, static_cast<int>(number(v[static_cast<std::size_t>(off)]).size())); };
+    auto measure = [&](std::int64_t off) {
+      width = std::max(width, static_cast<int>(number(v[static_cast<std::size_t>(off)]).size()));
+    };
     each_shown(0, 0, measure);
   }
 
@@ -68,13 +75,17 @@ struct Printer {
     for (std::int64_t i = 0; i < n; ++i) {
       if (!shown(i, n)) {
         if (i == kEdgeItems) {
-          os << (d + 1 == shape.size() ? ", ..." : ",\n" + std::string(static_cast<std::size_t>(indent + 1), ' ') + "...");
+          os << (d + 1 == shape.size() ? ", ..."
+                                       : ",\n" + std::string(static_cast<std::size_t>(indent + 1), ' ') + "...");
         }
         continue;
       }
       if (!first) {
-        if (d + 1 == shape.size()) os << ", ";
-        else os << ',' << std::string(shape.size() - d - 1, '\n') << std::string(static_cast<std::size_t>(indent + 1), ' ');
+        if (d + 1 == shape.size())
+          os << ", ";
+        else
+          os << ',' << std::string(shape.size() - d - 1, '\n')
+             << std::string(static_cast<std::size_t>(indent + 1), ' ');
       }
       first = false;
       print(os, d + 1, off + i * strides[d], indent + 1);
@@ -99,8 +110,10 @@ std::string Tensor::str() const {
   os << "\n[ " << dtype_name(dtype()) << '{';
   for (std::size_t i = 0; i < shape().size(); ++i) os << (i ? ", " : "") << shape()[i];
   os << '}';
-  if (grad_fn()) os << ", grad_fn=<" << grad_fn()->name << '>';
-  else if (requires_grad()) os << ", requires_grad";
+  if (grad_fn())
+    os << ", grad_fn=<" << grad_fn()->name << '>';
+  else if (requires_grad())
+    os << ", requires_grad";
   os << " ]";
   return os.str();
 }

@@ -18,15 +18,18 @@ Storage::Storage(Dtype d, std::int64_t n) : numel(n), dtype(d) {
   const std::size_t bytes = static_cast<std::size_t>(n) * dtype_size(d);
   // Large buffers are 64-byte aligned for vector loads; small ones use plain malloc, since
   // memalign'd small chunks fragment glibc's heap (malloc_consolidate dominated 0-d graphs).
-  if (bytes >= 4096) data = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
-  else data = std::malloc(bytes == 0 ? 1 : bytes);
+  if (bytes >= 4096)
+    data = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
+  else
+    data = std::malloc(bytes == 0 ? 1 : bytes);
   if (!data) throw std::bad_alloc();
 }
 
 Storage::~Storage() { std::free(data); }
 
 const TensorImpl& Tensor::checked() const {
-  if (!impl_) throw Error("use of an undefined Tensor (default-constructed, or a .grad() that no backward has filled yet)");
+  if (!impl_)
+    throw Error("use of an undefined Tensor (default-constructed, or a .grad() that no backward has filled yet)");
   return *impl_;
 }
 
@@ -137,9 +140,7 @@ void Tensor::retain_grad() {
   impl_->grad_fn->retained = impl_;
 }
 
-void Tensor::backward(const Tensor& gradient, BackwardOptions opt) const {
-  ad::backward({*this}, {gradient}, opt);
-}
+void Tensor::backward(const Tensor& gradient, BackwardOptions opt) const { ad::backward({*this}, {gradient}, opt); }
 
 Tensor Tensor::detach() const {
   auto impl = std::make_shared<TensorImpl>(checked().storage, impl_->shape);
@@ -166,7 +167,8 @@ Tensor Tensor::to(Dtype d) const {
 // clone: d(copy x) = g
 Tensor Tensor::clone() const {
   Tensor out = empty(shape(), ad::dtype(dtype()));
-  std::memcpy(out.impl()->storage->data, checked().storage->data, static_cast<std::size_t>(numel()) * dtype_size(dtype()));
+  std::memcpy(out.impl()->storage->data, checked().storage->data,
+              static_cast<std::size_t>(numel()) * dtype_size(dtype()));
   return record("clone", out, {*this}, [](const Tensor& g, const Tensor&) { return GradList{g}; });
 }
 

@@ -38,10 +38,10 @@ struct TensorImpl {
   Shape shape;
   bool requires_grad = false;
   bool retains_grad = false;
-  std::shared_ptr<Node> grad_fn;            // null for leaves and constants
-  std::weak_ptr<Node> grad_accumulator;     // leaves: the node that accumulates into `grad`
-  std::shared_ptr<TensorImpl> grad;         // accumulated gradient (leaves, or retain_grad())
-  std::string label;                        // optional name shown in DOT graphs
+  std::shared_ptr<Node> grad_fn;         // null for leaves and constants
+  std::weak_ptr<Node> grad_accumulator;  // leaves: the node that accumulates into `grad`
+  std::shared_ptr<TensorImpl> grad;      // accumulated gradient (leaves, or retain_grad())
+  std::string label;                     // optional name shown in DOT graphs
 };
 
 // Options for Tensor::backward and ad::grad.
@@ -86,13 +86,13 @@ class Tensor {
   Tensor grad() const;  // undefined until a backward reaches this tensor
   void zero_grad();     // fills .grad with zeros (if any)
   void set_grad(const Tensor& g);
-  void retain_grad();   // non-leaf: keep .grad after backward
+  void retain_grad();  // non-leaf: keep .grad after backward
   void backward(const Tensor& gradient = {}, BackwardOptions opt = {}) const;
   Tensor detach() const;  // same data, no history
 
   // ---- conversion and copies
-  Tensor to(Dtype d) const;   // differentiable between float dtypes
-  Tensor clone() const;       // differentiable copy
+  Tensor to(Dtype d) const;  // differentiable between float dtypes
+  Tensor clone() const;      // differentiable copy
   Tensor contiguous() const { return *this; }
 
   // ---- in-place (bump the version; a leaf that requires grad only under NoGradGuard)
@@ -164,8 +164,14 @@ std::ostream& operator<<(std::ostream& os, const Tensor& t);
 struct TensorOptions {
   Dtype dtype = kFloat32;
   bool requires_grad = false;
-  TensorOptions& set_dtype(Dtype d) { dtype = d; return *this; }
-  TensorOptions& set_requires_grad(bool r = true) { requires_grad = r; return *this; }
+  TensorOptions& set_dtype(Dtype d) {
+    dtype = d;
+    return *this;
+  }
+  TensorOptions& set_requires_grad(bool r = true) {
+    requires_grad = r;
+    return *this;
+  }
 };
 inline TensorOptions dtype(Dtype d) { return TensorOptions{}.set_dtype(d); }
 
@@ -180,7 +186,7 @@ Tensor full_like(const Tensor& t, double value);
 Tensor tensor(const std::vector<double>& values, const Shape& shape, TensorOptions opt);
 Tensor tensor(const std::vector<double>& values, TensorOptions opt = dtype(kFloat64));
 Tensor tensor(std::initializer_list<double> values, TensorOptions opt = dtype(kFloat64));
-Tensor scalar_tensor(double v, TensorOptions opt = dtype(kFloat64));  // 0-d
+Tensor scalar_tensor(double v, TensorOptions opt = dtype(kFloat64));                    // 0-d
 Tensor index_tensor(const std::vector<std::int64_t>& values, const Shape& shape = {});  // Int64
 Tensor arange(double start, double end, double step = 1.0, TensorOptions opt = dtype(kFloat64));
 Tensor arange(double end, TensorOptions opt = dtype(kFloat64));

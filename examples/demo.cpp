@@ -32,8 +32,10 @@ void computation_graph(const std::filesystem::path& out_dir) {
   ad::write_dot(dot, J, {.title = "J = 3(a + b*c)"});
   std::printf("graph written to %s\n", dot.c_str());
   const std::string svg = (out_dir / "computation_graph.svg").string();
-  if (ad::render_svg(dot, svg)) std::printf("rendered to %s\n", svg.c_str());
-  else std::printf("(install graphviz to render it: apt-get install graphviz)\n");
+  if (ad::render_svg(dot, svg))
+    std::printf("rendered to %s\n", svg.c_str());
+  else
+    std::printf("(install graphviz to render it: apt-get install graphviz)\n");
 }
 
 void verify_derivatives() {
@@ -63,7 +65,8 @@ void train_logistic_regression() {
   // Two Gaussian blobs: class 1 around (+1.5, +1.5), class 0 around (-1.5, -1.5).
   ad::Generator gen(7);
   const std::int64_t n = 200;
-  ad::Tensor labels = ad::cat({ad::ones({n / 2, 1}, ad::dtype(ad::kFloat64)), ad::zeros({n / 2, 1}, ad::dtype(ad::kFloat64))});
+  ad::Tensor labels =
+      ad::cat({ad::ones({n / 2, 1}, ad::dtype(ad::kFloat64)), ad::zeros({n / 2, 1}, ad::dtype(ad::kFloat64))});
   ad::Tensor centers = (labels * 2.0 - 1.0) * 1.5;
   ad::Tensor x = ad::randn({n, 2}, ad::dtype(ad::kFloat64), &gen) + centers;
 

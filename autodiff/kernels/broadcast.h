@@ -62,7 +62,8 @@ void map2(const T* a, const Shape& sa, const T* b, const Shape& sb, U* out, cons
   } else {
     broadcast_rows<2>(so, {broadcast_strides(sa, so), broadcast_strides(sb, so)},
                       [&](std::int64_t o, const auto& base, std::int64_t len, const auto& st) {
-                        for (std::int64_t j = 0; j < len; ++j) out[o + j] = f(a[base[0] + j * st[0]], b[base[1] + j * st[1]]);
+                        for (std::int64_t j = 0; j < len; ++j)
+                          out[o + j] = f(a[base[0] + j * st[0]], b[base[1] + j * st[1]]);
                       });
   }
 }
@@ -78,7 +79,8 @@ void reduce_into(const T* in, const Shape& si, T* out, const Shape& so_keep, F a
                         for (std::int64_t j = 0; j < len; ++j) r = acc(r, in[base[0] + j]);
                         out[base[1]] = r;
                       } else {
-                        for (std::int64_t j = 0; j < len; ++j) out[base[1] + j] = acc(out[base[1] + j], in[base[0] + j]);
+                        for (std::int64_t j = 0; j < len; ++j)
+                          out[base[1] + j] = acc(out[base[1] + j], in[base[0] + j]);
                       }
                     });
 }

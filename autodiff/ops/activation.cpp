@@ -9,7 +9,8 @@ using detail::map_unary;
 // d tanh(a) = g * (1 - tanh(a)^2)
 Tensor tanh(const Tensor& a) {
   Tensor out = map_unary(a, "tanh", [](auto x) { return std::tanh(x); });
-  return record("tanh", out, {a}, [](const Tensor& g, const Tensor& o) { return GradList{mul_grad(g, 1.0 - o * o)}; }, true);
+  return record(
+      "tanh", out, {a}, [](const Tensor& g, const Tensor& o) { return GradList{mul_grad(g, 1.0 - o * o)}; }, true);
 }
 
 // d sigmoid(a) = g * s * sigmoid(-a)   (= s(1 - s), without losing 1 - s where s rounds to 1)
@@ -23,13 +24,16 @@ Tensor sigmoid(const Tensor& a) {
   });
   return record(
       "sigmoid", out, {a},
-      [sa = SavedTensor(a)](const Tensor& g, const Tensor& s) { return GradList{mul_grad(g, s * sigmoid(-sa.get()))}; }, true);
+      [sa = SavedTensor(a)](const Tensor& g, const Tensor& s) { return GradList{mul_grad(g, s * sigmoid(-sa.get()))}; },
+      true);
 }
 
 // d relu(a) = g * [a > 0]
 Tensor relu(const Tensor& a) {
   Tensor out = map_unary(a, "relu", [](auto x) { return x > 0 ? x : decltype(x)(0); });
-  return record("relu", out, {a}, [sa = SavedTensor(a)](const Tensor& g, const Tensor&) { return GradList{mul_grad(g, sa.get() > 0.0)}; });
+  return record("relu", out, {a}, [sa = SavedTensor(a)](const Tensor& g, const Tensor&) {
+    return GradList{mul_grad(g, sa.get() > 0.0)};
+  });
 }
 
 // d leaky_relu(a) = g * (a > 0 ? 1 : slope)

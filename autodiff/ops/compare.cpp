@@ -17,12 +17,24 @@ Tensor compare(const Tensor& a, const Tensor& b, const char* op, F f) {
 }
 }  // namespace
 
-Tensor eq(const Tensor& a, const Tensor& b) { return compare(a, b, "eq", [](auto x, auto y) { return x == y; }); }
-Tensor ne(const Tensor& a, const Tensor& b) { return compare(a, b, "ne", [](auto x, auto y) { return x != y; }); }
-Tensor lt(const Tensor& a, const Tensor& b) { return compare(a, b, "lt", [](auto x, auto y) { return x < y; }); }
-Tensor le(const Tensor& a, const Tensor& b) { return compare(a, b, "le", [](auto x, auto y) { return x <= y; }); }
-Tensor gt(const Tensor& a, const Tensor& b) { return compare(a, b, "gt", [](auto x, auto y) { return x > y; }); }
-Tensor ge(const Tensor& a, const Tensor& b) { return compare(a, b, "ge", [](auto x, auto y) { return x >= y; }); }
+Tensor eq(const Tensor& a, const Tensor& b) {
+  return compare(a, b, "eq", [](auto x, auto y) { return x == y; });
+}
+Tensor ne(const Tensor& a, const Tensor& b) {
+  return compare(a, b, "ne", [](auto x, auto y) { return x != y; });
+}
+Tensor lt(const Tensor& a, const Tensor& b) {
+  return compare(a, b, "lt", [](auto x, auto y) { return x < y; });
+}
+Tensor le(const Tensor& a, const Tensor& b) {
+  return compare(a, b, "le", [](auto x, auto y) { return x <= y; });
+}
+Tensor gt(const Tensor& a, const Tensor& b) {
+  return compare(a, b, "gt", [](auto x, auto y) { return x > y; });
+}
+Tensor ge(const Tensor& a, const Tensor& b) {
+  return compare(a, b, "ge", [](auto x, auto y) { return x >= y; });
+}
 Tensor operator==(const Tensor& a, const Tensor& b) { return eq(a, b); }
 Tensor operator<(const Tensor& a, const Tensor& b) { return lt(a, b); }
 Tensor operator>(const Tensor& a, const Tensor& b) { return gt(a, b); }
@@ -41,12 +53,14 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
       const C* c = cond.data_ptr<C>();
       const T *x = a.data_ptr<T>(), *y = b.data_ptr<T>();
       T* o = out.data_ptr<T>();
-      kernels::broadcast_rows<3>(
-          shape, {broadcast_strides(cond.shape(), shape), broadcast_strides(a.shape(), shape), broadcast_strides(b.shape(), shape)},
-          [&](std::int64_t off, const auto& base, std::int64_t len, const auto& st) {
-            for (std::int64_t j = 0; j < len; ++j)
-              o[off + j] = c[base[0] + j * st[0]] != C(0) ? x[base[1] + j * st[1]] : y[base[2] + j * st[2]];
-          });
+      kernels::broadcast_rows<3>(shape,
+                                 {broadcast_strides(cond.shape(), shape), broadcast_strides(a.shape(), shape),
+                                  broadcast_strides(b.shape(), shape)},
+                                 [&](std::int64_t off, const auto& base, std::int64_t len, const auto& st) {
+                                   for (std::int64_t j = 0; j < len; ++j)
+                                     o[off + j] = c[base[0] + j * st[0]] != C(0) ? x[base[1] + j * st[1]]
+                                                                                 : y[base[2] + j * st[2]];
+                                 });
     });
   });
   return record("where", out, {a, b}, [c = SavedTensor(cond)](const Tensor& g, const Tensor&) {

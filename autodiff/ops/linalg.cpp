@@ -28,8 +28,8 @@ Tensor batched_matmul(const Tensor& a, const Tensor& b, bool ta, bool tb) {
   const std::int64_t m = a.size(ta ? -1 : -2), k = a.size(ta ? -2 : -1);
   const std::int64_t kb = b.size(tb ? -1 : -2), n = b.size(tb ? -2 : -1);
   if (kb != k)
-    throw Error("matmul: shapes " + pair_str(a, b) + (ta || tb ? " (with transposes)" : "") + " cannot be multiplied (" +
-                std::to_string(k) + " columns vs " + std::to_string(kb) +
+    throw Error("matmul: shapes " + pair_str(a, b) + (ta || tb ? " (with transposes)" : "") +
+                " cannot be multiplied (" + std::to_string(k) + " columns vs " + std::to_string(kb) +
                 " rows); the last dim of the first must equal the second-to-last of the second — transpose one?");
   const Shape ba(a.shape().begin(), a.shape().end() - 2), bb(b.shape().begin(), b.shape().end() - 2);
   Shape out_shape = broadcast_shapes(ba, bb, "matmul (batch dims)");
@@ -66,16 +66,18 @@ Tensor batched_matmul(const Tensor& a, const Tensor& b, bool ta, bool tb) {
 Tensor matmul_t(const Tensor& a, const Tensor& b, bool ta, bool tb) {
   detail::check_same_dtype(a, b, "matmul");
   if (a.dim() < 2 || b.dim() < 2)
-    throw Error("matmul_t: both operands need at least two dims, got shapes " + pair_str(a, b) + "; use matmul for vectors");
+    throw Error("matmul_t: both operands need at least two dims, got shapes " + pair_str(a, b) +
+                "; use matmul for vectors");
   Tensor out = batched_matmul(a, b, ta, tb);
   const bool ga = a.requires_grad(), gb = b.requires_grad();
-  return record("matmul", out, {a, b}, [sa = SavedTensor(a), sb = SavedTensor(b), ga, gb, ta, tb](const Tensor& g, const Tensor&) {
-    const Tensor &A = sa.get(), &B = sb.get();
-    Tensor da, db;
-    if (ga) da = ta ? matmul_t(B, g, tb, true) : matmul_t(g, B, false, !tb);
-    if (gb) db = tb ? matmul_t(g, A, true, ta) : matmul_t(A, g, !ta, false);
-    return GradList{da, db};
-  });
+  return record("matmul", out, {a, b},
+                [sa = SavedTensor(a), sb = SavedTensor(b), ga, gb, ta, tb](const Tensor& g, const Tensor&) {
+                  const Tensor &A = sa.get(), &B = sb.get();
+                  Tensor da, db;
+                  if (ga) da = ta ? matmul_t(B, g, tb, true) : matmul_t(g, B, false, !tb);
+                  if (gb) db = tb ? matmul_t(g, A, true, ta) : matmul_t(A, g, !ta, false);
+                  return GradList{da, db};
+                });
 }
 
 Tensor matmul(const Tensor& a, const Tensor& b) {
@@ -83,7 +85,8 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   if (a.dim() == 0 || b.dim() == 0)
     throw Error("matmul: both operands need at least one dim, got shapes " + pair_str(a, b) + "; use mul for scalars");
   if (a.dim() == 1 && b.dim() == 1) {
-    if (a.size(0) != b.size(0)) throw Error("matmul: dot product of vectors of different lengths, shapes " + pair_str(a, b));
+    if (a.size(0) != b.size(0))
+      throw Error("matmul: dot product of vectors of different lengths, shapes " + pair_str(a, b));
     return matmul(a.unsqueeze(0), b.unsqueeze(1)).reshape({});
   }
   if (a.dim() == 1) return matmul(a.unsqueeze(0), b).squeeze(-2);

@@ -70,12 +70,14 @@ Tensor sum_like(const Tensor& a, const Shape& dims, bool keepdim, bool is_mean) 
 
 Tensor extremum(const Tensor& a, const Shape& dims, bool keepdim, bool is_max) {
   const char* name = is_max ? "amax" : "amin";
-  if (a.numel() == 0) throw Error(std::string(name) + ": cannot reduce an empty tensor of shape " + shape_str(a.shape()));
+  if (a.numel() == 0)
+    throw Error(std::string(name) + ": cannot reduce an empty tensor of shape " + shape_str(a.shape()));
   const Reduction r = plan(a.shape(), dims, keepdim, name);
   const double init = is_max ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity();
   Tensor out = full(r.out_shape, init, dtype(a.dtype()));
   dispatch_float(a.dtype(), name, [&]<class T>() {
-    auto pick = is_max ? +[](T x, T y) { return y > x || y != y ? y : x; } : +[](T x, T y) { return y < x || y != y ? y : x; };
+    auto pick =
+        is_max ? +[](T x, T y) { return y > x || y != y ? y : x; } : +[](T x, T y) { return y < x || y != y ? y : x; };
     kernels::reduce_into(a.data_ptr<T>(), a.shape(), out.data_ptr<T>(), r.keep_shape, pick);
   });
   const Shape in = a.shape(), keep = r.keep_shape;
@@ -131,7 +133,8 @@ Tensor argmin(const Tensor& a, std::int64_t dim, bool keepdim) { return arg_extr
 Tensor sum_to(const Tensor& g, const Shape& shape) {
   if (g.shape() == shape) return g;
   if (!broadcastable_to(shape, g.shape()))
-    throw Error("sum_to: shape " + shape_str(shape) + " does not broadcast to the gradient's shape " + shape_str(g.shape()));
+    throw Error("sum_to: shape " + shape_str(shape) + " does not broadcast to the gradient's shape " +
+                shape_str(g.shape()));
   const std::size_t lead = g.shape().size() - shape.size();
   Shape dims;
   for (std::size_t i = 0; i < g.shape().size(); ++i)

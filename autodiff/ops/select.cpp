@@ -15,9 +15,12 @@ DimSplit split_at(const Shape& s, std::int64_t dim) {
   DimSplit r;
   for (std::int64_t i = 0; i < static_cast<std::int64_t>(s.size()); ++i) {
     const std::int64_t d = s[static_cast<std::size_t>(i)];
-    if (i < dim) r.outer *= d;
-    else if (i == dim) r.n = d;
-    else r.inner *= d;
+    if (i < dim)
+      r.outer *= d;
+    else if (i == dim)
+      r.n = d;
+    else
+      r.inner *= d;
   }
   return r;
 }
@@ -51,8 +54,10 @@ Tensor slice_copy(const Tensor& src, const Shape& big, std::int64_t dim, std::in
     kernels::broadcast_rows<1>(small, {st}, [&](std::int64_t lin, const auto& b, std::int64_t n, const auto& inner) {
       for (std::int64_t j = 0; j < n; ++j) {
         const std::int64_t big_off = base + b[0] + j * inner[0];
-        if (to_small) o[lin + j] = s[big_off];
-        else o[big_off] = s[lin + j];
+        if (to_small)
+          o[lin + j] = s[big_off];
+        else
+          o[big_off] = s[lin + j];
       }
     });
   });
@@ -107,9 +112,8 @@ Tensor index_select(const Tensor& a, std::int64_t dim, const Tensor& index) {
     }
   });
   const Shape in = a.shape();
-  return record("index_select", out, {a}, [in, d, index](const Tensor& g, const Tensor&) {
-    return GradList{index_add(in, d, index, g)};
-  });
+  return record("index_select", out, {a},
+                [in, d, index](const Tensor& g, const Tensor&) { return GradList{index_add(in, d, index, g)}; });
 }
 
 // d index_add(src) = index_select(gg, idx)
@@ -129,7 +133,8 @@ Tensor index_add(const Shape& shape, std::int64_t dim, const Tensor& index, cons
         for (std::int64_t j = 0; j < sp.inner; ++j) o[(k * sp.n + r) * sp.inner + j] += s[(k * m + i) * sp.inner + j];
     }
   });
-  return record("index_add", out, {src}, [d, index](const Tensor& g, const Tensor&) { return GradList{index_select(g, d, index)}; });
+  return record("index_add", out, {src},
+                [d, index](const Tensor& g, const Tensor&) { return GradList{index_select(g, d, index)}; });
 }
 
 namespace {
@@ -141,17 +146,18 @@ void for_each_gather(const Tensor& index, const Shape& target, std::int64_t d, c
                 shape_str(target));
   for (std::size_t i = 0; i < target.size(); ++i)
     if (static_cast<std::int64_t>(i) != d && index.shape()[i] > target[i])
-      throw Error(std::string(op) + ": index shape " + shape_str(index.shape()) + " is larger than " + shape_str(target) +
-                  " in dim " + std::to_string(i));
+      throw Error(std::string(op) + ": index shape " + shape_str(index.shape()) + " is larger than " +
+                  shape_str(target) + " in dim " + std::to_string(i));
   Shape st = contiguous_strides(target);
   const std::int64_t dim_stride = st[static_cast<std::size_t>(d)];
   st[static_cast<std::size_t>(d)] = 0;
   const std::int64_t n = target[static_cast<std::size_t>(d)];
   const std::int64_t* idx = index.data_ptr<std::int64_t>();
-  kernels::broadcast_rows<1>(index.shape(), {st}, [&](std::int64_t lin, const auto& b, std::int64_t len, const auto& s) {
-    for (std::int64_t j = 0; j < len; ++j)
-      f(lin + j, b[0] + j * s[0] + checked_index(idx[lin + j], n, op, d, target) * dim_stride);
-  });
+  kernels::broadcast_rows<1>(
+      index.shape(), {st}, [&](std::int64_t lin, const auto& b, std::int64_t len, const auto& s) {
+        for (std::int64_t j = 0; j < len; ++j)
+          f(lin + j, b[0] + j * s[0] + checked_index(idx[lin + j], n, op, d, target) * dim_stride);
+      });
 }
 }  // namespace
 
@@ -166,14 +172,16 @@ Tensor gather(const Tensor& a, std::int64_t dim, const Tensor& index) {
     for_each_gather(index, a.shape(), d, "gather", [&](std::int64_t i, std::int64_t off) { dst[i] = src[off]; });
   });
   const Shape in = a.shape();
-  return record("gather", out, {a}, [in, d, index](const Tensor& g, const Tensor&) { return GradList{scatter_add(in, d, index, g)}; });
+  return record("gather", out, {a},
+                [in, d, index](const Tensor& g, const Tensor&) { return GradList{scatter_add(in, d, index, g)}; });
 }
 
 // d scatter_add(src) = gather(gg, idx)
 Tensor scatter_add(const Shape& shape, std::int64_t dim, const Tensor& index, const Tensor& src) {
   check_index_tensor(index, "scatter_add");
   if (src.shape() != index.shape())
-    throw Error("scatter_add: src shape " + shape_str(src.shape()) + " must equal the index shape " + shape_str(index.shape()));
+    throw Error("scatter_add: src shape " + shape_str(src.shape()) + " must equal the index shape " +
+                shape_str(index.shape()));
   const std::int64_t d = wrap_dim(dim, static_cast<std::int64_t>(shape.size()), "scatter_add");
   Tensor out = zeros(shape, dtype(src.dtype()));
   dispatch_float(src.dtype(), "scatter_add", [&]<class T>() {
@@ -181,7 +189,8 @@ Tensor scatter_add(const Shape& shape, std::int64_t dim, const Tensor& index, co
     T* o = out.data_ptr<T>();
     for_each_gather(index, shape, d, "scatter_add", [&](std::int64_t i, std::int64_t off) { o[off] += s[i]; });
   });
-  return record("scatter_add", out, {src}, [d, index](const Tensor& g, const Tensor&) { return GradList{gather(g, d, index)}; });
+  return record("scatter_add", out, {src},
+                [d, index](const Tensor& g, const Tensor&) { return GradList{gather(g, d, index)}; });
 }
 
 // d cat(a_1..a_n) = the slices of g along dim
@@ -235,13 +244,16 @@ Tensor stack(const std::vector<Tensor>& ts, std::int64_t dim) {
   parts.reserve(ts.size());
   for (const Tensor& t : ts) {
     if (t.shape() != ts.front().shape())
-      throw Error("stack: shapes " + shape_str(ts.front().shape()) + " and " + shape_str(t.shape()) + " differ; all must be equal");
+      throw Error("stack: shapes " + shape_str(ts.front().shape()) + " and " + shape_str(t.shape()) +
+                  " differ; all must be equal");
     parts.push_back(unsqueeze(t, d));
   }
   return cat(parts, d);
 }
 
-Tensor Tensor::slice(std::int64_t d, std::int64_t s, std::int64_t e, std::int64_t st) const { return ad::slice(*this, d, s, e, st); }
+Tensor Tensor::slice(std::int64_t d, std::int64_t s, std::int64_t e, std::int64_t st) const {
+  return ad::slice(*this, d, s, e, st);
+}
 Tensor Tensor::index_select(std::int64_t d, const Tensor& i) const { return ad::index_select(*this, d, i); }
 Tensor Tensor::gather(std::int64_t d, const Tensor& i) const { return ad::gather(*this, d, i); }
 

@@ -31,8 +31,8 @@ Tensor reshape(const Tensor& a, const Shape& shape) {
   }
   if (infer >= 0 && known != 0 && a.numel() % known == 0) s[static_cast<std::size_t>(infer)] = a.numel() / known;
   if (numel_of(s) != a.numel() || (infer >= 0 && known == 0))
-    throw Error("reshape: cannot view shape " + shape_str(a.shape()) + " (" + std::to_string(a.numel()) + " elements) as " +
-                shape_str(shape) + "; the element counts must agree");
+    throw Error("reshape: cannot view shape " + shape_str(a.shape()) + " (" + std::to_string(a.numel()) +
+                " elements) as " + shape_str(shape) + "; the element counts must agree");
   if (s == a.shape()) return a;
   return view_as(a, s, "reshape");
 }
@@ -66,13 +66,15 @@ Tensor flatten(const Tensor& a) { return a.dim() == 1 ? a : view_as(a, {a.numel(
 Tensor permute(const Tensor& a, const Shape& dims) {
   const std::int64_t r = a.dim();
   if (static_cast<std::int64_t>(dims.size()) != r)
-    throw Error("permute: " + std::to_string(dims.size()) + " dims given for a tensor of shape " + shape_str(a.shape()));
+    throw Error("permute: " + std::to_string(dims.size()) + " dims given for a tensor of shape " +
+                shape_str(a.shape()));
   Shape p(dims.size()), inv(dims.size()), out_shape(dims.size()), in_st(dims.size());
   std::vector<bool> seen(dims.size(), false);
   const Shape st = contiguous_strides(a.shape());
   for (std::size_t i = 0; i < dims.size(); ++i) {
     const auto d = static_cast<std::size_t>(wrap_dim(dims[i], r, "permute"));
-    if (seen[d]) throw Error("permute: dims " + shape_str(dims) + " repeat dim " + std::to_string(d) + "; give a permutation");
+    if (seen[d])
+      throw Error("permute: dims " + shape_str(dims) + " repeat dim " + std::to_string(d) + "; give a permutation");
     seen[d] = true;
     p[i] = static_cast<std::int64_t>(d);
     inv[d] = static_cast<std::int64_t>(i);
@@ -83,9 +85,10 @@ Tensor permute(const Tensor& a, const Shape& dims) {
   dispatch_all(a.dtype(), [&]<class T>() {
     const T* src = a.data_ptr<T>();
     T* dst = out.data_ptr<T>();
-    kernels::broadcast_rows<1>(out_shape, {in_st}, [&](std::int64_t o, const auto& base, std::int64_t len, const auto& s) {
-      for (std::int64_t j = 0; j < len; ++j) dst[o + j] = src[base[0] + j * s[0]];
-    });
+    kernels::broadcast_rows<1>(out_shape, {in_st},
+                               [&](std::int64_t o, const auto& base, std::int64_t len, const auto& s) {
+                                 for (std::int64_t j = 0; j < len; ++j) dst[o + j] = src[base[0] + j * s[0]];
+                               });
   });
   return record("permute", out, {a}, [inv](const Tensor& g, const Tensor&) { return GradList{permute(g, inv)}; });
 }
@@ -95,7 +98,8 @@ Tensor transpose(const Tensor& a, std::int64_t d0, std::int64_t d1) {
   Shape p(static_cast<std::size_t>(r));
   std::iota(p.begin(), p.end(), 0);
   if (r == 0) return a;
-  std::swap(p[static_cast<std::size_t>(wrap_dim(d0, r, "transpose"))], p[static_cast<std::size_t>(wrap_dim(d1, r, "transpose"))]);
+  std::swap(p[static_cast<std::size_t>(wrap_dim(d0, r, "transpose"))],
+            p[static_cast<std::size_t>(wrap_dim(d1, r, "transpose"))]);
   return permute(a, p);
 }
 
@@ -113,9 +117,10 @@ Tensor expand(const Tensor& a, const Shape& shape) {
   dispatch_all(a.dtype(), [&]<class T>() {
     const T* src = a.data_ptr<T>();
     T* dst = out.data_ptr<T>();
-    kernels::broadcast_rows<1>(s, {broadcast_strides(a.shape(), s)}, [&](std::int64_t o, const auto& base, std::int64_t len, const auto& st) {
-      for (std::int64_t j = 0; j < len; ++j) dst[o + j] = src[base[0] + j * st[0]];
-    });
+    kernels::broadcast_rows<1>(s, {broadcast_strides(a.shape(), s)},
+                               [&](std::int64_t o, const auto& base, std::int64_t len, const auto& st) {
+                                 for (std::int64_t j = 0; j < len; ++j) dst[o + j] = src[base[0] + j * st[0]];
+                               });
   });
   return record("expand", out, {a}, [](const Tensor& g, const Tensor&) { return GradList{g}; });
 }
@@ -123,7 +128,8 @@ Tensor expand(const Tensor& a, const Shape& shape) {
 Tensor broadcast_to(const Tensor& a, const Shape& shape) { return expand(a, shape); }
 
 Tensor Tensor::t() const {
-  if (dim() > 2) throw Error("t: expects a tensor with <= 2 dims, got shape " + shape_str(shape()) + "; use transpose(d0, d1)");
+  if (dim() > 2)
+    throw Error("t: expects a tensor with <= 2 dims, got shape " + shape_str(shape()) + "; use transpose(d0, d1)");
   return dim() < 2 ? *this : ad::transpose(*this, 0, 1);
 }
 Tensor Tensor::transpose(std::int64_t d0, std::int64_t d1) const { return ad::transpose(*this, d0, d1); }

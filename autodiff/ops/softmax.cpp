@@ -68,7 +68,8 @@ Tensor softmax(const Tensor& a, std::int64_t dim) {
     out = exp(a - logsumexp(a, {d}, true)).detach();
   }
   return record(
-      "softmax", out, {a}, [d](const Tensor& g, const Tensor& o) { return GradList{o * (g - sum(g * o, {d}, true))}; }, true);
+      "softmax", out, {a}, [d](const Tensor& g, const Tensor& o) { return GradList{o * (g - sum(g * o, {d}, true))}; },
+      true);
 }
 
 Tensor Tensor::softmax(std::int64_t dim) const { return ad::softmax(*this, dim); }

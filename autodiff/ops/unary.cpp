@@ -10,19 +10,22 @@ using detail::scalar_like;
 // d exp(a) = g * exp(a)
 Tensor exp(const Tensor& a) {
   Tensor out = map_unary(a, "exp", [](auto x) { return std::exp(x); });
-  return record("exp", out, {a}, [](const Tensor& g, const Tensor& o) { return GradList{mul_grad(g, o)}; }, true);
+  return record(
+      "exp", out, {a}, [](const Tensor& g, const Tensor& o) { return GradList{mul_grad(g, o)}; }, true);
 }
 
 // d log(a) = g / a
 Tensor log(const Tensor& a) {
   Tensor out = map_unary(a, "log", [](auto x) { return std::log(x); });
-  return record("log", out, {a}, [sa = SavedTensor(a)](const Tensor& g, const Tensor&) { return GradList{div_grad(g, sa.get())}; });
+  return record("log", out, {a},
+                [sa = SavedTensor(a)](const Tensor& g, const Tensor&) { return GradList{div_grad(g, sa.get())}; });
 }
 
 // d sqrt(a) = g / (2 sqrt(a))
 Tensor sqrt(const Tensor& a) {
   Tensor out = map_unary(a, "sqrt", [](auto x) { return std::sqrt(x); });
-  return record("sqrt", out, {a}, [](const Tensor& g, const Tensor& o) { return GradList{div_grad(g, o * 2.0)}; }, true);
+  return record(
+      "sqrt", out, {a}, [](const Tensor& g, const Tensor& o) { return GradList{div_grad(g, o * 2.0)}; }, true);
 }
 
 // d|a| = g * sign(a)   (sign(0) = 0)
@@ -38,13 +41,16 @@ Tensor abs(const Tensor& a) {
 // d sin(a) = g * cos(a)
 Tensor sin(const Tensor& a) {
   Tensor out = map_unary(a, "sin", [](auto x) { return std::sin(x); });
-  return record("sin", out, {a}, [sa = SavedTensor(a)](const Tensor& g, const Tensor&) { return GradList{mul_grad(g, cos(sa.get()))}; });
+  return record("sin", out, {a},
+                [sa = SavedTensor(a)](const Tensor& g, const Tensor&) { return GradList{mul_grad(g, cos(sa.get()))}; });
 }
 
 // d cos(a) = -g * sin(a)
 Tensor cos(const Tensor& a) {
   Tensor out = map_unary(a, "cos", [](auto x) { return std::cos(x); });
-  return record("cos", out, {a}, [sa = SavedTensor(a)](const Tensor& g, const Tensor&) { return GradList{-mul_grad(g, sin(sa.get()))}; });
+  return record("cos", out, {a}, [sa = SavedTensor(a)](const Tensor& g, const Tensor&) {
+    return GradList{-mul_grad(g, sin(sa.get()))};
+  });
 }
 
 // d clamp(a, lo, hi) = g * [lo <= a <= hi]

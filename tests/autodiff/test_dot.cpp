@@ -27,7 +27,7 @@ TEST(Dot, OneVertexPerOpLeafAndConstant) {
   EXPECT_EQ(dot.rfind("digraph", 0), 0u);
   EXPECT_EQ(count(dot, "label=\"mul"), 2u);  // b*c and 3*(...)
   EXPECT_EQ(count(dot, "label=\"add"), 1u);
-  EXPECT_EQ(count(dot, "ellipse"), 3u);      // the three leaves that require grad
+  EXPECT_EQ(count(dot, "ellipse"), 3u);                 // the three leaves that require grad
   EXPECT_NE(dot.find("plaintext"), std::string::npos);  // the constant 3
   EXPECT_NE(dot.find("= 33"), std::string::npos);       // the output's value
   EXPECT_EQ(count(dot, "->"), 6u);

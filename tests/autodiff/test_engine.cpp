@@ -269,7 +269,9 @@ TEST(EngineRepeatedBackward, NonScalarNeedsGradient) {
   y.backward(ad::tensor({1, 10, 100, 1000, 1e4, 1e5}, {2, 3}, ad::dtype(ad::kFloat64)), {.retain_graph = true});
   EXPECT_EQ(x.grad().to_vector(), (std::vector<double>{2, 20, 200, 2000, 2e4, 2e5}));
 
-  const std::string bad = error_of([&] { y.backward(ad::ones({3, 2}, ad::dtype(ad::kFloat64)), {.retain_graph = true}); });
+  const std::string bad = error_of([&] {
+    y.backward(ad::ones({3, 2}, ad::dtype(ad::kFloat64)), {.retain_graph = true});
+  });
   EXPECT_TRUE(contains(bad, "[3, 2]")) << bad;
   EXPECT_TRUE(contains(bad, "[2, 3]")) << bad;
   EXPECT_THROW(y.backward(ad::ones({2, 3}, ad::dtype(ad::kFloat32)), {.retain_graph = true}), ad::Error);
@@ -611,7 +613,8 @@ TEST(EngineLeaks, ManySmallGraphs) {
   }
   const std::int64_t rss_end = rss_bytes();
   EXPECT_EQ(ad::live_nodes(), base);
-  EXPECT_LT(rss_end - rss_after_warmup, 20ll << 20) << "RSS grew by " << (rss_end - rss_after_warmup) / (1 << 20) << " MB";
+  EXPECT_LT(rss_end - rss_after_warmup, 20ll << 20)
+      << "RSS grew by " << (rss_end - rss_after_warmup) / (1 << 20) << " MB";
   // the gradient accumulated over every iteration
   const double w0 = 0.1, x0 = 1.0;
   const double per = x0 * (1 - std::tanh(w0 * x0) * std::tanh(w0 * x0)) + 0.5 * std::exp(w0);
@@ -754,7 +757,8 @@ TEST(EngineThreads, IndependentGraphsMatchSerialBitForBit) {
   constexpr int kThreads = 4, kIters = 200;
   const std::int64_t base = ad::live_nodes();
   std::vector<std::vector<double>> serial(kThreads), parallel(kThreads);
-  for (int i = 0; i < kThreads; ++i) serial[static_cast<std::size_t>(i)] = train_small_model(100 + static_cast<std::uint64_t>(i), kIters);
+  for (int i = 0; i < kThreads; ++i)
+    serial[static_cast<std::size_t>(i)] = train_small_model(100 + static_cast<std::uint64_t>(i), kIters);
   std::vector<std::thread> threads;
   for (int i = 0; i < kThreads; ++i)
     threads.emplace_back([i, &parallel] {

@@ -28,7 +28,8 @@ ad::Tensor zero_grad_exp(const ad::Tensor& x) {
     ad::NoGradGuard ng;
     out = ad::exp(x);
   }
-  return ad::record("zero_exp", out, {x}, [](const ad::Tensor& g, const ad::Tensor&) { return ad::GradList{ad::zeros_like(g)}; });
+  return ad::record("zero_exp", out, {x},
+                    [](const ad::Tensor& g, const ad::Tensor&) { return ad::GradList{ad::zeros_like(g)}; });
 }
 
 ad::Tensor input(std::uint64_t seed) {

@@ -22,8 +22,12 @@ using TV = std::vector<Tensor>;
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
 Tensor f64(std::initializer_list<double> v) { return ad::tensor(v, ad::dtype(ad::kFloat64)); }
-Tensor leaf(std::initializer_list<double> v, ad::Dtype d = ad::kFloat64) { return ad::tensor(v, ad::dtype(d)).requires_grad_(); }
-Tensor leaf_vec(const std::vector<double>& v, ad::Dtype d = ad::kFloat64) { return ad::tensor(v, ad::dtype(d)).requires_grad_(); }
+Tensor leaf(std::initializer_list<double> v, ad::Dtype d = ad::kFloat64) {
+  return ad::tensor(v, ad::dtype(d)).requires_grad_();
+}
+Tensor leaf_vec(const std::vector<double>& v, ad::Dtype d = ad::kFloat64) {
+  return ad::tensor(v, ad::dtype(d)).requires_grad_();
+}
 
 bool all_finite(const Tensor& t) {
   for (double x : t.to_vector())
@@ -60,7 +64,7 @@ class NumericsSoftmax : public ::testing::TestWithParam<std::tuple<std::vector<d
 TEST_P(NumericsSoftmax, ExtremeLogitsAreFiniteAndMatchFloat64Reference) {
   const auto& [logits, dt] = GetParam();
   const bool is64 = dt == ad::kFloat64;
-  const double rel = is64 ? 1e-13 : 2e-6;   // relative tolerance on values
+  const double rel = is64 ? 1e-13 : 2e-6;  // relative tolerance on values
   const double abs_tol = is64 ? 1e-300 : 1e-7;
   const auto ref_ls = ref_log_softmax(logits);
   const auto ref_sm = ref_softmax(logits);
@@ -72,7 +76,8 @@ TEST_P(NumericsSoftmax, ExtremeLogitsAreFiniteAndMatchFloat64Reference) {
   ASSERT_TRUE(all_finite(ls)) << ls;
   const auto lsv = ls.to_vector();
   for (std::size_t i = 0; i < logits.size(); ++i)
-    EXPECT_NEAR(lsv[i], ref_ls[i], abs_tol + rel * std::max(1.0, std::abs(ref_ls[i]))) << "log_softmax[" << i << "] " << dname(dt);
+    EXPECT_NEAR(lsv[i], ref_ls[i], abs_tol + rel * std::max(1.0, std::abs(ref_ls[i])))
+        << "log_softmax[" << i << "] " << dname(dt);
 
   // softmax values
   const Tensor sm = ad::softmax(x, 0);
@@ -114,7 +119,8 @@ TEST_P(NumericsSoftmax, ExtremeLogitsAreFiniteAndMatchFloat64Reference) {
     for (std::size_t i = 0; i < w.size(); ++i) ws += w[i] * ref_sm[i];
     const auto g = xs.grad().to_vector();
     for (std::size_t i = 0; i < logits.size(); ++i)
-      EXPECT_NEAR(g[i], ref_sm[i] * (w[i] - ws), is64 ? 1e-14 : 1e-6) << "d sum(w softmax) / d logit[" << i << "] " << dname(dt);
+      EXPECT_NEAR(g[i], ref_sm[i] * (w[i] - ws), is64 ? 1e-14 : 1e-6)
+          << "d sum(w softmax) / d logit[" << i << "] " << dname(dt);
   }
   // Batched: the same logits as two rows of a [2, n] tensor, reduced along dim 1 (and dim -1).
   {
@@ -133,7 +139,8 @@ TEST_P(NumericsSoftmax, ExtremeLogitsAreFiniteAndMatchFloat64Reference) {
 
 std::string softmax_case_name(const ::testing::TestParamInfo<NumericsSoftmax::ParamType>& info) {
   const std::vector<double>& v = std::get<0>(info.param);
-  return std::string(v.size() == 3 ? "logits_431_279_427" : "logits_1e4") + "_" + ad::dtype_name(std::get<1>(info.param));
+  return std::string(v.size() == 3 ? "logits_431_279_427" : "logits_1e4") + "_" +
+         ad::dtype_name(std::get<1>(info.param));
 }
 
 INSTANTIATE_TEST_SUITE_P(Numerics, NumericsSoftmax,
@@ -400,10 +407,11 @@ std::vector<double> numeric_grad(const BinOp& op, Tensor a, Tensor b, const Tens
 }
 
 TEST(NumericsBroadcasting, GradientShapesEqualInputShapesAndValuesMatchNumerics) {
-  const std::vector<BinOp> ops = {{"add", ad::add}, {"sub", ad::sub}, {"mul", ad::mul}, {"div", ad::div}, {"maximum", ad::maximum}};
+  const std::vector<BinOp> ops = {
+      {"add", ad::add}, {"sub", ad::sub}, {"mul", ad::mul}, {"div", ad::div}, {"maximum", ad::maximum}};
   const std::vector<std::pair<Shape, Shape>> pairs = {
-      {{3, 4}, {1, 4}}, {{3, 4}, {4}}, {{2, 1, 4, 8}, {2, 1, 4, 1}}, {{}, {2, 3}},
-      {{1, 4}, {3, 4}}, {{4}, {3, 4}}, {{2, 3}, {}}, {{3, 1}, {1, 4}},
+      {{3, 4}, {1, 4}}, {{3, 4}, {4}},    {{2, 1, 4, 8}, {2, 1, 4, 1}}, {{}, {2, 3}}, {{1, 4}, {3, 4}}, {{4}, {3, 4}},
+      {{2, 3}, {}},     {{3, 1}, {1, 4}},
   };
   std::uint64_t seed = 100;
   for (const auto& op : ops) {
@@ -423,8 +431,10 @@ TEST(NumericsBroadcasting, GradientShapesEqualInputShapesAndValuesMatchNumerics)
       EXPECT_EQ(a.grad().dtype(), ad::kFloat64);
       const auto na = numeric_grad(op, a, b, w, 0), nb = numeric_grad(op, a, b, w, 1);
       const auto ga = a.grad().to_vector(), gb = b.grad().to_vector();
-      for (std::size_t i = 0; i < na.size(); ++i) EXPECT_NEAR(ga[i], na[i], 1e-6 + 1e-6 * std::abs(na[i])) << "a[" << i << "]";
-      for (std::size_t i = 0; i < nb.size(); ++i) EXPECT_NEAR(gb[i], nb[i], 1e-6 + 1e-6 * std::abs(nb[i])) << "b[" << i << "]";
+      for (std::size_t i = 0; i < na.size(); ++i)
+        EXPECT_NEAR(ga[i], na[i], 1e-6 + 1e-6 * std::abs(na[i])) << "a[" << i << "]";
+      for (std::size_t i = 0; i < nb.size(); ++i)
+        EXPECT_NEAR(gb[i], nb[i], 1e-6 + 1e-6 * std::abs(nb[i])) << "b[" << i << "]";
       const auto r = ad::gradcheck([&op](const TV& x) { return op.fn(x[0], x[1]); }, {a, b});
       EXPECT_TRUE(r.ok) << r.report;
     }
@@ -450,13 +460,16 @@ Model make_model(ad::Dtype dt) {
 Tensor model_loss(const Model& m) {
   const Tensor h = ad::tanh(ad::matmul(m.x, m.w) + m.b);
   const Tensor ls = ad::log_softmax(h * 3.0, 1);
-  return -(ls * m.t).sum() + (m.x * m.x).mean() + ad::amax(h, {0}).sum() + ad::sigmoid(m.b).sum() * ad::logsumexp(h, {1}).mean();
+  return -(ls * m.t).sum() + (m.x * m.x).mean() + ad::amax(h, {0}).sum() +
+         ad::sigmoid(m.b).sum() * ad::logsumexp(h, {1}).mean();
 }
 
 std::vector<unsigned char> bytes_of(const Tensor& t) {
   std::vector<unsigned char> v(static_cast<std::size_t>(t.numel()) * ad::dtype_size(t.dtype()));
-  if (t.dtype() == ad::kFloat32) std::memcpy(v.data(), t.data_ptr<float>(), v.size());
-  else std::memcpy(v.data(), t.data_ptr<double>(), v.size());
+  if (t.dtype() == ad::kFloat32)
+    std::memcpy(v.data(), t.data_ptr<float>(), v.size());
+  else
+    std::memcpy(v.data(), t.data_ptr<double>(), v.size());
   return v;
 }
 
@@ -508,11 +521,14 @@ TEST(NumericsHigherOrder, SecondDerivativeOfLinearIsZeroNotAnError) {
     SCOPED_TRACE("form " + std::to_string(form));
     Tensor x = leaf({1.5});
     const Tensor y = form == 0 ? 2.0 * x : form == 1 ? x * 2.0 : x + x;
-    const auto g = ad::grad({y}, {x}, {}, ad::GradOptions{.retain_graph = std::nullopt, .create_graph = true, .allow_unused = false});
+    const auto g = ad::grad({y}, {x}, {},
+                            ad::GradOptions{.retain_graph = std::nullopt, .create_graph = true, .allow_unused = false});
     ASSERT_TRUE(g[0].defined());
     EXPECT_EQ(g[0].item(), 2.0);
     std::vector<Tensor> g2;
-    EXPECT_NO_THROW(g2 = ad::grad({g[0]}, {x}, {}, ad::GradOptions{.retain_graph = std::nullopt, .create_graph = false, .allow_unused = true}))
+    EXPECT_NO_THROW(
+        g2 = ad::grad({g[0]}, {x}, {},
+                      ad::GradOptions{.retain_graph = std::nullopt, .create_graph = false, .allow_unused = true}))
         << "d2(2x)/dx2 must be undefined or zero, not an error";
     if (!g2.empty() && g2[0].defined()) {
       for (double v : g2[0].to_vector()) EXPECT_EQ(v, 0.0);
@@ -522,14 +538,17 @@ TEST(NumericsHigherOrder, SecondDerivativeOfLinearIsZeroNotAnError) {
 
 TEST(NumericsHigherOrder, SecondDerivativeOfSquareIsTwo) {
   Tensor x = leaf({1.5, -0.5});
-  const auto g = ad::grad({(x * x).sum()}, {x}, {}, ad::GradOptions{.retain_graph = std::nullopt, .create_graph = true, .allow_unused = false});
+  const auto g = ad::grad({(x * x).sum()}, {x}, {},
+                          ad::GradOptions{.retain_graph = std::nullopt, .create_graph = true, .allow_unused = false});
   EXPECT_EQ(g[0].to_vector(), (std::vector<double>{3.0, -1.0}));
   const auto h = ad::grad({g[0].sum()}, {x});
   EXPECT_EQ(h[0].to_vector(), (std::vector<double>{2.0, 2.0}));
   // third derivative of x^3 is 6
   Tensor z = leaf({0.7});
-  const auto d1 = ad::grad({ad::pow(z, 3.0).sum()}, {z}, {}, ad::GradOptions{.retain_graph = std::nullopt, .create_graph = true, .allow_unused = false});
-  const auto d2 = ad::grad({d1[0].sum()}, {z}, {}, ad::GradOptions{.retain_graph = std::nullopt, .create_graph = true, .allow_unused = false});
+  const auto d1 = ad::grad({ad::pow(z, 3.0).sum()}, {z}, {},
+                           ad::GradOptions{.retain_graph = std::nullopt, .create_graph = true, .allow_unused = false});
+  const auto d2 = ad::grad({d1[0].sum()}, {z}, {},
+                           ad::GradOptions{.retain_graph = std::nullopt, .create_graph = true, .allow_unused = false});
   const auto d3 = ad::grad({d2[0].sum()}, {z});
   EXPECT_NEAR(d1[0].item(), 3 * 0.49, 1e-15);
   EXPECT_NEAR(d2[0].item(), 6 * 0.7, 1e-15);
@@ -543,7 +562,8 @@ void expect_hypot_hessian(double x0, double y0, const std::function<Tensor(const
   const Tensor r = f(x, y);
   const double rr = std::hypot(x0, y0), r3 = rr * rr * rr;
   EXPECT_NEAR(r.item(), rr, 1e-15 * rr);
-  const auto g = ad::grad({r}, {x, y}, {}, ad::GradOptions{.retain_graph = std::nullopt, .create_graph = true, .allow_unused = false});
+  const auto g = ad::grad({r}, {x, y}, {},
+                          ad::GradOptions{.retain_graph = std::nullopt, .create_graph = true, .allow_unused = false});
   EXPECT_NEAR(g[0].item(), x0 / rr, 1e-15);
   EXPECT_NEAR(g[1].item(), y0 / rr, 1e-15);
   const double H[2][2] = {{y0 * y0 / r3, -x0 * y0 / r3}, {-x0 * y0 / r3, x0 * x0 / r3}};
@@ -590,23 +610,27 @@ TEST(NumericsHigherOrder, QuadraticHessianVectorProductsEqualAv) {
   Tensor x = ad::randn({n}, ad::dtype(ad::kFloat64), &gen).requires_grad_();
   const Tensor f = 0.5 * ad::matmul(x, ad::matmul(A, x));
   EXPECT_EQ(f.dim(), 0);
-  const auto g = ad::grad({f}, {x}, {}, ad::GradOptions{.retain_graph = std::nullopt, .create_graph = true, .allow_unused = false});
+  const auto g = ad::grad({f}, {x}, {},
+                          ad::GradOptions{.retain_graph = std::nullopt, .create_graph = true, .allow_unused = false});
   ASSERT_EQ(g[0].shape(), (Shape{n}));
   EXPECT_TRUE(g[0].requires_grad());
   const auto ax = Av(x.to_vector());
   const auto gv = g[0].to_vector();
-  for (std::int64_t i = 0; i < n; ++i) EXPECT_NEAR(gv[static_cast<std::size_t>(i)], ax[static_cast<std::size_t>(i)], 1e-9) << "grad[" << i << "]";
+  for (std::int64_t i = 0; i < n; ++i)
+    EXPECT_NEAR(gv[static_cast<std::size_t>(i)], ax[static_cast<std::size_t>(i)], 1e-9) << "grad[" << i << "]";
 
   for (int k = 0; k < 3; ++k) {
     SCOPED_TRACE("v #" + std::to_string(k));
     const Tensor v = ad::randn({n}, ad::dtype(ad::kFloat64), &gen);
-    const auto hv = ad::grad({g[0]}, {x}, {v}, ad::GradOptions{.retain_graph = true, .create_graph = false, .allow_unused = false});
+    const auto hv =
+        ad::grad({g[0]}, {x}, {v}, ad::GradOptions{.retain_graph = true, .create_graph = false, .allow_unused = false});
     ASSERT_TRUE(hv[0].defined());
     ASSERT_EQ(hv[0].shape(), (Shape{n}));
     const auto ref = Av(v.to_vector());
     const auto got = hv[0].to_vector();
     double max_err = 0;
-    for (std::int64_t i = 0; i < n; ++i) max_err = std::max(max_err, std::abs(got[static_cast<std::size_t>(i)] - ref[static_cast<std::size_t>(i)]));
+    for (std::int64_t i = 0; i < n; ++i)
+      max_err = std::max(max_err, std::abs(got[static_cast<std::size_t>(i)] - ref[static_cast<std::size_t>(i)]));
     EXPECT_LE(max_err, 1e-9);
   }
 }

@@ -44,8 +44,8 @@ struct OpCase {
   std::vector<Shape> shapes;
   std::vector<Domain> domains;  // one per input, or a single one for all inputs
   ad::TensorFunction fn;
-  bool differentiable = true;   // false: the output must not require grad (masks, argmax)
-  bool zero_gradient = false;   // the gradient must be exactly zero everywhere (step)
+  bool differentiable = true;  // false: the output must not require grad (masks, argmax)
+  bool zero_gradient = false;  // the gradient must be exactly zero everywhere (step)
 };
 
 // So a failing case prints as "op / case" rather than a byte dump.
@@ -54,15 +54,24 @@ void PrintTo(const OpCase& c, std::ostream* os) { *os << c.op << " / " << c.case
 std::string sanitize(const std::string& s) {
   std::string out;
   for (char c : s) {
-    if (std::isalnum(static_cast<unsigned char>(c))) out += c;
-    else if (c == '+') out += "plus";
-    else if (c == '-') out += "minus";
-    else if (c == '*') out += "times";
-    else if (c == '/') out += "slash";
-    else if (c == '<') out += "lt";
-    else if (c == '>') out += "gt";
-    else if (c == '=') out += "eq";
-    else if (!out.empty() && out.back() != '_') out += '_';
+    if (std::isalnum(static_cast<unsigned char>(c)))
+      out += c;
+    else if (c == '+')
+      out += "plus";
+    else if (c == '-')
+      out += "minus";
+    else if (c == '*')
+      out += "times";
+    else if (c == '/')
+      out += "slash";
+    else if (c == '<')
+      out += "lt";
+    else if (c == '>')
+      out += "gt";
+    else if (c == '=')
+      out += "eq";
+    else if (!out.empty() && out.back() != '_')
+      out += '_';
   }
   while (!out.empty() && out.back() == '_') out.pop_back();
   return out;
@@ -85,7 +94,8 @@ Tensor make_input(const Shape& shape, const Domain& d, std::size_t input_index, 
     const Tensor perm = ad::randperm(n, &gen);
     const auto p = perm.to_vector();
     for (std::size_t i = 0; i < v.size(); ++i)
-      v[i] = (p[i] - static_cast<double>(n / 2)) * 0.25 + 0.1 * static_cast<double>(input_index % 2) + gen.uniform(0.0, 0.05);
+      v[i] = (p[i] - static_cast<double>(n / 2)) * 0.25 + 0.1 * static_cast<double>(input_index % 2) +
+             gen.uniform(0.0, 0.05);
   } else {
     for (auto& x : v) {
       for (;;) {
@@ -109,12 +119,15 @@ TV make_inputs(const OpCase& c) {
   return xs;
 }
 
-Tensor idx(const std::vector<std::int64_t>& v, const Shape& shape = {}) { return ad::index_tensor(v, shape.empty() ? Shape{static_cast<std::int64_t>(v.size())} : shape); }
+Tensor idx(const std::vector<std::int64_t>& v, const Shape& shape = {}) {
+  return ad::index_tensor(v, shape.empty() ? Shape{static_cast<std::int64_t>(v.size())} : shape);
+}
 
 // ---- the catalog
 std::vector<OpCase> build_catalog() {
   std::vector<OpCase> cat;
-  auto add = [&](std::string op, std::string cs, std::vector<Shape> shapes, std::vector<Domain> doms, ad::TensorFunction fn) {
+  auto add = [&](std::string op, std::string cs, std::vector<Shape> shapes, std::vector<Domain> doms,
+                 ad::TensorFunction fn) {
     cat.push_back({std::move(op), std::move(cs), std::move(shapes), std::move(doms), std::move(fn)});
   };
   auto nondiff = [&](std::string op, std::string cs, std::vector<Shape> shapes, ad::TensorFunction fn) {
@@ -125,12 +138,9 @@ std::vector<OpCase> build_catalog() {
 
   // Shape pairs every broadcasting binary op is checked on.
   const std::vector<std::pair<std::string, std::vector<Shape>>> pairs = {
-      {"plain_3x4", {{3, 4}, {3, 4}}},
-      {"bcast_3x4_1x4", {{3, 4}, {1, 4}}},
-      {"bcast_3x4_4", {{3, 4}, {4}}},
-      {"bcast_2x1x4x3_2x1x4x1", {{2, 1, 4, 3}, {2, 1, 4, 1}}},
-      {"scalar_tensor", {{}, {2, 3}}},
-      {"tensor_scalar", {{2, 3}, {}}},
+      {"plain_3x4", {{3, 4}, {3, 4}}},          {"bcast_3x4_1x4", {{3, 4}, {1, 4}}},
+      {"bcast_3x4_4", {{3, 4}, {4}}},           {"bcast_2x1x4x3_2x1x4x1", {{2, 1, 4, 3}, {2, 1, 4, 1}}},
+      {"scalar_tensor", {{}, {2, 3}}},          {"tensor_scalar", {{2, 3}, {}}},
       {"bcast_both_3x1_1x4", {{3, 1}, {1, 4}}},
   };
 
@@ -149,7 +159,8 @@ std::vector<OpCase> build_catalog() {
   for (double p : {2.0, 0.5, 3.0, 0.0, -1.0, 1.5, -2.5}) {
     const bool needs_positive = p != std::floor(p) || p < 0;
     std::string cs = "p_" + std::to_string(p);
-    add("pow(T,double)", cs, {{3, 4}}, {needs_positive ? kPositive : kAny}, [p](const TV& x) { return ad::pow(x[0], p); });
+    add("pow(T,double)", cs, {{3, 4}}, {needs_positive ? kPositive : kAny},
+        [p](const TV& x) { return ad::pow(x[0], p); });
   }
   add("pow(T,double)", "p_2_scalar", {{}}, {kAny}, [](const TV& x) { return ad::pow(x[0], 2.0); });
   add("pow(T,T)", "both_scalar", {{}, {}}, {kPositive, kAny}, [](const TV& x) { return ad::pow(x[0], x[1]); });
@@ -177,7 +188,8 @@ std::vector<OpCase> build_catalog() {
     add("abs", cs, {s}, {kAwayFromZero}, [](const TV& x) { return ad::abs(x[0]); });
     add("sin", cs, {s}, {kAny}, [](const TV& x) { return ad::sin(x[0]); });
     add("cos", cs, {s}, {kAny}, [](const TV& x) { return ad::cos(x[0]); });
-    add("clamp", cs, {s}, {Domain{-2.0, 2.0, {-0.5, 0.5}, 0.05}}, [](const TV& x) { return ad::clamp(x[0], -0.5, 0.5); });
+    add("clamp", cs, {s}, {Domain{-2.0, 2.0, {-0.5, 0.5}, 0.05}},
+        [](const TV& x) { return ad::clamp(x[0], -0.5, 0.5); });
     // ---- activations
     add("tanh", cs, {s}, {kAny}, [](const TV& x) { return ad::tanh(x[0]); });
     add("sigmoid", cs, {s}, {Domain{-6.0, 6.0}}, [](const TV& x) { return ad::sigmoid(x[0]); });
@@ -186,9 +198,11 @@ std::vector<OpCase> build_catalog() {
     cat.push_back({"step", cs, {s}, {kAwayFromZero}, [](const TV& x) { return ad::step(x[0]); }});
     cat.back().zero_gradient = true;
   }
-  add("clamp", "asymmetric_lo_only", {{3, 4}}, {Domain{-2.0, 2.0, {-1.0}, 0.05}}, [](const TV& x) { return ad::clamp(x[0], -1.0, 10.0); });
+  add("clamp", "asymmetric_lo_only", {{3, 4}}, {Domain{-2.0, 2.0, {-1.0}, 0.05}},
+      [](const TV& x) { return ad::clamp(x[0], -1.0, 10.0); });
   add("leaky_relu", "slope_0.2", {{3, 4}}, {kAwayFromZero}, [](const TV& x) { return ad::leaky_relu(x[0], 0.2); });
-  add("leaky_relu", "slope_negative", {{3, 4}}, {kAwayFromZero}, [](const TV& x) { return ad::leaky_relu(x[0], -0.3); });
+  add("leaky_relu", "slope_negative", {{3, 4}}, {kAwayFromZero},
+      [](const TV& x) { return ad::leaky_relu(x[0], -0.3); });
   // step composed with a differentiable path: d/dx (x * step(x)) = step(x) (since step' = 0)
   cat.push_back({"step", "times_x", {{3, 4}}, {kAwayFromZero}, [](const TV& x) { return x[0] * ad::step(x[0]); }});
 
@@ -213,7 +227,8 @@ std::vector<OpCase> build_catalog() {
     const Tensor cond_row = ad::tensor({0, 1, 1, 0}, {4}, ad::dtype(ad::kFloat64));
     add("where", "plain_3x4", {{3, 4}, {3, 4}}, {kAny}, [cond](const TV& x) { return ad::where(cond, x[0], x[1]); });
     add("where", "bcast_b_4", {{3, 4}, {4}}, {kAny}, [cond](const TV& x) { return ad::where(cond, x[0], x[1]); });
-    add("where", "bcast_cond_row", {{3, 4}, {3, 1}}, {kAny}, [cond_row](const TV& x) { return ad::where(cond_row, x[0], x[1]); });
+    add("where", "bcast_cond_row", {{3, 4}, {3, 1}}, {kAny},
+        [cond_row](const TV& x) { return ad::where(cond_row, x[0], x[1]); });
     add("where", "scalar_branch", {{}, {3, 4}}, {kAny}, [cond](const TV& x) { return ad::where(cond, x[0], x[1]); });
     add("where", "cond_from_input", {{3, 4}}, {kAwayFromZero},
         [](const TV& x) { return ad::where(x[0] > 0.0, x[0] * x[0], ad::sin(x[0])); });
@@ -225,12 +240,14 @@ std::vector<OpCase> build_catalog() {
   add("matmul", "1d_2d", {{3}, {3, 4}}, {kAny}, [](const TV& x) { return ad::matmul(x[0], x[1]); });
   add("matmul", "2d_2d", {{3, 4}, {4, 2}}, {kAny}, [](const TV& x) { return ad::matmul(x[0], x[1]); });
   add("matmul", "3d_3d_batched", {{2, 3, 4}, {2, 4, 2}}, {kAny}, [](const TV& x) { return ad::matmul(x[0], x[1]); });
-  add("matmul", "bcast_batch_2x1x3x4_5x4x2", {{2, 1, 3, 4}, {5, 4, 2}}, {kAny}, [](const TV& x) { return ad::matmul(x[0], x[1]); });
+  add("matmul", "bcast_batch_2x1x3x4_5x4x2", {{2, 1, 3, 4}, {5, 4, 2}}, {kAny},
+      [](const TV& x) { return ad::matmul(x[0], x[1]); });
   add("matmul", "3d_2d", {{2, 3, 4}, {4, 2}}, {kAny}, [](const TV& x) { return ad::matmul(x[0], x[1]); });
   add("matmul", "2d_3d", {{3, 4}, {2, 4, 2}}, {kAny}, [](const TV& x) { return ad::matmul(x[0], x[1]); });
   add("matmul", "3d_1d", {{2, 3, 4}, {4}}, {kAny}, [](const TV& x) { return ad::matmul(x[0], x[1]); });
   add("matmul", "1d_3d", {{3}, {2, 3, 4}}, {kAny}, [](const TV& x) { return ad::matmul(x[0], x[1]); });
-  add("matmul", "same_input_x_xT", {{3, 4}}, {kAny}, [](const TV& x) { return ad::matmul(x[0], ad::transpose(x[0], 0, 1)); });
+  add("matmul", "same_input_x_xT", {{3, 4}}, {kAny},
+      [](const TV& x) { return ad::matmul(x[0], ad::transpose(x[0], 0, 1)); });
 
   // ---- shape ops
   add("reshape", "3x4_to_2x6", {{3, 4}}, {kAny}, [](const TV& x) { return ad::reshape(x[0], {2, 6}); });
@@ -259,24 +276,49 @@ std::vector<OpCase> build_catalog() {
   // ---- selection
   add("slice", "dim1_step2", {{3, 6}}, {kAny}, [](const TV& x) { return ad::slice(x[0], 1, 0, 6, 2); });
   add("slice", "negative_start", {{4, 3}}, {kAny}, [](const TV& x) { return ad::slice(x[0], 0, -3, 4); });
-  add("slice", "negative_start_step2_dim_minus1", {{2, 7}}, {kAny}, [](const TV& x) { return ad::slice(x[0], -1, -6, 100, 2); });
+  add("slice", "negative_start_step2_dim_minus1", {{2, 7}}, {kAny},
+      [](const TV& x) { return ad::slice(x[0], -1, -6, 100, 2); });
   add("slice", "3d_mid", {{2, 4, 3}}, {kAny}, [](const TV& x) { return ad::slice(x[0], 1, 1, 3); });
-  add("index_select", "dim0_dup", {{3, 4}}, {kAny}, [](const TV& x) { return ad::index_select(x[0], 0, idx({2, 0, 2})); });
-  add("index_select", "dim1_negative_index", {{3, 4}}, {kAny}, [](const TV& x) { return ad::index_select(x[0], 1, idx({-1, 1})); });
-  add("index_select", "3d_dim1", {{2, 3, 4}}, {kAny}, [](const TV& x) { return ad::index_select(x[0], 1, idx({1, 1, 0, 2})); });
-  add("gather", "dim1_dup", {{3, 4}}, {kAny}, [](const TV& x) { return ad::gather(x[0], 1, idx({0, 3, 3, 3, 1, 0}, {3, 2})); });
-  add("gather", "dim0", {{3, 4}}, {kAny}, [](const TV& x) { return ad::gather(x[0], 0, idx({2, 0, 1, 1, 0, 0, 2, 2}, {2, 4})); });
-  add("scatter_add", "dim1_dup", {{3, 2}}, {kAny},
-      [](const TV& x) { return ad::scatter_add({3, 4}, 1, idx({0, 3, 3, 3, 1, 0}, {3, 2}), x[0]); });
-  add("scatter_add", "dim0", {{2, 4}}, {kAny},
-      [](const TV& x) { return ad::scatter_add({3, 4}, 0, idx({2, 0, 1, 1, 0, 0, 2, 2}, {2, 4}), x[0]); });
-  add("index_add", "dim0_dup", {{3, 3}}, {kAny}, [](const TV& x) { return ad::index_add({4, 3}, 0, idx({0, 2, 0}), x[0]); });
-  add("index_add", "dim1", {{2, 3}}, {kAny}, [](const TV& x) { return ad::index_add({2, 4}, 1, idx({3, 1, 3}), x[0]); });
-  add("cat", "three_dim0", {{2, 3}, {1, 3}, {3, 3}}, {kAny}, [](const TV& x) { return ad::cat({x[0], x[1], x[2]}, 0); });
-  add("cat", "three_dim_minus1", {{2, 1}, {2, 3}, {2, 2}}, {kAny}, [](const TV& x) { return ad::cat({x[0], x[1], x[2]}, -1); });
+  add("index_select", "dim0_dup", {{3, 4}}, {kAny}, [](const TV& x) {
+    return ad::index_select(x[0], 0, idx({2, 0, 2}));
+  });
+  add("index_select", "dim1_negative_index", {{3, 4}}, {kAny}, [](const TV& x) {
+    return ad::index_select(x[0], 1, idx({-1, 1}));
+  });
+  add("index_select", "3d_dim1", {{2, 3, 4}}, {kAny}, [](const TV& x) {
+    return ad::index_select(x[0], 1, idx({1, 1, 0, 2}));
+  });
+  add("gather", "dim1_dup", {{3, 4}}, {kAny}, [](const TV& x) {
+    return ad::gather(x[0], 1, idx({0, 3, 3, 3, 1, 0}, {3, 2}));
+  });
+  add("gather", "dim0", {{3, 4}}, {kAny}, [](const TV& x) {
+    return ad::gather(x[0], 0, idx({2, 0, 1, 1, 0, 0, 2, 2}, {2, 4}));
+  });
+  add("scatter_add", "dim1_dup", {{3, 2}}, {kAny}, [](const TV& x) {
+    return ad::scatter_add({3, 4}, 1, idx({0, 3, 3, 3, 1, 0}, {3, 2}), x[0]);
+  });
+  add("scatter_add", "dim0", {{2, 4}}, {kAny}, [](const TV& x) {
+    return ad::scatter_add({3, 4}, 0, idx({2, 0, 1, 1, 0, 0, 2, 2}, {2, 4}), x[0]);
+  });
+  add("index_add", "dim0_dup", {{3, 3}}, {kAny}, [](const TV& x) {
+    return ad::index_add({4, 3}, 0, idx({0, 2, 0}), x[0]);
+  });
+  add("index_add", "dim1", {{2, 3}}, {kAny}, [](const TV& x) {
+    return ad::index_add({2, 4}, 1, idx({3, 1, 3}), x[0]);
+  });
+  add("cat", "three_dim0", {{2, 3}, {1, 3}, {3, 3}}, {kAny}, [](const TV& x) {
+    return ad::cat({x[0], x[1], x[2]}, 0);
+  });
+  add("cat", "three_dim_minus1", {{2, 1}, {2, 3}, {2, 2}}, {kAny}, [](const TV& x) {
+    return ad::cat({x[0], x[1], x[2]}, -1);
+  });
   add("cat", "same_tensor_twice", {{2, 3}, {2, 3}}, {kAny}, [](const TV& x) { return ad::cat({x[0], x[1], x[0]}, 1); });
-  add("stack", "three_dim0", {{2, 3}, {2, 3}, {2, 3}}, {kAny}, [](const TV& x) { return ad::stack({x[0], x[1], x[2]}, 0); });
-  add("stack", "three_dim_minus1", {{2, 3}, {2, 3}, {2, 3}}, {kAny}, [](const TV& x) { return ad::stack({x[0], x[1], x[2]}, -1); });
+  add("stack", "three_dim0", {{2, 3}, {2, 3}, {2, 3}}, {kAny}, [](const TV& x) {
+    return ad::stack({x[0], x[1], x[2]}, 0);
+  });
+  add("stack", "three_dim_minus1", {{2, 3}, {2, 3}, {2, 3}}, {kAny}, [](const TV& x) {
+    return ad::stack({x[0], x[1], x[2]}, -1);
+  });
 
   // ---- reductions
   add("sum", "all", {{3, 4}}, {kAny}, [](const TV& x) { return ad::sum(x[0]); });
@@ -304,14 +346,18 @@ std::vector<OpCase> build_catalog() {
   // ---- softmax family
   add("logsumexp", "dim1", {{3, 4}}, {Domain{-3.0, 3.0}}, [](const TV& x) { return ad::logsumexp(x[0], {1}); });
   add("logsumexp", "all", {{3, 4}}, {Domain{-3.0, 3.0}}, [](const TV& x) { return ad::logsumexp(x[0], {}); });
-  add("logsumexp", "dim0_keepdim", {{3, 4}}, {Domain{-3.0, 3.0}}, [](const TV& x) { return ad::logsumexp(x[0], {0}, true); });
-  add("logsumexp", "3d_dims_0_2", {{2, 3, 4}}, {Domain{-3.0, 3.0}}, [](const TV& x) { return ad::logsumexp(x[0], {0, 2}); });
+  add("logsumexp", "dim0_keepdim", {{3, 4}}, {Domain{-3.0, 3.0}},
+      [](const TV& x) { return ad::logsumexp(x[0], {0}, true); });
+  add("logsumexp", "3d_dims_0_2", {{2, 3, 4}}, {Domain{-3.0, 3.0}}, [](const TV& x) {
+    return ad::logsumexp(x[0], {0, 2});
+  });
   add("softmax", "dim1", {{3, 4}}, {Domain{-3.0, 3.0}}, [](const TV& x) { return ad::softmax(x[0], 1); });
   add("softmax", "dim0", {{3, 4}}, {Domain{-3.0, 3.0}}, [](const TV& x) { return ad::softmax(x[0], 0); });
   add("softmax", "3d_dim_minus2", {{2, 3, 4}}, {Domain{-3.0, 3.0}}, [](const TV& x) { return ad::softmax(x[0], -2); });
   add("log_softmax", "dim1", {{3, 4}}, {Domain{-3.0, 3.0}}, [](const TV& x) { return ad::log_softmax(x[0], 1); });
   add("log_softmax", "dim0", {{3, 4}}, {Domain{-3.0, 3.0}}, [](const TV& x) { return ad::log_softmax(x[0], 0); });
-  add("log_softmax", "3d_dim_minus1", {{2, 3, 4}}, {Domain{-3.0, 3.0}}, [](const TV& x) { return ad::log_softmax(x[0], -1); });
+  add("log_softmax", "3d_dim_minus1", {{2, 3, 4}}, {Domain{-3.0, 3.0}},
+      [](const TV& x) { return ad::log_softmax(x[0], -1); });
 
   // ---- Tensor methods
   add("Tensor::operator-", "3x4", {{3, 4}}, {kAny}, [](const TV& x) { return -x[0]; });
@@ -326,7 +372,8 @@ std::vector<OpCase> build_catalog() {
   add("Tensor::tanh", "3x4", {{3, 4}}, {kAny}, [](const TV& x) { return x[0].tanh(); });
   add("Tensor::sigmoid", "3x4", {{3, 4}}, {kAny}, [](const TV& x) { return x[0].sigmoid(); });
   add("Tensor::relu", "3x4", {{3, 4}}, {kAwayFromZero}, [](const TV& x) { return x[0].relu(); });
-  add("Tensor::clamp", "3x4", {{3, 4}}, {Domain{-2.0, 2.0, {-1.0, 0.25}, 0.05}}, [](const TV& x) { return x[0].clamp(-1.0, 0.25); });
+  add("Tensor::clamp", "3x4", {{3, 4}}, {Domain{-2.0, 2.0, {-1.0, 0.25}, 0.05}},
+      [](const TV& x) { return x[0].clamp(-1.0, 0.25); });
   add("Tensor::matmul", "2d_2d", {{3, 4}, {4, 2}}, {kAny}, [](const TV& x) { return x[0].matmul(x[1]); });
   add("Tensor::mm", "2d_2d", {{2, 3}, {3, 4}}, {kAny}, [](const TV& x) { return x[0].mm(x[1]); });
   add("Tensor::t", "2d", {{3, 4}}, {kAny}, [](const TV& x) { return x[0].t(); });
@@ -354,7 +401,9 @@ std::vector<OpCase> build_catalog() {
   add("Tensor::logsumexp", "dim1", {{3, 4}}, {kAny}, [](const TV& x) { return x[0].logsumexp({1}); });
   add("Tensor::slice", "step2", {{5, 3}}, {kAny}, [](const TV& x) { return x[0].slice(0, 0, 5, 2); });
   add("Tensor::index_select", "dim1", {{3, 4}}, {kAny}, [](const TV& x) { return x[0].index_select(1, idx({3, 0})); });
-  add("Tensor::gather", "dim0", {{3, 4}}, {kAny}, [](const TV& x) { return x[0].gather(0, idx({2, 2, 0, 1}, {1, 4})); });
+  add("Tensor::gather", "dim0", {{3, 4}}, {kAny}, [](const TV& x) {
+    return x[0].gather(0, idx({2, 2, 0, 1}, {1, 4}));
+  });
   add("Tensor::clone", "3x4", {{3, 4}}, {kAny}, [](const TV& x) { return x[0].clone(); });
   add("Tensor::clone", "then_mul", {{3, 4}}, {kAny}, [](const TV& x) { return x[0].clone() * x[0]; });
   add("Tensor::contiguous", "3x4", {{3, 4}}, {kAny}, [](const TV& x) { return x[0].contiguous() * 2.0; });
@@ -365,7 +414,8 @@ std::vector<OpCase> build_catalog() {
   // ---- compositions that exercise shared inputs and mixed ops
   add("composite", "mlp_like", {{2, 3}, {3, 4}, {4}}, {kAny},
       [](const TV& x) { return ad::log_softmax(ad::tanh(ad::matmul(x[0], x[1]) + x[2]), -1); });
-  add("composite", "fan_out", {{3, 4}}, {kAny}, [](const TV& x) { return x[0] * ad::exp(x[0]) + ad::sin(x[0] * x[0]); });
+  add("composite", "fan_out", {{3, 4}}, {kAny},
+      [](const TV& x) { return x[0] * ad::exp(x[0]) + ad::sin(x[0] * x[0]); });
   return cat;
 }
 
@@ -398,7 +448,8 @@ TEST_P(OpsGradcheck, GradcheckAndGradgradcheck) {
   if (c.zero_gradient) {
     ad::Generator gen(7);
     const Tensor v = ad::randn(out.shape(), ad::dtype(ad::kFloat64), &gen);
-    const auto gs = ad::grad({out}, xs, {v}, ad::GradOptions{.retain_graph = true, .create_graph = false, .allow_unused = true});
+    const auto gs =
+        ad::grad({out}, xs, {v}, ad::GradOptions{.retain_graph = true, .create_graph = false, .allow_unused = true});
     for (const Tensor& g : gs) {
       if (!g.defined()) continue;
       for (double e : g.to_vector()) EXPECT_EQ(e, 0.0) << "gradient must be exactly zero";
@@ -415,36 +466,133 @@ INSTANTIATE_TEST_SUITE_P(Ops, OpsGradcheck, ::testing::ValuesIn(catalog()),
 TEST(OpsCatalog, CoversEveryOpInOpsHeader) {
   const std::vector<std::string> declared = {
       // arithmetic
-      "add", "sub", "mul", "div", "neg", "pow(T,double)", "pow(T,T)", "maximum", "minimum",
-      "operator+", "operator-", "operator*", "operator/",
-      "operator+(T,double)", "operator-(T,double)", "operator*(T,double)", "operator/(T,double)",
-      "operator+(double,T)", "operator-(double,T)", "operator*(double,T)", "operator/(double,T)",
+      "add",
+      "sub",
+      "mul",
+      "div",
+      "neg",
+      "pow(T,double)",
+      "pow(T,T)",
+      "maximum",
+      "minimum",
+      "operator+",
+      "operator-",
+      "operator*",
+      "operator/",
+      "operator+(T,double)",
+      "operator-(T,double)",
+      "operator*(T,double)",
+      "operator/(T,double)",
+      "operator+(double,T)",
+      "operator-(double,T)",
+      "operator*(double,T)",
+      "operator/(double,T)",
       // elementwise math
-      "exp", "log", "sqrt", "abs", "sin", "cos", "clamp",
+      "exp",
+      "log",
+      "sqrt",
+      "abs",
+      "sin",
+      "cos",
+      "clamp",
       // activations
-      "tanh", "sigmoid", "relu", "leaky_relu", "step",
+      "tanh",
+      "sigmoid",
+      "relu",
+      "leaky_relu",
+      "step",
       // comparisons and selection
-      "eq", "ne", "lt", "le", "gt", "ge", "operator==", "operator<", "operator>",
-      "operator<(T,double)", "operator>(T,double)", "operator<=(T,double)", "operator>=(T,double)", "where",
+      "eq",
+      "ne",
+      "lt",
+      "le",
+      "gt",
+      "ge",
+      "operator==",
+      "operator<",
+      "operator>",
+      "operator<(T,double)",
+      "operator>(T,double)",
+      "operator<=(T,double)",
+      "operator>=(T,double)",
+      "where",
       // linear algebra
       "matmul",
       // shape
-      "reshape", "transpose", "permute", "squeeze", "squeeze(dim)", "unsqueeze", "flatten", "expand", "broadcast_to",
+      "reshape",
+      "transpose",
+      "permute",
+      "squeeze",
+      "squeeze(dim)",
+      "unsqueeze",
+      "flatten",
+      "expand",
+      "broadcast_to",
       // selection
-      "slice", "index_select", "gather", "scatter_add", "index_add", "cat", "stack",
+      "slice",
+      "index_select",
+      "gather",
+      "scatter_add",
+      "index_add",
+      "cat",
+      "stack",
       // reductions
-      "sum", "sum(dims)", "mean", "mean(dims)", "amax", "amin", "argmax", "argmin", "sum_to",
+      "sum",
+      "sum(dims)",
+      "mean",
+      "mean(dims)",
+      "amax",
+      "amin",
+      "argmax",
+      "argmin",
+      "sum_to",
       // softmax family
-      "logsumexp", "softmax", "log_softmax",
+      "logsumexp",
+      "softmax",
+      "log_softmax",
       // Tensor op methods (tensor.h); Tensor::to is only checked on the same-dtype no-op, see catalog
-      "Tensor::operator-", "Tensor::pow(double)", "Tensor::pow(T)", "Tensor::exp", "Tensor::log", "Tensor::sqrt",
-      "Tensor::abs", "Tensor::sin", "Tensor::cos", "Tensor::tanh", "Tensor::sigmoid", "Tensor::relu", "Tensor::clamp",
-      "Tensor::matmul", "Tensor::mm", "Tensor::t", "Tensor::transpose", "Tensor::permute", "Tensor::reshape",
-      "Tensor::view", "Tensor::flatten", "Tensor::squeeze", "Tensor::squeeze(dim)", "Tensor::unsqueeze",
-      "Tensor::expand", "Tensor::sum", "Tensor::sum(dims)", "Tensor::mean", "Tensor::mean(dims)", "Tensor::max",
-      "Tensor::max(dim)", "Tensor::min", "Tensor::min(dim)", "Tensor::argmax", "Tensor::softmax",
-      "Tensor::log_softmax", "Tensor::logsumexp", "Tensor::slice", "Tensor::index_select", "Tensor::gather",
-      "Tensor::clone", "Tensor::contiguous",
+      "Tensor::operator-",
+      "Tensor::pow(double)",
+      "Tensor::pow(T)",
+      "Tensor::exp",
+      "Tensor::log",
+      "Tensor::sqrt",
+      "Tensor::abs",
+      "Tensor::sin",
+      "Tensor::cos",
+      "Tensor::tanh",
+      "Tensor::sigmoid",
+      "Tensor::relu",
+      "Tensor::clamp",
+      "Tensor::matmul",
+      "Tensor::mm",
+      "Tensor::t",
+      "Tensor::transpose",
+      "Tensor::permute",
+      "Tensor::reshape",
+      "Tensor::view",
+      "Tensor::flatten",
+      "Tensor::squeeze",
+      "Tensor::squeeze(dim)",
+      "Tensor::unsqueeze",
+      "Tensor::expand",
+      "Tensor::sum",
+      "Tensor::sum(dims)",
+      "Tensor::mean",
+      "Tensor::mean(dims)",
+      "Tensor::max",
+      "Tensor::max(dim)",
+      "Tensor::min",
+      "Tensor::min(dim)",
+      "Tensor::argmax",
+      "Tensor::softmax",
+      "Tensor::log_softmax",
+      "Tensor::logsumexp",
+      "Tensor::slice",
+      "Tensor::index_select",
+      "Tensor::gather",
+      "Tensor::clone",
+      "Tensor::contiguous",
   };
   std::set<std::string> covered;
   for (const auto& c : catalog()) covered.insert(c.op);

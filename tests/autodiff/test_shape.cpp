@@ -56,7 +56,7 @@ TEST(Shape, WrapDim) {
   EXPECT_EQ(ad::wrap_dim(2, 3, "sum"), 2);
   EXPECT_EQ(ad::wrap_dim(-1, 3, "sum"), 2);
   EXPECT_EQ(ad::wrap_dim(-3, 3, "sum"), 0);
-  EXPECT_EQ(ad::wrap_dim(0, 0, "sum"), 0);   // 0-d accepts 0 and -1 like PyTorch
+  EXPECT_EQ(ad::wrap_dim(0, 0, "sum"), 0);  // 0-d accepts 0 and -1 like PyTorch
   EXPECT_EQ(ad::wrap_dim(-1, 0, "sum"), 0);
   EXPECT_THROW(ad::wrap_dim(3, 3, "sum"), ad::Error);
   EXPECT_THROW(ad::wrap_dim(-4, 3, "sum"), ad::Error);

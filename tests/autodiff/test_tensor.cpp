@@ -308,7 +308,7 @@ TEST(Tensor, PrintSummarisesLargeTensors) {
   EXPECT_TRUE(contains(s, "...")) << s;
   EXPECT_TRUE(contains(s, "[ Float64{100, 100} ]")) << s;
   EXPECT_LT(s.size(), 2000u) << s;
-  EXPECT_TRUE(contains(s, "9999")) << s;  // the last element is shown
+  EXPECT_TRUE(contains(s, "9999")) << s;   // the last element is shown
   EXPECT_FALSE(contains(s, "5050")) << s;  // a middle element is not
 }
 
@@ -355,9 +355,9 @@ TEST(Tensor, InPlaceOpsBumpVersion) {
   EXPECT_EQ(t.version(), v0 + 11);
   EXPECT_EQ(t.to_vector(), (std::vector<double>{0, 0, 0}));
 
-  EXPECT_THROW(t.add_(ad::tensor({1, 2})), ad::Error);  // not broadcastable to [3]
+  EXPECT_THROW(t.add_(ad::tensor({1, 2})), ad::Error);                       // not broadcastable to [3]
   EXPECT_THROW(t.copy_(ad::ones({3}, ad::dtype(ad::kFloat32))), ad::Error);  // dtype mismatch
-  EXPECT_EQ(t.version(), v0 + 11);  // failed ops do not bump
+  EXPECT_EQ(t.version(), v0 + 11);                                           // failed ops do not bump
 }
 
 TEST(Tensor, InPlaceOnLeafRequiringGradNeedsNoGrad) {
