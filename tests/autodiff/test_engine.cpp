@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "autodiff/autodiff.h"
+#include "tests/test_util.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define AD_TEST_ASAN 1
@@ -36,20 +37,10 @@ namespace {
 using ad::Shape;
 using ad::Tensor;
 
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const ad::Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected an ad::Error";
-  return {};
-}
+using ad::testing::contains;
+using ad::testing::error_of;
 
 const ad::GradOptions kCreateGraph{.retain_graph = std::nullopt, .create_graph = true, .allow_unused = false};
-
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 Tensor leaf(double v) { return ad::scalar_tensor(v).requires_grad_(); }
 Tensor leaf(std::initializer_list<double> v) { return ad::tensor(v).requires_grad_(); }

@@ -5,22 +5,14 @@
 
 #include "autodiff/dtype.h"
 #include "autodiff/shape.h"
+#include "tests/test_util.h"
 
 namespace {
 
 using ad::Shape;
 
-// Returns the message of the ad::Error thrown by f, failing the test if none is thrown.
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const ad::Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected an ad::Error";
-  return {};
-}
+using ad::testing::contains;
+using ad::testing::error_of;
 
 TEST(Shape, BroadcastShapesValid) {
   EXPECT_EQ(ad::broadcast_shapes({3, 4}, {1, 4}, "add"), (Shape{3, 4}));

@@ -9,24 +9,15 @@
 #include <vector>
 
 #include "autodiff/autodiff.h"
+#include "tests/test_util.h"
 
 namespace {
 
 using ad::Shape;
 using ad::Tensor;
 
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const ad::Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected an ad::Error";
-  return {};
-}
-
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+using ad::testing::contains;
+using ad::testing::error_of;
 
 // ---------------------------------------------------------------- creation
 
