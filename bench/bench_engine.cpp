@@ -5,6 +5,7 @@
 //   4. matmul forward + backward GFLOP/s against raw cblas_sgemm doing the same three products
 // Every figure is the best of a few repetitions.
 #include <cblas.h>
+#include <malloc.h>
 
 #include <algorithm>
 #include <chrono>
@@ -146,6 +147,32 @@ void bench_scalar_chain() {
 #endif
 }
 
+// ---- 2b: the same chain on 0-d Tensors (the general engine path), for comparison
+
+void bench_tensor_chain() {
+  constexpr std::int64_t kSteps = 500'000;  // 2 ops each
+  const std::size_t heap0 = mallinfo2().uordblks;
+  ad::Tensor x = ad::scalar_tensor(1.0).requires_grad_();
+  ad::Tensor y = x;
+  Clock::time_point t0 = Clock::now();
+  for (std::int64_t i = 0; i < kSteps; ++i) y = y * kRate + kShift;
+  const double fwd = seconds_since(t0);
+  const double bytes = static_cast<double>(mallinfo2().uordblks - heap0) / (2.0 * kSteps);
+  t0 = Clock::now();
+  y.backward();
+  const double bwd = seconds_since(t0);
+  t0 = Clock::now();
+  y = ad::Tensor();
+  const double drop = seconds_since(t0);
+  const double ops = 2.0 * kSteps;
+  std::printf(
+      "  0-d Tensor %8lld ops  forward %5.0f ns/op  backward %5.0f ns/op  destroy %4.0f ns/op  %6.0f B/node  (grad "
+      "rel. "
+      "err %.1e)\n",
+      static_cast<long long>(ops), fwd / ops * 1e9, bwd / ops * 1e9, drop / ops * 1e9, bytes,
+      std::abs(x.grad().item() / std::pow(kRate, static_cast<double>(kSteps)) - 1.0));
+}
+
 // ---- 3: elementwise tensor ops
 
 void bench_elementwise() {
@@ -216,6 +243,7 @@ void bench_matmul() {
 
 int main() {
   bench_scalar_chain();
+  bench_tensor_chain();
   bench_elementwise();
   bench_matmul();
   return 0;
