@@ -10,6 +10,8 @@ packages=(
   libboost-container-dev libspdlog-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libopenblas-dev graphviz
+  nlohmann-json3-dev  # safetensors headers (JSON)
+  libcairo2-dev       # pictures: loss curves, decision boundaries, loss surfaces (PNG/SVG)
   libadolc-dev  # the scalar-tape peer in bench/ (ADOL-C)
 )
 missing=()
