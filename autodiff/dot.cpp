@@ -55,10 +55,11 @@ std::string escape(const std::string& s) {
 }
 
 Vertex op_vertex(const Node& n, const DotOptions& opt) {
-  std::string label = std::string(n.name) + "\n" + shape_str(n.out_shape);
+  const auto retained = n.retained.lock();  // set by retain_grad(): we can show the tensor's label and grad
+  std::string label =
+      (retained && !retained->label.empty() ? retained->label + " = " : "") + n.name + "\n" + shape_str(n.out_shape);
   if (!std::isnan(n.out_value)) label += "\n= " + num(n.out_value);
-  if (opt.show_grads)
-    if (auto r = n.retained.lock()) label += grad_text(r->grad);
+  if (opt.show_grads && retained) label += grad_text(retained->grad);
   return {label, "box", "#fff7d6"};
 }
 

@@ -51,7 +51,7 @@ int main() {
   }
   std::printf("weights after one step (learning rate 0.5)\n");
   const char* names[] = {"w1", "w2", "w3", "w4", "w5", "w6", "w7", "w8"};
-  const double expected[] = {0.149780716, 0.19956143, 0.24975114, 0.29950229,
+  const double expected[] = {0.149780716, 0.19956143,  0.24975114,  0.29950229,
                              0.35891648,  0.408666186, 0.511301270, 0.561370121};
   const auto wh = w_hidden.to_vector(), wo = w_out.to_vector();
   for (int i = 0; i < 8; ++i) ok &= check(names[i], i < 4 ? wh[i] : wo[i - 4], expected[i]);
