@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cmath>
 
 #include "autodiff/node.h"
@@ -64,11 +65,14 @@ Tensor tensor(std::initializer_list<double> values, TensorOptions opt) {
 }
 Tensor scalar_tensor(double v, TensorOptions opt) { return tensor({v}, Shape{}, opt); }
 
+Tensor index_tensor(const std::vector<std::int64_t>& values) {
+  return index_tensor(values, Shape{static_cast<std::int64_t>(values.size())});
+}
+
 Tensor index_tensor(const std::vector<std::int64_t>& values, const Shape& shape) {
-  const Shape s = shape.empty() ? Shape{static_cast<std::int64_t>(values.size())} : shape;
-  if (numel_of(s) != static_cast<std::int64_t>(values.size()))
-    throw Error("index_tensor: " + std::to_string(values.size()) + " values do not fill shape " + shape_str(s));
-  Tensor t = empty(s, dtype(kInt64));
+  if (numel_of(shape) != static_cast<std::int64_t>(values.size()))
+    throw Error("index_tensor: " + std::to_string(values.size()) + " values do not fill shape " + shape_str(shape));
+  Tensor t = empty(shape, dtype(kInt64));
   std::copy(values.begin(), values.end(), t.data_ptr<std::int64_t>());
   return t;
 }
@@ -122,15 +126,15 @@ Tensor random_fill(const Shape& shape, TensorOptions opt, Generator* gen, const 
 }
 }  // namespace
 
-Tensor rand(const Shape& shape, TensorOptions opt, Generator* gen) {
-  return random_fill(shape, opt, gen, "rand", [](Generator& g) { return g.uniform(); });
-}
+Tensor rand(const Shape& shape, TensorOptions opt, Generator* gen) { return uniform(shape, 0.0, 1.0, opt, gen); }
 Tensor randn(const Shape& shape, TensorOptions opt, Generator* gen) {
   return random_fill(shape, opt, gen, "randn", [](Generator& g) { return g.normal(); });
 }
 Tensor uniform(const Shape& shape, double lo, double hi, TensorOptions opt, Generator* gen) {
   if (!(lo < hi)) throw Error("uniform: need lo < hi, got " + std::to_string(lo) + " and " + std::to_string(hi));
-  return random_fill(shape, opt, gen, "uniform", [=](Generator& g) { return g.uniform(lo, hi); });
+  // A double just below hi can round up to hi in Float32: keep the interval half-open.
+  const double top = opt.dtype == kFloat32 ? std::nextafter(static_cast<float>(hi), static_cast<float>(lo)) : hi;
+  return random_fill(shape, opt, gen, "uniform", [=](Generator& g) { return std::min(g.uniform(lo, hi), top); });
 }
 Tensor normal(const Shape& shape, double mean, double std, TensorOptions opt, Generator* gen) {
   if (!(std > 0.0)) throw Error("normal: std must be > 0, got " + std::to_string(std));
@@ -143,7 +147,7 @@ Tensor randint(std::int64_t lo, std::int64_t hi, const Shape& shape, Generator* 
   std::uniform_int_distribution<std::int64_t> dist(lo, hi - 1);
   std::vector<std::int64_t> v(static_cast<std::size_t>(numel_of(shape)));
   for (auto& x : v) x = dist(g.engine());
-  return index_tensor(v, shape.empty() ? Shape{} : shape);
+  return index_tensor(v, shape);
 }
 
 Tensor randperm(std::int64_t n, Generator* gen) {

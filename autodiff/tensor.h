@@ -187,7 +187,9 @@ Tensor tensor(const std::vector<double>& values, const Shape& shape, TensorOptio
 Tensor tensor(const std::vector<double>& values, TensorOptions opt = dtype(kFloat64));
 Tensor tensor(std::initializer_list<double> values, TensorOptions opt = dtype(kFloat64));
 Tensor scalar_tensor(double v, TensorOptions opt = dtype(kFloat64));                    // 0-d
-Tensor index_tensor(const std::vector<std::int64_t>& values, const Shape& shape = {});  // Int64
+// Int64 index tensors: 1-D from the values, or with an explicit shape ({} is 0-d).
+Tensor index_tensor(const std::vector<std::int64_t>& values);
+Tensor index_tensor(const std::vector<std::int64_t>& values, const Shape& shape);
 Tensor arange(double start, double end, double step = 1.0, TensorOptions opt = dtype(kFloat64));
 Tensor arange(double end, TensorOptions opt = dtype(kFloat64));
 Tensor linspace(double start, double end, std::int64_t steps, TensorOptions opt = dtype(kFloat64));

@@ -1,6 +1,79 @@
 #include "nn/module.h"
 
+#include <ostream>
+#include <sstream>
+#include <typeinfo>
+#include <utility>
+
+#if __has_include(<cxxabi.h>)
+#include <cxxabi.h>
+
+#include <cstdlib>
+#define AD_NN_HAVE_CXXABI 1
+#endif
+
 namespace nn {
+
+namespace {
+
+std::string demangle(const char* mangled) {
+#ifdef AD_NN_HAVE_CXXABI
+  int status = 0;
+  char* s = abi::__cxa_demangle(mangled, nullptr, nullptr, &status);
+  if (status == 0 && s) {
+    std::string out(s);
+    std::free(s);
+    return out;
+  }
+  std::free(s);
+#endif
+  return mangled;
+}
+
+// "nn::Linear" -> "Linear", "(anonymous namespace)::TwoLayer" -> "TwoLayer"; the qualifier is
+// only stripped outside template arguments.
+std::string unqualified(const std::string& full) {
+  int depth = 0;
+  std::size_t start = 0;
+  for (std::size_t i = 0; i < full.size(); ++i) {
+    const char c = full[i];
+    if (c == '<' || c == '(') ++depth;
+    if (c == '>' || c == ')') --depth;
+    if (depth == 0 && c == ':' && i + 1 < full.size() && full[i + 1] == ':') start = i + 2;
+  }
+  return full.substr(start);
+}
+
+}  // namespace
+
+ad::Tensor Module::forward(const ad::Tensor& x) const {
+  throw ad::Error("nn::Module::forward: " + name() + " does not implement forward (input " +
+                  ad::shape_str(x.defined() ? x.shape() : ad::Shape{}) +
+                  "); override `ad::Tensor forward(const ad::Tensor& x) const` in " + name());
+}
+
+ad::Tensor Module::forward(const ad::Tensor& x) { return std::as_const(*this).forward(x); }
+
+std::string Module::name() const { return unqualified(demangle(typeid(*this).name())); }
+
+std::string Module::repr() const {
+  std::string out = name() + "(" + extra_repr();
+  if (children_.empty()) return out + ")";
+  out += "\n";
+  for (const auto& [n, c] : children_) {
+    std::string child = c->repr();
+    // indent the child's continuation lines
+    std::string indented;
+    for (char ch : child) {
+      indented += ch;
+      if (ch == '\n') indented += "  ";
+    }
+    out += "  (" + n + "): " + indented + "\n";
+  }
+  return out + ")";
+}
+
+std::ostream& operator<<(std::ostream& os, const Module& m) { return os << m.repr(); }
 
 std::vector<std::pair<std::string, ad::Tensor>> Module::named_parameters() const {
   std::vector<std::pair<std::string, ad::Tensor>> out;
@@ -9,16 +82,30 @@ std::vector<std::pair<std::string, ad::Tensor>> Module::named_parameters() const
   while (!stack.empty()) {
     auto [prefix, m] = stack.back();
     stack.pop_back();
-    for (const auto& [name, t] : m->params_) out.emplace_back(prefix + name, t);
+    for (const auto& [n, t] : m->params_) out.emplace_back(prefix + n, t);
     for (auto it = m->children_.rbegin(); it != m->children_.rend(); ++it)
       stack.emplace_back(prefix + it->first + ".", it->second.get());
   }
   return out;
 }
 
+std::vector<std::pair<std::string, std::shared_ptr<Module>>> Module::named_modules() const {
+  std::vector<std::pair<std::string, std::shared_ptr<Module>>> out;
+  std::vector<std::pair<std::string, std::shared_ptr<Module>>> stack;
+  for (auto it = children_.rbegin(); it != children_.rend(); ++it) stack.emplace_back(it->first, it->second);
+  while (!stack.empty()) {
+    auto [path, m] = stack.back();
+    stack.pop_back();
+    out.emplace_back(path, m);
+    for (auto it = m->children_.rbegin(); it != m->children_.rend(); ++it)
+      stack.emplace_back(path + "." + it->first, it->second);
+  }
+  return out;
+}
+
 std::vector<ad::Tensor> Module::parameters() const {
   std::vector<ad::Tensor> out;
-  for (auto& [name, t] : named_parameters()) out.push_back(t);
+  for (auto& [n, t] : named_parameters()) out.push_back(t);
   return out;
 }
 
@@ -34,37 +121,105 @@ void Module::zero_grad() {
 
 void Module::train(bool on) {
   training_ = on;
-  for (auto& [name, c] : children_) c->train(on);
+  for (auto& [path, m] : named_modules()) m->training_ = on;
+}
+
+bool Module::has_param(const std::string& name) const {
+  for (const auto& [n, t] : params_)
+    if (n == name) return true;
+  return false;
 }
 
 const ad::Tensor& Module::param(const std::string& name) const {
   for (const auto& [n, t] : params_)
     if (n == name) return t;
-  throw ad::Error("Module::param: no parameter named '" + name + "' in this module");
+  std::string known;
+  for (const auto& [n, t] : params_) known += (known.empty() ? "" : ", ") + n;
+  throw ad::Error("Module::param: " + this->name() + " has no parameter named '" + name +
+                  "' (it has: " + (known.empty() ? "none" : known) + ")");
 }
 
-void Module::set_param(const std::string& name, ad::Tensor value) {
+void Module::set_param(const std::string& name, const ad::Tensor& value) {
   for (auto& [n, t] : params_) {
     if (n != name) continue;
+    if (!value.defined()) throw ad::Error("Module::set_param('" + name + "'): the new value is an undefined tensor");
     if (value.shape() != t.shape() || value.dtype() != t.dtype())
       throw ad::Error("Module::set_param('" + name + "'): new value " + ad::shape_str(value.shape()) + " " +
-                      ad::dtype_name(value.dtype()) + " does not match " + ad::shape_str(t.shape()) + " " +
-                      ad::dtype_name(t.dtype()));
-    t = value.detach().requires_grad_(true);
+                      ad::dtype_name(value.dtype()) + " does not match the parameter's " + ad::shape_str(t.shape()) +
+                      " " + ad::dtype_name(t.dtype()) + "; reshape or convert it with .to() first");
+    if (value.impl() == t.impl()) return;
+    ad::NoGradGuard ng;
+    t.copy_(value.detach());
     return;
   }
-  throw ad::Error("Module::set_param: no parameter named '" + name + "'; register it first");
+  throw ad::Error("Module::set_param: " + this->name() + " has no parameter named '" + name +
+                  "'; register it first with register_parameter");
 }
 
-ad::Tensor& Module::register_parameter(const std::string& name, ad::Tensor value) {
+ad::Tensor* Module::find_param_slot(const std::string& path) {
+  Module* m = this;
+  std::string rest = path;
+  for (std::size_t dot; (dot = rest.find('.')) != std::string::npos;) {
+    const std::string child = rest.substr(0, dot);
+    Module* next = nullptr;
+    for (auto& [n, c] : m->children_)
+      if (n == child) next = c.get();
+    if (!next) return nullptr;
+    m = next;
+    rest = rest.substr(dot + 1);
+  }
+  for (auto& [n, t] : m->params_)
+    if (n == rest) return &t;
+  return nullptr;
+}
+
+ad::Tensor Module::functional_call(const std::vector<std::pair<std::string, ad::Tensor>>& params, const ad::Tensor& x) {
+  std::vector<std::pair<ad::Tensor*, ad::Tensor>> saved;  // slot, original handle
+  for (const auto& [path, t] : params) {
+    ad::Tensor* slot = find_param_slot(path);
+    if (!slot) throw ad::Error("Module::functional_call: " + name() + " has no parameter '" + path + "'");
+    if (!t.defined() || t.shape() != slot->shape() || t.dtype() != slot->dtype())
+      throw ad::Error("Module::functional_call: '" + path + "' is " + ad::shape_str(slot->shape()) + " " +
+                      ad::dtype_name(slot->dtype()) + " but the given tensor is " +
+                      (t.defined() ? ad::shape_str(t.shape()) + " " + ad::dtype_name(t.dtype()) : "undefined"));
+    for (const auto& [s, orig] : saved)
+      if (s == slot) throw ad::Error("Module::functional_call: '" + path + "' is given twice");
+    saved.emplace_back(slot, *slot);
+  }
+  struct Restore {
+    std::vector<std::pair<ad::Tensor*, ad::Tensor>>& saved;
+    ~Restore() {
+      for (auto& [slot, orig] : saved) *slot = orig;
+    }
+  } restore{saved};
+  for (std::size_t i = 0; i < params.size(); ++i) *saved[i].first = params[i].second;
+  return forward(x);
+}
+
+void Module::check_new_name(const std::string& name, const char* where) const {
+  if (name.empty() || name.find('.') != std::string::npos)
+    throw ad::Error(std::string(where) + ": invalid name '" + name +
+                    "'; names must be non-empty and contain no '.' (dots separate nested modules)");
   for (const auto& [n, t] : params_)
-    if (n == name) throw ad::Error("Module::register_parameter: '" + name + "' is already registered");
+    if (n == name) throw ad::Error(std::string(where) + ": '" + name + "' is already a parameter of " + this->name());
+  for (const auto& [n, c] : children_)
+    if (n == name) throw ad::Error(std::string(where) + ": '" + name + "' is already a child of " + this->name());
+}
+
+ad::Tensor Module::register_parameter(const std::string& name, ad::Tensor value) {
+  check_new_name(name, "Module::register_parameter");
+  if (!value.defined()) throw ad::Error("Module::register_parameter('" + name + "'): undefined tensor");
+  if (!ad::is_floating(value.dtype()))
+    throw ad::Error("Module::register_parameter('" + name + "'): parameters must be Float32 or Float64, got " +
+                    ad::dtype_name(value.dtype()) + " " + ad::shape_str(value.shape()));
   params_.emplace_back(name, value.detach().requires_grad_(true));
   return params_.back().second;
 }
 
 void Module::add_child(const std::string& name, std::shared_ptr<Module> m) {
+  check_new_name(name, "Module::register_module");
   if (!m) throw ad::Error("Module::register_module: '" + name + "' is null");
+  if (m.get() == this) throw ad::Error("Module::register_module: '" + name + "' is the module itself");
   children_.emplace_back(name, std::move(m));
 }
 

@@ -1,25 +1,42 @@
 #include "optim/sgd.h"
 
+#include <cmath>
+
 namespace optim {
 
-SGD::SGD(std::vector<ad::Tensor> params, SGDOptions opt) : Optimizer(std::move(params)), opt_(opt) {
-  if (opt.momentum < 0.0 || opt.weight_decay < 0.0) throw ad::Error("SGD: momentum and weight_decay must be >= 0");
-  if (opt.nesterov && opt.momentum == 0.0) throw ad::Error("SGD: nesterov needs momentum > 0");
-  set_lr(opt.lr);
-  velocity_.resize(params_.size());
+SGD::SGD(std::vector<ad::Tensor> params, SGDOptions opt) : Optimizer("SGD", std::move(params), opt.lr), opt_(opt) {
+  check_option(std::isfinite(opt.momentum) && opt.momentum >= 0.0, "momentum", "finite and >= 0", opt.momentum);
+  check_option(opt.dampening >= 0.0 && opt.dampening <= 1.0, "dampening", "in [0, 1]", opt.dampening);
+  check_option(std::isfinite(opt.weight_decay) && opt.weight_decay >= 0.0, "weight_decay", "finite and >= 0",
+               opt.weight_decay);
+  if (opt.nesterov && (opt.momentum == 0.0 || opt.dampening != 0.0))
+    throw ad::Error("SGD: nesterov needs momentum > 0 and dampening = 0 (got momentum " + format_number(opt.momentum) +
+                    ", dampening " + format_number(opt.dampening) + ")");
 }
 
-void SGD::update(std::size_t i, ad::Tensor& p, const ad::Tensor& grad) {
-  ad::Tensor g = opt_.weight_decay != 0.0 ? grad + p * opt_.weight_decay : grad;
+std::vector<std::string> SGD::buffer_names() const {
+  if (opt_.momentum == 0.0) return {};
+  return {"momentum_buffer"};
+}
+
+std::vector<std::pair<std::string, double>> SGD::option_values() const {
+  return {{"momentum", opt_.momentum},
+          {"dampening", opt_.dampening},
+          {"nesterov", opt_.nesterov ? 1.0 : 0.0},
+          {"weight_decay", opt_.weight_decay}};
+}
+
+void SGD::update(ad::Tensor& p, const ad::Tensor& grad, ParamState& state) {
+  ad::Tensor g = opt_.weight_decay != 0.0 ? grad + p * opt_.weight_decay : grad;  // g = grad + wd * p
   if (opt_.momentum != 0.0) {
-    ad::Tensor& v = velocity_[i];
-    if (!v.defined())
-      v = g.clone();
+    ad::Tensor& b = state.buffers["momentum_buffer"];
+    if (!b.defined())
+      b = g.detach().clone();  // b = g
     else
-      v.mul_(opt_.momentum).add_(g);
-    g = opt_.nesterov ? g + v * opt_.momentum : v;
+      b.mul_(opt_.momentum).add_(g, 1.0 - opt_.dampening);  // b = momentum * b + (1 - dampening) * g
+    g = opt_.nesterov ? g + b * opt_.momentum : b;          // nesterov: g + momentum * b
   }
-  p.sub_(g, lr_);
+  p.sub_(g, lr());  // p -= lr * g
 }
 
 }  // namespace optim

@@ -5,22 +5,29 @@ namespace optim {
 
 struct SGDOptions {
   double lr = 0.01;
-  double momentum = 0.0;
-  bool nesterov = false;
+  double momentum = 0.0;   // >= 0
+  double dampening = 0.0;  // in [0, 1]
+  bool nesterov = false;   // needs momentum > 0 and dampening = 0
   double weight_decay = 0.0;
 };
 
-// v = momentum * v + (g + wd * p);  p -= lr * (nesterov ? g + momentum * v : v)   (PyTorch's form)
+// Stochastic gradient descent, PyTorch's torch.optim.SGD:
+//   g = grad + wd * p
+//   b = g (first step), else b = momentum * b + (1 - dampening) * g        (when momentum > 0)
+//   p -= lr * (nesterov ? g + momentum * b : b)                           (b = g without momentum)
+// State per parameter: "momentum_buffer" (only with momentum).
 class SGD : public Optimizer {
  public:
   SGD(std::vector<ad::Tensor> params, SGDOptions opt);
+  const SGDOptions& options() const { return opt_; }
 
  protected:
-  void update(std::size_t i, ad::Tensor& param, const ad::Tensor& grad) override;
+  void update(ad::Tensor& param, const ad::Tensor& grad, ParamState& state) override;
+  std::vector<std::string> buffer_names() const override;
+  std::vector<std::pair<std::string, double>> option_values() const override;
 
  private:
   SGDOptions opt_;
-  std::vector<ad::Tensor> velocity_;
 };
 
 }  // namespace optim

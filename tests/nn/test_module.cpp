@@ -1,15 +1,26 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <sstream>
+#include <utility>
+
+#include "nn/activation.h"
+#include "nn/dropout.h"
 #include "nn/linear.h"
+#include "nn/sequential.h"
+#include "tests/test_util.h"
 
 namespace {
+
+using ad::testing::contains;
+using ad::testing::error_of;
 
 struct TwoLayer : nn::Module {
   TwoLayer() {
     fc1 = register_module("fc1", std::make_shared<nn::Linear>(3, 4, true, ad::kFloat64));
     fc2 = register_module("fc2", std::make_shared<nn::Linear>(4, 2, true, ad::kFloat64));
   }
-  ad::Tensor forward(const ad::Tensor& x) const { return fc2->forward(ad::tanh(fc1->forward(x))); }
+  ad::Tensor forward(const ad::Tensor& x) const override { return fc2->forward(ad::tanh(fc1->forward(x))); }
   std::shared_ptr<nn::Linear> fc1, fc2;
 };
 
@@ -77,6 +88,174 @@ TEST(Module, LinearRejectsWrongInputWidth) {
   } catch (const ad::Error& e) {
     EXPECT_NE(std::string(e.what()).find("[4, 5]"), std::string::npos) << e.what();
   }
+}
+
+TEST(Module, SetParamWritesInPlaceSoEveryHandleSeesIt) {
+  ad::Generator gen(3);
+  nn::Linear lin(2, 1, true, ad::kFloat64, &gen);
+  // What an optimizer would hold: the handles from parameters(), taken before the replacement.
+  std::vector<ad::Tensor> held = lin.parameters();
+  const ad::Tensor v = ad::tensor({0.25, 4.0}, {1, 2}, ad::dtype(ad::kFloat64));
+  lin.set_param("weight", v);
+  EXPECT_EQ(held[0].impl(), lin.weight().impl());  // same tensor, not a stray copy
+  EXPECT_EQ(held[0].to_vector(), (std::vector<double>{0.25, 4.0}));
+  EXPECT_TRUE(held[0].requires_grad());
+  EXPECT_TRUE(held[0].is_leaf());
+  // The module does not alias the caller's tensor: an update of the parameter leaves v alone.
+  {
+    ad::NoGradGuard ng;
+    held[0].sub_(ad::ones({1, 2}, ad::dtype(ad::kFloat64)), 0.25);  // an SGD-like step on the held handle
+  }
+  EXPECT_EQ(v.to_vector(), (std::vector<double>{0.25, 4.0}));
+  EXPECT_EQ(lin.weight().to_vector(), (std::vector<double>{0.0, 3.75}));
+  // Gradients reach the held handle.
+  lin.forward(ad::ones({1, 2}, ad::dtype(ad::kFloat64))).sum().backward();
+  ASSERT_TRUE(held[0].grad().defined());
+  EXPECT_EQ(held[0].grad().to_vector(), (std::vector<double>{1.0, 1.0}));
+  // Shape and dtype are checked, with both in the message.
+  const std::string msg = error_of([&] { lin.set_param("weight", ad::zeros({1, 2}, ad::dtype(ad::kFloat32))); });
+  EXPECT_TRUE(contains(msg, "Float32")) << msg;
+  EXPECT_TRUE(contains(msg, "[1, 2]")) << msg;
+}
+
+TEST(Module, RegistrationRejectsBadAndDuplicateNames) {
+  struct Bad : nn::Module {
+    void add(const std::string& n) { register_parameter(n, ad::zeros({1}, ad::dtype(ad::kFloat64))); }
+    void child(const std::string& n) { register_module(n, std::make_shared<nn::ReLU>()); }
+  } m;
+  m.add("w");
+  EXPECT_TRUE(contains(error_of([&] { m.add("w"); }), "already"));
+  EXPECT_TRUE(contains(error_of([&] { m.child("w"); }), "already"));
+  EXPECT_TRUE(contains(error_of([&] { m.add("a.b"); }), "'.'"));
+  EXPECT_TRUE(contains(error_of([&] { m.add(""); }), "non-empty"));
+  EXPECT_TRUE(contains(error_of([&] { (void)m.param("nope"); }), "it has: w"));
+}
+
+TEST(Module, DefaultForwardThrowsNamingTheType) {
+  struct NoForward : nn::Module {};
+  NoForward m;
+  const std::string msg = error_of([&] { m.forward(ad::ones({2})); });
+  EXPECT_TRUE(contains(msg, "NoForward")) << msg;
+  EXPECT_EQ(m.name(), "NoForward");
+  EXPECT_EQ(nn::Linear(1, 1).name(), "Linear");
+}
+
+TEST(Module, ForwardEitherOverloadWorksThroughABasePointer) {
+  struct ConstFwd : nn::Module {
+    ad::Tensor forward(const ad::Tensor& x) const override { return x * 2.0; }
+  };
+  struct MutableFwd : nn::Module {
+    ad::Tensor forward(const ad::Tensor& x) override {
+      ++calls;
+      return x + 1.0;
+    }
+    int calls = 0;
+  };
+  auto a = std::make_shared<ConstFwd>();
+  auto b = std::make_shared<MutableFwd>();
+  std::shared_ptr<nn::Module> ma = a, mb = b;
+  const ad::Tensor x = ad::tensor({1.0, 2.0});
+  EXPECT_EQ(ma->forward(x).to_vector(), (std::vector<double>{2.0, 4.0}));
+  EXPECT_EQ(std::as_const(*ma).forward(x).to_vector(), (std::vector<double>{2.0, 4.0}));
+  EXPECT_EQ((*mb)(x).to_vector(), (std::vector<double>{2.0, 3.0}));
+  EXPECT_EQ(b->calls, 1);
+  nn::Sequential seq{a, b};
+  EXPECT_EQ(seq.forward(x).to_vector(), (std::vector<double>{3.0, 5.0}));
+  EXPECT_EQ(b->calls, 2);
+}
+
+TEST(Module, TrainEvalReachesDropoutInsideNestedSequential) {
+  ad::Generator gen(7);
+  auto drop = std::make_shared<nn::Dropout>(0.5, &gen);
+  auto inner = std::make_shared<nn::Sequential>(std::initializer_list<std::shared_ptr<nn::Module>>{drop});
+  nn::Sequential outer{std::make_shared<nn::Linear>(4, 4, true, ad::kFloat64, &gen), inner};
+  const ad::Tensor x = ad::ones({8, 4}, ad::dtype(ad::kFloat64));
+  outer.eval();
+  EXPECT_FALSE(drop->is_training());
+  EXPECT_FALSE(inner->is_training());
+  // eval: deterministic, equals the Linear alone
+  const auto lin = outer.at<nn::Linear>(0);
+  EXPECT_EQ(outer.forward(x).to_vector(), lin->forward(x).to_vector());
+  outer.train();
+  EXPECT_TRUE(drop->is_training());
+  const auto y = outer.forward(x).to_vector(), ref = lin->forward(x).to_vector();
+  int zeros = 0;
+  for (std::size_t i = 0; i < y.size(); ++i) {
+    if (y[i] == 0.0) {
+      ++zeros;
+    } else {
+      EXPECT_NEAR(y[i], 2.0 * ref[i], 1e-12);
+    }
+  }
+  EXPECT_GT(zeros, 0);
+  EXPECT_LT(zeros, 32);
+}
+
+TEST(Module, NamedModulesAndRepr) {
+  nn::Sequential seq{std::make_shared<nn::Linear>(2, 4), std::make_shared<nn::ReLU>(),
+                     std::make_shared<nn::Sequential>(std::initializer_list<std::shared_ptr<nn::Module>>{
+                         std::make_shared<nn::Linear>(4, 1, false), std::make_shared<nn::Sigmoid>()})};
+  std::vector<std::string> paths;
+  for (const auto& [p, m] : seq.named_modules()) paths.push_back(p + ":" + m->name());
+  EXPECT_EQ(paths, (std::vector<std::string>{"0:Linear", "1:ReLU", "2:Sequential", "2.0:Linear", "2.1:Sigmoid"}));
+  std::ostringstream os;
+  os << seq;
+  EXPECT_EQ(os.str(),
+            "Sequential(\n"
+            "  (0): Linear(in_features=2, out_features=4, bias=true)\n"
+            "  (1): ReLU()\n"
+            "  (2): Sequential(\n"
+            "    (0): Linear(in_features=4, out_features=1, bias=false)\n"
+            "    (1): Sigmoid()\n"
+            "  )\n"
+            ")");
+}
+
+TEST(Module, LinearAcceptsOneDimAndBatchedInputs) {
+  ad::Generator gen(11);
+  nn::Linear lin(3, 2, true, ad::kFloat64, &gen);
+  const ad::Tensor x =
+      ad::tensor({1, 2, 3, -1, 0, 1, 0.5, 0.5, 0.5, 2, -2, 1, 0, 0, 1, 3, 1, -1}, {3, 2, 3}, ad::dtype(ad::kFloat64));
+  const ad::Tensor y = lin.forward(x);
+  ASSERT_EQ(y.shape(), (ad::Shape{3, 2, 2}));
+  const ad::Tensor row = lin.forward(ad::tensor({2, -2, 1}, ad::dtype(ad::kFloat64)));
+  ASSERT_EQ(row.shape(), (ad::Shape{2}));
+  EXPECT_NEAR(row.at({1}), y.at({1, 1, 1}), 1e-12);
+  // gradcheck through the layer w.r.t. the input and both parameters, 1-D and 3-D inputs
+  for (const ad::Tensor& in : {ad::tensor({2, -2, 1}, ad::dtype(ad::kFloat64)), x}) {
+    const auto r = ad::gradcheck(
+        [&](const std::vector<ad::Tensor>& v) {
+          return ad::tanh(lin.functional_call({{"weight", v[1]}, {"bias", v[2]}}, v[0])).sum();
+        },
+        {in.detach().requires_grad_(), lin.weight(), lin.bias()});
+    EXPECT_TRUE(r.ok) << r.report;
+  }
+  // Gradients of the parameters by the engine vs a hand computation: dL/dW = sum over rows of x, dL/db = N
+  lin.zero_grad();
+  lin.forward(x).sum().backward();
+  const auto gw = lin.weight().grad().to_vector();
+  EXPECT_NEAR(gw[0], 1 - 1 + 0.5 + 2 + 0 + 3, 1e-12);
+  EXPECT_NEAR(gw[4], 2 + 0 + 0.5 - 2 + 0 + 1, 1e-12);
+  EXPECT_EQ(lin.bias().grad().to_vector(), (std::vector<double>{6.0, 6.0}));
+  EXPECT_TRUE(contains(error_of([&] { lin.forward(ad::ones({2, 3}, ad::dtype(ad::kFloat32))); }), "Float32"));
+}
+
+TEST(Module, FunctionalCallRestoresParametersEvenOnError) {
+  ad::Generator gen(5);
+  nn::Sequential seq{std::make_shared<nn::Linear>(2, 3, true, ad::kFloat64, &gen), std::make_shared<nn::Tanh>()};
+  const auto before = seq.named_parameters();
+  const ad::Tensor w = ad::zeros({3, 2}, ad::dtype(ad::kFloat64));
+  const ad::Tensor y = seq.functional_call({{"0.weight", w}}, ad::ones({1, 2}, ad::dtype(ad::kFloat64)));
+  const auto b = seq.at<nn::Linear>(0)->bias().to_vector();
+  for (std::size_t i = 0; i < 3; ++i) EXPECT_NEAR(y.at({0, static_cast<std::int64_t>(i)}), std::tanh(b[i]), 1e-15);
+  EXPECT_EQ(seq.named_parameters()[0].second.impl(), before[0].second.impl());
+  EXPECT_TRUE(contains(error_of([&] {
+                         seq.functional_call({{"0.weight", w}}, ad::ones({1, 5}, ad::dtype(ad::kFloat64)));
+                       }),
+                       "layer 0 (Linear)"));
+  EXPECT_EQ(seq.named_parameters()[0].second.impl(), before[0].second.impl());
+  EXPECT_TRUE(contains(error_of([&] { seq.functional_call({{"1.weight", w}}, w); }), "no parameter '1.weight'"));
+  EXPECT_TRUE(contains(error_of([&] { seq.functional_call({{"0.bias", w}}, w); }), "[3]"));
 }
 
 }  // namespace

@@ -1,1 +1,192 @@
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <memory>
+#include <string>
+
+#include "autodiff/safetensors.h"
+#include "nn/linear.h"
+#include "nn/serialize.h"
+#include "tests/test_util.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using ad::testing::contains;
+using ad::testing::error_of;
+
+// A model with children, as PyTorch would name it: fc1.weight, fc1.bias, fc2.weight, fc2.bias.
+class TwoLayer : public nn::Module {
+ public:
+  TwoLayer(std::int64_t in, std::int64_t hidden, std::int64_t out, std::uint64_t seed, ad::Dtype dtype = ad::kFloat32,
+           bool bias2 = true)
+      : gen_(seed) {
+    fc1 = register_module("fc1", std::make_shared<nn::Linear>(in, hidden, true, dtype, &gen_));
+    fc2 = register_module("fc2", std::make_shared<nn::Linear>(hidden, out, bias2, dtype, &gen_));
+  }
+  ad::Tensor forward(const ad::Tensor& x) const { return fc2->forward(fc1->forward(x).relu()); }
+  std::shared_ptr<nn::Linear> fc1, fc2;
+
+ private:
+  ad::Generator gen_;
+};
+
+class Serialize : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    dir_ = fs::temp_directory_path() / ("ad_serialize_" + std::to_string(::getpid()) + "_" + info->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string path(const std::string& leaf) const { return (dir_ / leaf).string(); }
+  fs::path dir_;
+};
+
+std::string raw_bytes(const ad::Tensor& t) {
+  const auto* p = static_cast<const char*>(t.impl()->storage->data);
+  return std::string(p, p + static_cast<std::size_t>(t.numel()) * ad::dtype_size(t.dtype()));
+}
+
+// Names, shapes, dtypes and exact bytes of every parameter.
+std::vector<std::string> snapshot(const nn::Module& m) {
+  std::vector<std::string> out;
+  for (const auto& [name, t] : m.named_parameters())
+    out.push_back(name + " " + ad::shape_str(t.shape()) + " " + ad::dtype_name(t.dtype()) + " " + raw_bytes(t));
+  return out;
+}
+
+std::string read_bytes(const std::string& p) {
+  std::ifstream f(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+}
+
+void write_bytes(const std::string& p, const std::string& bytes) {
+  std::ofstream f(p, std::ios::binary | std::ios::trunc);
+  f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+TEST_F(Serialize, LinearRoundTripIsBitExact) {
+  ad::Generator g1(1), g2(2);
+  nn::Linear a(5, 3, true, ad::kFloat64, &g1), b(5, 3, true, ad::kFloat64, &g2);
+  ASSERT_NE(snapshot(a), snapshot(b));
+  nn::save(a, path("lin.safetensors"));
+  nn::load(b, path("lin.safetensors"));
+  EXPECT_EQ(snapshot(a), snapshot(b));
+}
+
+TEST_F(Serialize, ModuleWithChildrenRoundTripsAndUsesPyTorchNames) {
+  TwoLayer a(4, 6, 2, 1), b(4, 6, 2, 2);
+  ASSERT_NE(snapshot(a), snapshot(b));
+  nn::save(a, path("net.safetensors"));
+
+  const auto file = ad::load_safetensors(path("net.safetensors"));
+  ASSERT_EQ(file.tensors.size(), 4u);
+  EXPECT_EQ(file.tensors[0].first, "fc1.weight");
+  EXPECT_EQ(file.tensors[0].second.shape(), (ad::Shape{6, 4}));
+  EXPECT_EQ(file.tensors[1].first, "fc1.bias");
+  EXPECT_EQ(file.tensors[2].first, "fc2.weight");
+  EXPECT_EQ(file.tensors[3].first, "fc2.bias");
+  EXPECT_EQ(file.metadata, (std::map<std::string, std::string>{{"format", "pt"}}));
+
+  nn::load(b, path("net.safetensors"));
+  EXPECT_EQ(snapshot(a), snapshot(b));
+  const auto x = ad::tensor({0.5, -1.0, 2.0, 0.25, 1.0, 1.0, -3.0, 0.0}, {2, 4}, ad::dtype(ad::kFloat32));
+  EXPECT_EQ(a.forward(x).to_vector(), b.forward(x).to_vector());
+}
+
+// load copies into the existing tensors: handles taken before (an optimizer's) see the values,
+// the parameters stay leaves that require grad, and gradients still flow to them.
+TEST_F(Serialize, LoadKeepsParameterIdentity) {
+  TwoLayer a(3, 4, 2, 1), b(3, 4, 2, 2);
+  nn::save(a, path("net.safetensors"));
+  const std::vector<ad::Tensor> handles = b.parameters();
+  std::vector<const ad::TensorImpl*> impls;
+  for (const auto& t : handles) impls.push_back(t.impl());
+
+  nn::load(b, path("net.safetensors"));
+  const auto after = b.parameters();
+  const auto expected = a.parameters();
+  ASSERT_EQ(after.size(), handles.size());
+  for (std::size_t i = 0; i < handles.size(); ++i) {
+    EXPECT_EQ(after[i].impl(), impls[i]);
+    EXPECT_EQ(raw_bytes(handles[i]), raw_bytes(expected[i]));
+    EXPECT_TRUE(handles[i].requires_grad());
+    EXPECT_TRUE(handles[i].is_leaf());
+  }
+  b.forward(ad::ones({2, 3})).sum().backward();
+  for (const auto& t : handles) EXPECT_TRUE(t.grad().defined());
+}
+
+// Each failure throws a useful ad::Error and leaves every parameter bit-identical.
+TEST_F(Serialize, FailedLoadsLeaveTheModuleUntouched) {
+  TwoLayer net(4, 6, 2, 7);
+  const auto before = snapshot(net);
+  std::vector<ad::Tensor> handles = net.parameters();
+
+  auto expect_fails = [&](const std::string& file, std::initializer_list<const char*> parts) {
+    const std::string msg = error_of([&] { nn::load(net, file); });
+    EXPECT_TRUE(contains(msg, file)) << msg;
+    for (const char* p : parts) EXPECT_TRUE(contains(msg, p)) << "missing '" << p << "' in: " << msg;
+    EXPECT_EQ(snapshot(net), before);
+    const auto now = net.parameters();
+    for (std::size_t i = 0; i < now.size(); ++i) EXPECT_EQ(now[i].impl(), handles[i].impl());
+  };
+
+  // Another architecture: the hidden layer is wider.
+  TwoLayer wide(4, 8, 2, 1);
+  nn::save(wide, path("wide.safetensors"));
+  expect_fails(path("wide.safetensors"), {"fc1.weight: expected [6, 4] Float32, found [8, 4] Float32",
+                                          "fc1.bias: expected [6] Float32, found [8] Float32",
+                                          "fc2.weight: expected [2, 6] Float32, found [2, 8] Float32"});
+
+  // A missing key: fc2 without a bias.
+  TwoLayer nobias(4, 6, 2, 1, ad::kFloat32, false);
+  nn::save(nobias, path("nobias.safetensors"));
+  expect_fails(path("nobias.safetensors"), {"missing keys", "fc2.bias (expected [2] Float32)"});
+
+  // An unexpected key, alone (all the module's keys present and matching).
+  TwoLayer same(4, 6, 2, 1);
+  auto extra = same.named_parameters();
+  extra.emplace_back("fc3.weight", ad::zeros({1, 1}));
+  ad::save_safetensors(path("extra.safetensors"), extra);
+  expect_fails(path("extra.safetensors"), {"unexpected keys", "fc3.weight ([1, 1] Float32)"});
+
+  // A dtype mismatch.
+  TwoLayer f64(4, 6, 2, 1, ad::kFloat64);
+  nn::save(f64, path("f64.safetensors"));
+  expect_fails(path("f64.safetensors"), {"fc1.weight: expected [6, 4] Float32, found [6, 4] Float64"});
+
+  // A truncated file, cut in the data and in the header.
+  TwoLayer good(4, 6, 2, 1);
+  nn::save(good, path("good.safetensors"));
+  const std::string bytes = read_bytes(path("good.safetensors"));
+  write_bytes(path("cut.safetensors"), bytes.substr(0, bytes.size() - 5));
+  expect_fails(path("cut.safetensors"), {"load_safetensors", "run past"});
+  write_bytes(path("cut2.safetensors"), bytes.substr(0, 40));
+  expect_fails(path("cut2.safetensors"), {"load_safetensors", "truncated"});
+
+  // A corrupt header.
+  std::string corrupt = bytes;
+  corrupt[8] = '!';
+  write_bytes(path("corrupt.safetensors"), corrupt);
+  expect_fails(path("corrupt.safetensors"), {"load_safetensors", "not a JSON object"});
+  corrupt = bytes;
+  corrupt[corrupt.find("\"shape\"") + 9] = '9';  // [6,4] -> [9,4]: disagrees with data_offsets
+  write_bytes(path("corrupt2.safetensors"), corrupt);
+  expect_fails(path("corrupt2.safetensors"), {"fc1.weight", "shape [9, 4]"});
+
+  // A missing file.
+  expect_fails(path("none.safetensors"), {"no such file"});
+
+  // After all that, a good file still loads.
+  nn::load(net, path("good.safetensors"));
+  EXPECT_EQ(snapshot(net), snapshot(good));
+}
+
+}  // namespace

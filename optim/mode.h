@@ -1,0 +1,8 @@
+#pragma once
+
+namespace optim {
+
+// Whether a monitored metric improves by going down (a loss) or up (an accuracy).
+enum class Mode { Min, Max };
+
+}  // namespace optim
