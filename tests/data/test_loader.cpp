@@ -1,1 +1,153 @@
+// DataLoader: coverage of every sample once per epoch, batch shapes, drop_last, per-epoch
+// reshuffling that is reproducible across runs with the same seed, validation.
 #include <gtest/gtest.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "autodiff/autodiff.h"
+#include "data/loader.h"
+#include "tests/test_util.h"
+
+namespace {
+
+using ad::testing::contains;
+using ad::testing::error_of;
+
+// X row i is (i, 10 i, 100 i); y[i] = i.
+struct Ids {
+  ad::Tensor X, y;
+};
+Ids ids(std::int64_t n) {
+  std::vector<double> x;
+  std::vector<std::int64_t> y;
+  for (std::int64_t i = 0; i < n; ++i) {
+    x.insert(x.end(), {double(i), 10.0 * double(i), 100.0 * double(i)});
+    y.push_back(i);
+  }
+  return {ad::tensor(x, {n, 3}, ad::dtype(ad::kFloat64)), ad::index_tensor(y, {n})};
+}
+
+// The sample ids of one epoch, in visiting order; checks batch shapes and x/y pairing.
+std::vector<double> epoch_ids(data::DataLoader& loader, std::vector<std::int64_t>* sizes = nullptr) {
+  std::vector<double> seen;
+  for (auto [xb, yb] : loader) {
+    EXPECT_EQ(xb.dim(), 2);
+    EXPECT_EQ(xb.size(1), 3);
+    EXPECT_EQ(yb.dim(), 1);
+    EXPECT_EQ(xb.size(0), yb.size(0));
+    if (sizes) sizes->push_back(xb.size(0));
+    for (std::int64_t i = 0; i < xb.size(0); ++i) {
+      EXPECT_EQ(xb.at({i, 0}), yb.at({i}));
+      EXPECT_EQ(xb.at({i, 2}), 100.0 * yb.at({i}));
+      seen.push_back(yb.at({i}));
+    }
+  }
+  return seen;
+}
+
+bool is_permutation_of_range(std::vector<double> v, std::int64_t n) {
+  std::sort(v.begin(), v.end());
+  if (static_cast<std::int64_t>(v.size()) != n) return false;
+  for (std::int64_t i = 0; i < n; ++i)
+    if (v[static_cast<std::size_t>(i)] != static_cast<double>(i)) return false;
+  return true;
+}
+
+TEST(Loader, SequentialBatchesKeepThePartialLastBatch) {
+  const auto d = ids(10);
+  data::DataLoader loader(d.X, d.y, 4);
+  EXPECT_EQ(loader.num_batches(), 3);
+  EXPECT_EQ(loader.size(), 3);
+  EXPECT_EQ(loader.num_samples(), 10);
+  std::vector<std::int64_t> sizes;
+  const auto seen = epoch_ids(loader, &sizes);
+  EXPECT_EQ(sizes, (std::vector<std::int64_t>{4, 4, 2}));
+  EXPECT_EQ(seen, (std::vector<double>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}));
+}
+
+TEST(Loader, DropLast) {
+  const auto d = ids(10);
+  data::DataLoader loader(d.X, d.y, 4, true, nullptr, true);
+  EXPECT_EQ(loader.num_batches(), 2);
+  std::vector<std::int64_t> sizes;
+  const auto seen = epoch_ids(loader, &sizes);
+  EXPECT_EQ(sizes, (std::vector<std::int64_t>{4, 4}));
+  EXPECT_EQ(std::set<double>(seen.begin(), seen.end()).size(), 8u);
+}
+
+TEST(Loader, ShuffledEpochCoversEverySampleExactlyOnce) {
+  const auto d = ids(37);
+  ad::Generator gen(3);
+  data::DataLoader loader(d.X, d.y, 5, true, &gen);
+  for (int epoch = 0; epoch < 4; ++epoch) {
+    std::vector<std::int64_t> sizes;
+    const auto seen = epoch_ids(loader, &sizes);
+    EXPECT_TRUE(is_permutation_of_range(seen, 37));
+    EXPECT_EQ(sizes.size(), 8u);
+    EXPECT_EQ(sizes.back(), 2);
+  }
+  EXPECT_EQ(loader.epoch(), 4);
+}
+
+TEST(Loader, ReshufflesEachEpochReproduciblyAcrossRuns) {
+  const auto d = ids(50);
+  std::vector<std::vector<double>> run1, run2;
+  for (auto* run : {&run1, &run2}) {
+    ad::Generator gen(123);  // a fresh generator with the same seed: a second "run"
+    data::DataLoader loader(d.X, d.y, 8, true, &gen);
+    for (int epoch = 0; epoch < 3; ++epoch) run->push_back(epoch_ids(loader));
+  }
+  EXPECT_EQ(run1, run2);
+  EXPECT_NE(run1[0], run1[1]);
+  EXPECT_NE(run1[1], run1[2]);
+  std::vector<double> identity(50);
+  for (int i = 0; i < 50; ++i) identity[static_cast<std::size_t>(i)] = i;
+  EXPECT_NE(run1[0], identity);
+
+  ad::Generator other(124);
+  data::DataLoader loader(d.X, d.y, 8, true, &other);
+  EXPECT_NE(epoch_ids(loader), run1[0]);
+}
+
+TEST(Loader, DefaultGeneratorFollowsManualSeed) {
+  const auto d = ids(30);
+  ad::manual_seed(77);
+  data::DataLoader a(d.X, d.y, 7, true);
+  const auto ea = epoch_ids(a);
+  ad::manual_seed(77);
+  data::DataLoader b(d.X, d.y, 7, true);
+  EXPECT_EQ(epoch_ids(b), ea);
+}
+
+TEST(Loader, BatchLargerThanDataAndUnlabelled) {
+  const auto d = ids(3);
+  data::DataLoader loader(d.X, {}, 10);
+  int batches = 0;
+  for (const data::Batch& b : loader) {
+    ++batches;
+    EXPECT_EQ(b.x.shape(), (ad::Shape{3, 3}));
+    EXPECT_FALSE(b.y.defined());
+  }
+  EXPECT_EQ(batches, 1);
+}
+
+TEST(Loader, IndexedBatchAccess) {
+  const auto d = ids(9);
+  data::DataLoader loader(d.X, d.y, 4);
+  EXPECT_EQ(loader.batch(2).y.to_vector(), (std::vector<double>{8}));
+  EXPECT_TRUE(contains(error_of([&] { loader.batch(3); }), "out of range"));
+  EXPECT_EQ(loader.order().to_vector().size(), 9u);
+}
+
+TEST(Loader, Validation) {
+  const auto d = ids(6);
+  EXPECT_TRUE(contains(error_of([&] { data::DataLoader(d.X, d.y, 0); }), "batch_size must be >= 1"));
+  EXPECT_TRUE(contains(error_of([&] { data::DataLoader(d.X, d.y, -3); }), "got -3"));
+  EXPECT_TRUE(contains(error_of([&] { data::DataLoader(d.X, ad::index_tensor({0, 1}, {2}), 2); }), "6 samples"));
+  EXPECT_TRUE(contains(error_of([&] { data::DataLoader(d.X, d.y, 7, false, nullptr, true); }), "drop_last"));
+  EXPECT_TRUE(contains(error_of([&] { data::DataLoader(ad::Tensor(), {}, 2); }), "undefined"));
+  EXPECT_TRUE(contains(error_of([&] { data::DataLoader(ad::zeros({0, 3}), {}, 2); }), "no samples"));
+}
+
+}  // namespace

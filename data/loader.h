@@ -1,0 +1,88 @@
+#pragma once
+// Mini-batches over (X, y) for a training loop:
+//
+//   ad::Generator gen(42);
+//   data::DataLoader loader(X, y, /*batch_size=*/32, /*shuffle=*/true, &gen);
+//   for (int epoch = 0; epoch < 10; ++epoch)
+//     for (auto [xb, yb] : loader) { ... }   // xb [<=32, features], yb [<=32]
+//
+// Each range-for (each call of begin()) starts a new epoch: with shuffle on, the rows are
+// visited in the order of a fresh ad::randperm drawn from the generator, so a loader built
+// with a generator seeded the same way yields the same batches, epoch after epoch, on every run.
+#include <cstddef>
+#include <cstdint>
+#include <iterator>
+
+#include "autodiff/random.h"
+#include "autodiff/tensor.h"
+
+namespace data {
+
+struct Batch {
+  ad::Tensor x;  // rows of X: [b, ...]
+  ad::Tensor y;  // rows of y: [b, ...] (undefined when the loader has no y)
+};
+
+class DataLoader {
+ public:
+  // X and y hold the samples along dim 0 (same count); y may be undefined (unlabelled data).
+  // batch_size >= 1; with drop_last the final batch is dropped when smaller than batch_size.
+  // `gen` (shuffle only) must outlive the loader; null means ad::default_generator() of the
+  // thread calling begin(). Throws ad::Error on an empty X, a row-count mismatch or a bad batch_size.
+  DataLoader(ad::Tensor X, ad::Tensor y, std::int64_t batch_size, bool shuffle = false, ad::Generator* gen = nullptr,
+             bool drop_last = false);
+
+  class iterator {
+   public:
+    using iterator_category = std::input_iterator_tag;
+    using value_type = Batch;
+    using difference_type = std::ptrdiff_t;
+    using pointer = void;
+    using reference = Batch;
+
+    iterator() = default;
+    Batch operator*() const { return loader_->batch(index_); }
+    iterator& operator++() {
+      ++index_;
+      return *this;
+    }
+    iterator operator++(int) {
+      iterator old = *this;
+      ++index_;
+      return old;
+    }
+    bool operator==(const iterator& o) const { return index_ == o.index_; }
+    std::int64_t index() const { return index_; }  // batch number within the epoch
+
+   private:
+    friend class DataLoader;
+    iterator(const DataLoader* l, std::int64_t i) : loader_(l), index_(i) {}
+    const DataLoader* loader_ = nullptr;
+    std::int64_t index_ = 0;
+  };
+
+  // Starts a new epoch (reshuffling when shuffle is on). Iterators of the previous epoch then
+  // see the new order: do not nest loops over one loader.
+  iterator begin();
+  iterator end() const { return iterator(this, num_batches()); }
+
+  std::int64_t num_batches() const;  // batches per epoch (the last one may be partial)
+  std::int64_t size() const { return num_batches(); }
+  std::int64_t num_samples() const { return n_; }
+  std::int64_t batch_size() const { return batch_size_; }
+  bool shuffle() const { return shuffle_; }
+  bool drop_last() const { return drop_last_; }
+  std::int64_t epoch() const { return epoch_; }  // epochs started so far (calls of begin())
+  // The sample order of the current epoch (Int64 [num_samples]; 0..n-1 without shuffle).
+  const ad::Tensor& order() const { return order_; }
+  // Batch i (0-based) of the current epoch; throws ad::Error when out of range.
+  Batch batch(std::int64_t i) const;
+
+ private:
+  ad::Tensor X_, y_, order_;
+  std::int64_t n_ = 0, batch_size_ = 1, epoch_ = 0;
+  bool shuffle_ = false, drop_last_ = false;
+  ad::Generator* gen_ = nullptr;
+};
+
+}  // namespace data
