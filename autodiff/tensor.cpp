@@ -203,6 +203,36 @@ Tensor& inplace_binary(Tensor& self, const Tensor& other, const char* op, F f) {
   return self;
 }
 
+// self = f(self, a, b) elementwise, a and b broadcast to self's shape (the fused optimizer updates).
+template <class F>
+Tensor& inplace_ternary(Tensor& self, const Tensor& a, const Tensor& b, const char* op, F f) {
+  check_inplace(self, op);
+  for (const Tensor* t : {&a, &b}) {
+    if (t->dtype() != self.dtype())
+      throw Error(std::string(op) + ": dtype mismatch (" + dtype_name(self.dtype()) + " tensor, " +
+                  dtype_name(t->dtype()) + " argument); convert the argument with .to()");
+    if (!broadcastable_to(t->shape(), self.shape()))
+      throw Error(std::string(op) + ": the argument of shape " + shape_str(t->shape()) +
+                  " cannot be broadcast to the tensor's shape " + shape_str(self.shape()));
+  }
+  dispatch_float(self.dtype(), op, [&]<class T>() {
+    T* d = self.data_ptr<T>();
+    const T *x = a.data_ptr<T>(), *y = b.data_ptr<T>();
+    if (a.shape() == self.shape() && b.shape() == self.shape()) {
+      for (std::int64_t i = 0, n = self.numel(); i < n; ++i) d[i] = static_cast<T>(f(d[i], x[i], y[i]));
+      return;
+    }
+    kernels::broadcast_rows<2>(
+        self.shape(), {broadcast_strides(a.shape(), self.shape()), broadcast_strides(b.shape(), self.shape())},
+        [&](std::int64_t o, const auto& base, std::int64_t len, const auto& st) {
+          for (std::int64_t j = 0; j < len; ++j)
+            d[o + j] = static_cast<T>(f(d[o + j], x[base[0] + j * st[0]], y[base[1] + j * st[1]]));
+        });
+  });
+  ++self.impl()->storage->version;
+  return self;
+}
+
 template <class F>
 Tensor& inplace_unary(Tensor& self, const char* op, F f) {
   check_inplace(self, op);
@@ -237,6 +267,15 @@ Tensor& Tensor::div_(const Tensor& o) {
 }
 Tensor& Tensor::mul_(double s) {
   return inplace_unary(*this, "mul_", [s](auto x) { return x * s; });
+}
+Tensor& Tensor::addcmul_(const Tensor& a, const Tensor& b, double value) {
+  return inplace_ternary(*this, a, b, "addcmul_", [value](auto s, auto x, auto y) { return s + value * x * y; });
+}
+Tensor& Tensor::addcdiv_(const Tensor& a, const Tensor& b, double value) {
+  return inplace_ternary(*this, a, b, "addcdiv_", [value](auto s, auto x, auto y) { return s + value * x / y; });
+}
+Tensor& Tensor::lerp_(const Tensor& end, double weight) {
+  return inplace_binary(*this, end, "lerp_", [weight](auto s, auto e) { return s + weight * (e - s); });
 }
 Tensor& Tensor::add_(double s) {
   return inplace_unary(*this, "add_", [s](auto x) { return x + s; });

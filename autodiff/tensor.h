@@ -105,6 +105,9 @@ class Tensor {
   Tensor& mul_(double s);
   Tensor& div_(const Tensor& other);
   Tensor& add_(double s);
+  Tensor& addcmul_(const Tensor& a, const Tensor& b, double value = 1.0);  // self += value * a * b
+  Tensor& addcdiv_(const Tensor& a, const Tensor& b, double value = 1.0);  // self += value * a / b
+  Tensor& lerp_(const Tensor& end, double weight);                         // self += weight * (end - self)
 
   // ---- op methods (see the free functions for docs)
   Tensor operator-() const;
@@ -186,7 +189,7 @@ Tensor full_like(const Tensor& t, double value);
 Tensor tensor(const std::vector<double>& values, const Shape& shape, TensorOptions opt);
 Tensor tensor(const std::vector<double>& values, TensorOptions opt = dtype(kFloat64));
 Tensor tensor(std::initializer_list<double> values, TensorOptions opt = dtype(kFloat64));
-Tensor scalar_tensor(double v, TensorOptions opt = dtype(kFloat64));                    // 0-d
+Tensor scalar_tensor(double v, TensorOptions opt = dtype(kFloat64));  // 0-d
 // Int64 index tensors: 1-D from the values, or with an explicit shape ({} is 0-d).
 Tensor index_tensor(const std::vector<std::int64_t>& values);
 Tensor index_tensor(const std::vector<std::int64_t>& values, const Shape& shape);

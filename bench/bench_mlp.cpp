@@ -76,7 +76,8 @@ bench::MlpCase random_case() {
 }
 
 void report(const char* who, const Measured& m) {
-  std::printf("  %-9s %8.3f ms/step   peak RSS %7.1f MB\n", who, m.ms_per_step, static_cast<double>(m.peak_rss_kb) / 1024.0);
+  std::printf("  %-9s %8.3f ms/step   peak RSS %7.1f MB\n", who, m.ms_per_step,
+              static_cast<double>(m.peak_rss_kb) / 1024.0);
 }
 
 }  // namespace

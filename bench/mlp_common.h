@@ -10,9 +10,9 @@ struct MlpCase {
   const char* name;
   std::vector<std::int64_t> sizes;  // layer widths, e.g. {64, 256, 256, 10}
   std::int64_t batch;
-  std::int64_t steps;               // training steps timed
-  std::vector<float> x;             // [samples, sizes.front()], row-major
-  std::vector<std::int64_t> y;      // [samples] class indices
+  std::int64_t steps;           // training steps timed
+  std::vector<float> x;         // [samples, sizes.front()], row-major
+  std::vector<std::int64_t> y;  // [samples] class indices
 };
 
 // ms per step (forward, softmax cross-entropy, backward, Adam step) over case.steps steps,

@@ -29,7 +29,8 @@ double run_torch(const MlpCase& c, int reps) {
     for (std::int64_t s = 0; s < c.steps; ++s) {
       const std::int64_t end = std::min(start + c.batch, n);
       opt.zero_grad();
-      torch::Tensor loss = torch::nn::functional::cross_entropy(model->forward(x.slice(0, start, end)), y.slice(0, start, end));
+      torch::Tensor loss =
+          torch::nn::functional::cross_entropy(model->forward(x.slice(0, start, end)), y.slice(0, start, end));
       loss.backward();
       opt.step();
       start = end == n ? 0 : end;

@@ -51,8 +51,8 @@ void Adam::update(ad::Tensor& p, const ad::Tensor& grad, ParamState& state) {
   }
   ad::Tensor& m = buffer(state, "exp_avg", p);
   ad::Tensor& v = buffer(state, "exp_avg_sq", p);
-  m.mul_(b1).add_(g, 1.0 - b1);      // m = b1 * m + (1 - b1) * g
-  v.mul_(b2).add_(g * g, 1.0 - b2);  // v = b2 * v + (1 - b2) * g^2
+  m.lerp_(g, 1.0 - b1);                 // m = b1 * m + (1 - b1) * g
+  v.mul_(b2).addcmul_(g, g, 1.0 - b2);  // v = b2 * v + (1 - b2) * g^2
   const auto t = static_cast<double>(state.step);
   const double bias_correction1 = 1.0 - std::pow(b1, t);
   const double bias_correction2_sqrt = std::sqrt(1.0 - std::pow(b2, t));
@@ -62,9 +62,9 @@ void Adam::update(ad::Tensor& p, const ad::Tensor& grad, ParamState& state) {
     v_max.copy_(ad::maximum(v_max, v));  // v_max = max(v_max, v)
     second = &v_max;
   }
-  ad::Tensor denom = ad::sqrt(*second) / bias_correction2_sqrt;
-  denom.add_(opt_.eps);                        // sqrt(v) / sqrt(1 - b2^t) + eps
-  p.sub_(m / denom, lr() / bias_correction1);  // p -= lr / (1 - b1^t) * m / denom
+  ad::Tensor denom = ad::sqrt(*second);
+  denom.mul_(1.0 / bias_correction2_sqrt).add_(opt_.eps);  // sqrt(v) / sqrt(1 - b2^t) + eps
+  p.addcdiv_(m, denom, -lr() / bias_correction1);          // p -= lr / (1 - b1^t) * m / denom
 }
 
 }  // namespace optim

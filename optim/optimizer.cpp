@@ -54,8 +54,13 @@ ad::Tensor& Optimizer::buffer(ParamState& state, const std::string& key, const a
   return b;
 }
 
-void Optimizer::zero_grad() {
-  for (auto& p : params_) p.zero_grad();
+void Optimizer::zero_grad(bool set_to_none) {
+  for (auto& p : params_) {
+    if (set_to_none)
+      p.set_grad(ad::Tensor());
+    else
+      p.zero_grad();
+  }
 }
 
 void Optimizer::step() {

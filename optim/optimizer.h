@@ -44,8 +44,11 @@ class Optimizer {
   const std::string& name() const { return name_; }
   const std::vector<ad::Tensor>& params() const { return params_; }
 
-  void zero_grad();  // fills every parameter's .grad with zeros (keeps undefined ones undefined)
-  void step();       // one update from the current .grad of each parameter
+  // Resets every parameter's .grad. By default (as PyTorch 2.x) the gradient becomes undefined, so
+  // the next backward stores its result instead of adding it to zeros (one pass less per
+  // parameter); set_to_none = false fills existing gradients with zeros instead.
+  void zero_grad(bool set_to_none = true);
+  void step();  // one update from the current .grad of each parameter
   // PyTorch's closure form: runs `closure` (which typically zeroes the grads, computes the loss
   // and calls backward) with grad mode on, then steps. Returns the closure's loss.
   ad::Tensor step(const std::function<ad::Tensor()>& closure);

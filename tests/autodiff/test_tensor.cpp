@@ -431,3 +431,26 @@ TEST(Tensor, CatErrors) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(TensorInplace, FusedUpdatesMatchTheirDefinitions) {
+  ad::Tensor s = ad::tensor({1.0, 2.0, 3.0});
+  const ad::Tensor a = ad::tensor({2.0, 4.0, 6.0}), b = ad::tensor({0.5, 2.0, -1.0});
+  const auto v0 = s.version();
+  s.addcmul_(a, b, 0.5);  // 1 + 0.5*1, 2 + 0.5*8, 3 + 0.5*(-6)
+  EXPECT_EQ(s.to_vector(), (std::vector<double>{1.5, 6.0, 0.0}));
+  s.addcdiv_(a, b, 2.0);  // 1.5 + 2*4, 6 + 2*2, 0 + 2*(-6)
+  EXPECT_EQ(s.to_vector(), (std::vector<double>{9.5, 10.0, -12.0}));
+  s.lerp_(ad::tensor({10.0, 0.0, 0.0}), 0.25);  // s + 0.25 (end - s)
+  EXPECT_EQ(s.to_vector(), (std::vector<double>{9.625, 7.5, -9.0}));
+  EXPECT_EQ(s.version(), v0 + 3);
+  ad::Tensor row = ad::zeros({2, 3}, ad::dtype(ad::kFloat64));
+  row.addcmul_(ad::tensor({1.0, 2.0, 3.0}), ad::scalar_tensor(2.0));  // broadcasting
+  EXPECT_EQ(row.to_vector(), (std::vector<double>{2, 4, 6, 2, 4, 6}));
+  EXPECT_THROW(row.addcmul_(ad::ones({4}), ad::ones({4})), ad::Error);
+  ad::Tensor leaf = ad::ones({3}).requires_grad_();
+  EXPECT_THROW(leaf.addcdiv_(a, b), ad::Error);  // a leaf that requires grad, outside NoGradGuard
+}
+
+}  // namespace

@@ -103,10 +103,16 @@ TEST(Optimizer, ZeroGradClearsAccumulatedGradients) {
   (p * 3.0).sum().backward();
   (p * 3.0).sum().backward();  // accumulates: 6
   EXPECT_EQ(p.grad().item(), 6.0);
-  opt.zero_grad();
+  opt.zero_grad(/*set_to_none=*/false);
   EXPECT_EQ(p.grad().item(), 0.0);
   opt.step();  // a zero gradient leaves p where it is
   EXPECT_EQ(p.item(), 2.0);
+  opt.zero_grad();  // the default, as PyTorch 2.x: no gradient at all
+  EXPECT_FALSE(p.grad().defined());
+  opt.step();  // a parameter without a gradient is skipped
+  EXPECT_EQ(p.item(), 2.0);
+  (p * 3.0).sum().backward();  // the next backward stores its gradient afresh
+  EXPECT_EQ(p.grad().item(), 3.0);
 }
 
 TEST(Optimizer, ClosureStepRunsTheClosureWithGradModeOn) {
