@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs the peers (ADOL-C via setup.sh, libtorch here), builds, and prints every benchmark
+# figure side by side with its peer.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if ! dpkg-query -W -f='${Status}' libtorch-dev 2>/dev/null | grep -q "install ok installed"; then
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends libtorch-dev >/dev/null
+fi
+bash scripts/setup.sh
+./build/bench/bench_engine
+./build/bench/bench_mlp
