@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 packages=(
   build-essential cmake ninja-build pkg-config git
   libboost-container-dev libspdlog-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev
   libopenblas-dev graphviz
   nlohmann-json3-dev  # safetensors headers (JSON)
   libcairo2-dev       # pictures: loss curves, decision boundaries, loss surfaces (PNG/SVG)
