@@ -175,6 +175,12 @@ Tensor Tensor::clone() const {
 // ---- in-place
 namespace {
 
+// A double argument in the tensor's own type, so float loops stay in float (and vectorize).
+template <class T>
+T as(double v) {
+  return static_cast<T>(v);
+}
+
 void check_inplace(const Tensor& t, const char* op) {
   if (!GradMode::is_enabled() || !t.requires_grad()) return;
   if (t.is_leaf())
@@ -254,10 +260,10 @@ Tensor& Tensor::copy_(const Tensor& src) {
   return inplace_binary(*this, src, "copy_", [](auto, auto y) { return y; });
 }
 Tensor& Tensor::add_(const Tensor& o, double alpha) {
-  return inplace_binary(*this, o, "add_", [alpha](auto x, auto y) { return x + alpha * y; });
+  return inplace_binary(*this, o, "add_", [alpha](auto x, auto y) { return x + as<decltype(x)>(alpha) * y; });
 }
 Tensor& Tensor::sub_(const Tensor& o, double alpha) {
-  return inplace_binary(*this, o, "sub_", [alpha](auto x, auto y) { return x - alpha * y; });
+  return inplace_binary(*this, o, "sub_", [alpha](auto x, auto y) { return x - as<decltype(x)>(alpha) * y; });
 }
 Tensor& Tensor::mul_(const Tensor& o) {
   return inplace_binary(*this, o, "mul_", [](auto x, auto y) { return x * y; });
@@ -266,19 +272,19 @@ Tensor& Tensor::div_(const Tensor& o) {
   return inplace_binary(*this, o, "div_", [](auto x, auto y) { return x / y; });
 }
 Tensor& Tensor::mul_(double s) {
-  return inplace_unary(*this, "mul_", [s](auto x) { return x * s; });
+  return inplace_unary(*this, "mul_", [s](auto x) { return x * as<decltype(x)>(s); });
 }
 Tensor& Tensor::addcmul_(const Tensor& a, const Tensor& b, double value) {
-  return inplace_ternary(*this, a, b, "addcmul_", [value](auto s, auto x, auto y) { return s + value * x * y; });
+  return inplace_ternary(*this, a, b, "addcmul_", [value](auto s, auto x, auto y) { return s + as<decltype(s)>(value) * x * y; });
 }
 Tensor& Tensor::addcdiv_(const Tensor& a, const Tensor& b, double value) {
-  return inplace_ternary(*this, a, b, "addcdiv_", [value](auto s, auto x, auto y) { return s + value * x / y; });
+  return inplace_ternary(*this, a, b, "addcdiv_", [value](auto s, auto x, auto y) { return s + as<decltype(s)>(value) * x / y; });
 }
 Tensor& Tensor::lerp_(const Tensor& end, double weight) {
-  return inplace_binary(*this, end, "lerp_", [weight](auto s, auto e) { return s + weight * (e - s); });
+  return inplace_binary(*this, end, "lerp_", [weight](auto s, auto e) { return s + as<decltype(s)>(weight) * (e - s); });
 }
 Tensor& Tensor::add_(double s) {
-  return inplace_unary(*this, "add_", [s](auto x) { return x + s; });
+  return inplace_unary(*this, "add_", [s](auto x) { return x + as<decltype(x)>(s); });
 }
 
 }  // namespace ad
