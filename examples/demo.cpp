@@ -1,13 +1,19 @@
 // The main demo: a small graph with its value and gradients, gradcheck, the graph as DOT/SVG,
-// the scalar fast path, and a tiny model trained with gradients from the engine.
+// the scalar fast path, logistic regression, a small network on two moons and a digit classifier,
+// all trained with gradients from the engine. The examples 01-07 show each step at length.
 //   usage: demo [output-dir]   (default: out)
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
 
 #include "autodiff/autodiff.h"
+#include "data/data.h"
 #include "nn/linear.h"
+#include "nn/loss.h"
+#include "nn/mlp.h"
+#include "optim/adam.h"
 #include "optim/sgd.h"
+#include "plot/plot.h"
 
 namespace {
 
@@ -60,7 +66,7 @@ void scalar_fast_path() {
   std::printf("df/dx = %.6f (cos(x) y + y exp(xy)),  df/dy = %.6f (sin(x) + x exp(xy))\n", x.grad(), y.grad());
 }
 
-void train_logistic_regression() {
+void train_logistic_regression(const std::filesystem::path& out_dir) {
   section("4. Logistic regression trained by gradient descent");
   // Two Gaussian blobs: class 1 around (+1.5, +1.5), class 0 around (-1.5, -1.5).
   ad::Generator gen(7);
@@ -84,6 +90,78 @@ void train_logistic_regression() {
   const ad::Tensor predicted = ad::sigmoid(model.forward(x)) > 0.5;
   const double accuracy = ad::mean(ad::eq(predicted, labels)).item();
   std::printf("accuracy %.2f on %lld points\n", accuracy, static_cast<long long>(n));
+
+  plot::Figure fig(560, 460);
+  fig.title("logistic regression: P(class 1), boundary p = 0.5")
+      .xlabel("x1")
+      .ylabel("x2")
+      .decision_boundary(plot::Field::evaluate(plot::GridSpec::around(x, 0.5),
+                                               [&](const ad::Tensor& pts) { return ad::sigmoid(model.forward(pts)); }),
+                         x, labels);
+  const std::string png = (out_dir / "logistic_regression.png").string();
+  fig.save(png);
+  std::printf("picture: %s\n", png.c_str());
+}
+
+void train_moons_network(const std::filesystem::path& out_dir) {
+  section("5. A small neural network on two moons (2-16-1, tanh, Adam)");
+  ad::Generator gen(3);
+  const auto [X, y] = data::make_moons(400, 0.2, gen);
+  const data::Split s = data::train_test_split(X, y, 0.3, gen);
+  const ad::Tensor y_train = data::float_labels(s.y_train), y_test = data::float_labels(s.y_test);
+  nn::MLP model({2, 16, 1}, nn::Activation::Tanh, nn::Activation::None, ad::kFloat64, &gen);
+  optim::Adam opt(model.parameters(), {.lr = 0.02});
+  for (int epoch = 0; epoch <= 400; ++epoch) {
+    opt.zero_grad();
+    const ad::Tensor loss = nn::binary_cross_entropy_with_logits(model(s.X_train), y_train);
+    loss.backward();
+    opt.step();
+    if (epoch % 100 == 0) std::printf("epoch %3d  loss %.4f\n", epoch, loss.item());
+  }
+  ad::NoGradGuard no_grad;
+  const double test_acc = ad::mean(ad::eq(model(s.X_test) > 0.0, y_test)).item();
+  std::printf("moons: test accuracy %.3f on %lld held-out points\n", test_acc,
+              static_cast<long long>(s.X_test.size(0)));
+  const plot::Field p = plot::Field::evaluate(plot::GridSpec::around(X, 0.4),
+                                              [&](const ad::Tensor& pts) { return ad::sigmoid(model(pts)); });
+  plot::Figure fig(560, 460);
+  fig.title("2-16-1 network: decision boundary on two moons").xlabel("x1").ylabel("x2").decision_boundary(p, X, y);
+  const std::string png = (out_dir / "moons_boundary.png").string();
+  fig.save(png);
+  std::printf("picture: %s\n", png.c_str());
+}
+
+void train_digits() {
+  section("6. Handwritten digits: MLP 64-64-10, ReLU, cross-entropy, Adam, mini-batches");
+  auto [X, y] = data::load_csv_dataset(data::project_file("digits.csv"));
+  ad::Generator gen(1);
+  data::Split s = data::train_test_split(X.to(ad::kFloat32), y, 0.2, gen);
+  data::standardize(s);
+  nn::MLP model({64, 64, 10}, nn::Activation::ReLU, nn::Activation::None, ad::kFloat32, &gen);
+  optim::Adam opt(model.parameters(), {.lr = 3e-3});
+  data::DataLoader loader(s.X_train, s.y_train, 32, /*shuffle=*/true, &gen);
+  auto accuracy = [&](const ad::Tensor& features, const ad::Tensor& labels) {
+    ad::NoGradGuard no_grad;
+    const std::vector<double> pred = ad::argmax(model(features), 1).to_vector(), truth = labels.to_vector();
+    std::size_t right = 0;
+    for (std::size_t i = 0; i < pred.size(); ++i) right += pred[i] == truth[i];
+    return static_cast<double>(right) / static_cast<double>(pred.size());
+  };
+  for (int epoch = 1; epoch <= 8; ++epoch) {
+    double total = 0;
+    for (auto [xb, yb] : loader) {
+      opt.zero_grad();
+      const ad::Tensor loss = nn::cross_entropy(model(xb), yb);
+      loss.backward();
+      opt.step();
+      total += loss.item() * static_cast<double>(xb.size(0));
+    }
+    if (epoch % 2 == 0)
+      std::printf("epoch %d  loss %.4f  test accuracy %.3f\n", epoch, total / static_cast<double>(s.X_train.size(0)),
+                  accuracy(s.X_test, s.y_test));
+  }
+  std::printf("digits: test accuracy %.3f on %lld held-out images\n", accuracy(s.X_test, s.y_test),
+              static_cast<long long>(s.X_test.size(0)));
 }
 
 }  // namespace
@@ -95,7 +173,9 @@ int main(int argc, char** argv) {
     computation_graph(out_dir);
     verify_derivatives();
     scalar_fast_path();
-    train_logistic_regression();
+    train_logistic_regression(out_dir);
+    train_moons_network(out_dir);
+    train_digits();
     std::printf("\nDone. Pictures and graphs are in %s/\n", out_dir.string().c_str());
     return 0;
   } catch (const std::exception& e) {

@@ -140,20 +140,19 @@ const ad::Tensor& Module::param(const std::string& name) const {
 }
 
 void Module::set_param(const std::string& name, const ad::Tensor& value) {
-  for (auto& [n, t] : params_) {
-    if (n != name) continue;
-    if (!value.defined()) throw ad::Error("Module::set_param('" + name + "'): the new value is an undefined tensor");
-    if (value.shape() != t.shape() || value.dtype() != t.dtype())
-      throw ad::Error("Module::set_param('" + name + "'): new value " + ad::shape_str(value.shape()) + " " +
-                      ad::dtype_name(value.dtype()) + " does not match the parameter's " + ad::shape_str(t.shape()) +
-                      " " + ad::dtype_name(t.dtype()) + "; reshape or convert it with .to() first");
-    if (value.impl() == t.impl()) return;
-    ad::NoGradGuard ng;
-    t.copy_(value.detach());
-    return;
-  }
-  throw ad::Error("Module::set_param: " + this->name() + " has no parameter named '" + name +
-                  "'; register it first with register_parameter");
+  ad::Tensor* slot = find_param_slot(name);  // own names, or dotted paths into children ("0.weight")
+  if (!slot)
+    throw ad::Error("Module::set_param: " + this->name() + " has no parameter named '" + name +
+                    "'; see named_parameters() for the names, or register it first with register_parameter");
+  ad::Tensor& t = *slot;
+  if (!value.defined()) throw ad::Error("Module::set_param('" + name + "'): the new value is an undefined tensor");
+  if (value.shape() != t.shape() || value.dtype() != t.dtype())
+    throw ad::Error("Module::set_param('" + name + "'): new value " + ad::shape_str(value.shape()) + " " +
+                    ad::dtype_name(value.dtype()) + " does not match the parameter's " + ad::shape_str(t.shape()) +
+                    " " + ad::dtype_name(t.dtype()) + "; reshape or convert it with .to() first");
+  if (value.impl() == t.impl()) return;
+  ad::NoGradGuard ng;
+  t.copy_(value.detach());
 }
 
 ad::Tensor* Module::find_param_slot(const std::string& path) {

@@ -259,3 +259,17 @@ TEST(Module, FunctionalCallRestoresParametersEvenOnError) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Module, SetParamTakesTheDottedNamesOfNamedParameters) {
+  TwoLayer m;
+  const ad::Tensor before = m.fc2->bias();  // a handle taken earlier (like an optimizer's)
+  m.set_param("fc2.bias", ad::tensor({0.25, -0.5}, ad::dtype(ad::kFloat64)));
+  EXPECT_EQ(before.to_vector(), (std::vector<double>{0.25, -0.5}));
+  EXPECT_EQ(m.named_parameters()[3].second.to_vector(), (std::vector<double>{0.25, -0.5}));
+  EXPECT_THROW(m.set_param("fc3.bias", ad::zeros({2}, ad::dtype(ad::kFloat64))), ad::Error);
+  EXPECT_THROW(m.set_param("fc2.bias", ad::zeros({3}, ad::dtype(ad::kFloat64))), ad::Error);
+}
+
+}  // namespace
