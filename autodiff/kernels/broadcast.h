@@ -62,8 +62,19 @@ void map2(const T* a, const Shape& sa, const T* b, const Shape& sb, U* out, cons
   } else {
     broadcast_rows<2>(so, {broadcast_strides(sa, so), broadcast_strides(sb, so)},
                       [&](std::int64_t o, const auto& base, std::int64_t len, const auto& st) {
-                        for (std::int64_t j = 0; j < len; ++j)
-                          out[o + j] = f(a[base[0] + j * st[0]], b[base[1] + j * st[1]]);
+                        const T *x = a + base[0], *y = b + base[1];
+                        U* r = out + o;
+                        if (st[0] == 1 && st[1] == 1) {  // the common rows: plain loops that vectorize
+                          for (std::int64_t j = 0; j < len; ++j) r[j] = f(x[j], y[j]);
+                        } else if (st[0] == 1 && st[1] == 0) {
+                          const T yv = *y;
+                          for (std::int64_t j = 0; j < len; ++j) r[j] = f(x[j], yv);
+                        } else if (st[0] == 0 && st[1] == 1) {
+                          const T xv = *x;
+                          for (std::int64_t j = 0; j < len; ++j) r[j] = f(xv, y[j]);
+                        } else {
+                          for (std::int64_t j = 0; j < len; ++j) r[j] = f(x[j * st[0]], y[j * st[1]]);
+                        }
                       });
   }
 }
