@@ -2,6 +2,8 @@
 // Helpers shared by the test files.
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <iterator>
 #include <string>
 
 #include "autodiff/dtype.h"
@@ -18,6 +20,18 @@ std::string error_of(F&& f) {
   }
   ADD_FAILURE() << "expected an ad::Error";
   return {};
+}
+
+// A whole file's bytes ("" when it cannot be read).
+inline std::string read_bytes(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+}
+
+// Replaces a file's contents with `bytes`.
+inline void write_bytes(const std::string& path, const std::string& bytes) {
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
+  f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
 
 inline bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }

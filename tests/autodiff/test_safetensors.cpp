@@ -46,15 +46,8 @@ class Safetensors : public ::testing::Test {
   fs::path dir_;
 };
 
-std::string read_bytes(const std::string& p) {
-  std::ifstream f(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
-}
-
-void write_bytes(const std::string& p, const std::string& bytes) {
-  std::ofstream f(p, std::ios::binary | std::ios::trunc);
-  f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
+using ad::testing::read_bytes;
+using ad::testing::write_bytes;
 
 // Rewrites an existing file of the same size in place: much faster than truncating on ext4,
 // whose replace-via-truncate heuristic flushes the data on every close.

@@ -61,15 +61,8 @@ std::vector<std::string> snapshot(const nn::Module& m) {
   return out;
 }
 
-std::string read_bytes(const std::string& p) {
-  std::ifstream f(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
-}
-
-void write_bytes(const std::string& p, const std::string& bytes) {
-  std::ofstream f(p, std::ios::binary | std::ios::trunc);
-  f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
+using ad::testing::read_bytes;
+using ad::testing::write_bytes;
 
 TEST_F(Serialize, LinearRoundTripIsBitExact) {
   ad::Generator g1(1), g2(2);
