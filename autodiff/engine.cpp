@@ -53,16 +53,6 @@ std::shared_ptr<Node> node_of(const Tensor& t, const char* what, std::size_t i) 
 
 void accumulate_into(Tensor& buffer, Tensor g) { buffer = buffer.defined() ? buffer + g : std::move(g); }
 
-// retain_grad() on a non-leaf: add the gradient into its .grad.
-void retain(TensorImpl& t, const Tensor& g) {
-  if (!t.grad) {
-    t.grad = GradMode::is_enabled() ? g.impl_ptr() : g.detach().clone().impl_ptr();
-  } else {
-    t.grad = (Tensor(t.grad) + g).impl_ptr();
-    if (!GradMode::is_enabled()) t.grad = Tensor(t.grad).detach().impl_ptr();
-  }
-}
-
 void check_finite(const Node& n, const GradList& grads) {
   for (std::size_t i = 0; i < grads.size(); ++i) {
     if (!grads[i].defined()) continue;
@@ -163,7 +153,7 @@ void run_backward(const std::vector<Root>& roots, bool keep_graph, bool create_g
         if ((*captures)[k] == n.get()) (*captured)[k] = g;
       if (n->is_accumulator()) continue;
     }
-    if (auto r = n->retained.lock(); r && g.defined()) retain(*r, g);
+    if (auto r = n->retained.lock()) accumulate_grad(*r, g);  // retain_grad() on a non-leaf
 
     GradList grads;
     if (g.defined()) {

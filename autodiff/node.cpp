@@ -65,22 +65,26 @@ AccumulateGrad::AccumulateGrad(std::shared_ptr<TensorImpl> l) : Node("Accumulate
   out_dtype = leaf->storage->dtype;
 }
 
-GradList AccumulateGrad::apply(const Tensor& g, const Tensor&) {
-  if (!g.defined()) return {};
-  if (leaf->grad && leaf->grad->grad_fn == nullptr && !GradMode::is_enabled()) {
-    Tensor(leaf->grad).add_(g);  // the common case: accumulate in place
-  } else if (leaf->grad) {
-    leaf->grad = (Tensor(leaf->grad) + g).impl_ptr();  // create_graph: keep the sum differentiable
+void accumulate_grad(TensorImpl& t, const Tensor& g) {
+  if (!g.defined()) return;
+  if (t.grad && t.grad->grad_fn == nullptr && !GradMode::is_enabled()) {
+    Tensor(t.grad).add_(g);  // the common case: accumulate in place
+  } else if (t.grad) {
+    t.grad = (Tensor(t.grad) + g).impl_ptr();  // create_graph: keep the sum differentiable
   } else if (GradMode::is_enabled() && g.grad_fn()) {
-    leaf->grad = g.impl_ptr();  // has history, so it is never modified in place later
+    t.grad = g.impl_ptr();  // has history, so it is never modified in place later
   } else if (GradMode::is_enabled()) {
-    leaf->grad = g.clone().impl_ptr();  // a constant (e.g. the seed): a later in-place add must not change it
+    t.grad = g.clone().impl_ptr();  // a constant (e.g. the seed): a later in-place add must not change it
   } else {
     // Steal the buffer only when nobody else can see it; otherwise copy so a later in-place
     // accumulation cannot change another tensor.
     const bool exclusive = g.impl_ptr().use_count() == 1 && g.impl()->storage.use_count() == 1;
-    leaf->grad = exclusive ? g.detach().impl_ptr() : g.detach().clone().impl_ptr();
+    t.grad = exclusive ? g.detach().impl_ptr() : g.detach().clone().impl_ptr();
   }
+}
+
+GradList AccumulateGrad::apply(const Tensor& g, const Tensor&) {
+  accumulate_grad(*leaf, g);
   return {};
 }
 

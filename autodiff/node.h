@@ -63,6 +63,10 @@ struct AccumulateGrad final : Node {
   std::shared_ptr<TensorImpl> leaf;
 };
 
+// Adds g into t.grad (leaves, and tensors with retain_grad()): in place when nothing records,
+// as a differentiable sum under create_graph, and never sharing storage with another tensor.
+void accumulate_grad(TensorImpl& t, const Tensor& g);
+
 // A tensor saved for backward, with the version it had when saved.
 class SavedTensor {
  public:

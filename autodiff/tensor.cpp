@@ -191,15 +191,20 @@ void check_inplace(const Tensor& t, const char* op) {
               t.grad_fn()->name + "'); in-place changes to it are not supported — use the out-of-place op");
 }
 
-template <class F>
-Tensor& inplace_binary(Tensor& self, const Tensor& other, const char* op, F f) {
-  check_inplace(self, op);
+// An argument of an in-place op: same dtype as the tensor, and broadcastable to its shape.
+void check_inplace_arg(const Tensor& self, const Tensor& other, const char* op) {
   if (other.dtype() != self.dtype())
     throw Error(std::string(op) + ": dtype mismatch (" + dtype_name(self.dtype()) + " tensor, " +
                 dtype_name(other.dtype()) + " argument); convert the argument with .to()");
   if (!broadcastable_to(other.shape(), self.shape()))
     throw Error(std::string(op) + ": the argument of shape " + shape_str(other.shape()) +
                 " cannot be broadcast to the tensor's shape " + shape_str(self.shape()));
+}
+
+template <class F>
+Tensor& inplace_binary(Tensor& self, const Tensor& other, const char* op, F f) {
+  check_inplace(self, op);
+  check_inplace_arg(self, other, op);
   dispatch_all(self.dtype(), [&]<class T>() {
     T* d = self.data_ptr<T>();
     kernels::map2(d, self.shape(), other.data_ptr<T>(), other.shape(), d, self.shape(),
@@ -213,14 +218,8 @@ Tensor& inplace_binary(Tensor& self, const Tensor& other, const char* op, F f) {
 template <class F>
 Tensor& inplace_ternary(Tensor& self, const Tensor& a, const Tensor& b, const char* op, F f) {
   check_inplace(self, op);
-  for (const Tensor* t : {&a, &b}) {
-    if (t->dtype() != self.dtype())
-      throw Error(std::string(op) + ": dtype mismatch (" + dtype_name(self.dtype()) + " tensor, " +
-                  dtype_name(t->dtype()) + " argument); convert the argument with .to()");
-    if (!broadcastable_to(t->shape(), self.shape()))
-      throw Error(std::string(op) + ": the argument of shape " + shape_str(t->shape()) +
-                  " cannot be broadcast to the tensor's shape " + shape_str(self.shape()));
-  }
+  check_inplace_arg(self, a, op);
+  check_inplace_arg(self, b, op);
   dispatch_float(self.dtype(), op, [&]<class T>() {
     T* d = self.data_ptr<T>();
     const T *x = a.data_ptr<T>(), *y = b.data_ptr<T>();
@@ -275,13 +274,16 @@ Tensor& Tensor::mul_(double s) {
   return inplace_unary(*this, "mul_", [s](auto x) { return x * as<decltype(x)>(s); });
 }
 Tensor& Tensor::addcmul_(const Tensor& a, const Tensor& b, double value) {
-  return inplace_ternary(*this, a, b, "addcmul_", [value](auto s, auto x, auto y) { return s + as<decltype(s)>(value) * x * y; });
+  return inplace_ternary(*this, a, b, "addcmul_",
+                         [value](auto s, auto x, auto y) { return s + as<decltype(s)>(value) * x * y; });
 }
 Tensor& Tensor::addcdiv_(const Tensor& a, const Tensor& b, double value) {
-  return inplace_ternary(*this, a, b, "addcdiv_", [value](auto s, auto x, auto y) { return s + as<decltype(s)>(value) * x / y; });
+  return inplace_ternary(*this, a, b, "addcdiv_",
+                         [value](auto s, auto x, auto y) { return s + as<decltype(s)>(value) * x / y; });
 }
 Tensor& Tensor::lerp_(const Tensor& end, double weight) {
-  return inplace_binary(*this, end, "lerp_", [weight](auto s, auto e) { return s + as<decltype(s)>(weight) * (e - s); });
+  return inplace_binary(*this, end, "lerp_",
+                        [weight](auto s, auto e) { return s + as<decltype(s)>(weight) * (e - s); });
 }
 Tensor& Tensor::add_(double s) {
   return inplace_unary(*this, "add_", [s](auto x) { return x + as<decltype(x)>(s); });

@@ -824,3 +824,21 @@ TEST(EngineAccumulation, LeafGradientsNeverAlias) {
 }
 
 }  // namespace
+
+namespace {
+
+// retain_grad() accumulates like a leaf: the caller's seed gradient is never adopted as .grad,
+// so a later in-place accumulation cannot change it.
+TEST(EngineRetainGrad, RetainedGradNeverAliasesTheSeed) {
+  Tensor x = ad::tensor({1.0, 2.0}).requires_grad_();
+  Tensor y = x * 3.0;
+  y.retain_grad();
+  const Tensor seed = ad::tensor({1.0, 1.0});
+  y.backward(seed, {.retain_graph = true, .create_graph = true});
+  y.backward(seed);
+  EXPECT_EQ(seed.to_vector(), (std::vector<double>{1.0, 1.0}));
+  EXPECT_EQ(y.grad().to_vector(), (std::vector<double>{2.0, 2.0}));
+  x.zero_grad();  // drops the create_graph history held by x.grad
+}
+
+}  // namespace
