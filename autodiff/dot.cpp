@@ -1,7 +1,7 @@
 // DOT export; the graph is collected with an explicit stack and written as plain DOT text.
 // (Boost.Graph's write_graphviz was tried first: it escapes every vertex id with a regex, which
 // made a 200k-node chain take 5 s; the direct writer takes a fraction of that.)
-#include "autodiff/dot.h"
+#include "adgraph/autodiff/dot.h"
 
 #include <fcntl.h>
 #include <spawn.h>
@@ -15,7 +15,7 @@
 #include <sstream>
 #include <unordered_map>
 
-#include "autodiff/node.h"
+#include "adgraph/autodiff/node.h"
 
 extern char** environ;
 

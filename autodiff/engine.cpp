@@ -1,15 +1,15 @@
 // The backward pass: find the nodes reachable from the outputs, count how many gradients each
 // will receive, then run each node once all its gradients have arrived (Kahn's algorithm on an
 // explicit work list: no recursion, so graph depth is limited only by memory).
-#include "autodiff/engine.h"
+#include "adgraph/autodiff/engine.h"
 
 #include <spdlog/spdlog.h>
 
 #include <cmath>
 
-#include "autodiff/grad_mode.h"
-#include "autodiff/node.h"
-#include "autodiff/ops.h"
+#include "adgraph/autodiff/grad_mode.h"
+#include "adgraph/autodiff/node.h"
+#include "adgraph/autodiff/ops.h"
 
 namespace ad {
 namespace {

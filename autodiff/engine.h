@@ -2,7 +2,7 @@
 #include <optional>
 #include <vector>
 
-#include "autodiff/tensor.h"
+#include "adgraph/autodiff/tensor.h"
 
 namespace ad {
 

@@ -1,9 +1,9 @@
 #include <algorithm>
 #include <cmath>
 
-#include "autodiff/node.h"
-#include "autodiff/random.h"
-#include "autodiff/tensor.h"
+#include "adgraph/autodiff/node.h"
+#include "adgraph/autodiff/random.h"
+#include "adgraph/autodiff/tensor.h"
 
 namespace ad {
 namespace {

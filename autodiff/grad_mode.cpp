@@ -1,4 +1,4 @@
-#include "autodiff/grad_mode.h"
+#include "adgraph/autodiff/grad_mode.h"
 
 namespace ad {
 namespace {

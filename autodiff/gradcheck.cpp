@@ -1,16 +1,16 @@
 // gradcheck / gradgradcheck: the analytic Jacobian, one backward per output element, against
 // central differences, two forwards per input element.
-#include "autodiff/gradcheck.h"
+#include "adgraph/autodiff/gradcheck.h"
 
 #include <spdlog/spdlog.h>
 
 #include <cmath>
 #include <cstdio>
 
-#include "autodiff/engine.h"
-#include "autodiff/grad_mode.h"
-#include "autodiff/ops.h"
-#include "autodiff/random.h"
+#include "adgraph/autodiff/engine.h"
+#include "adgraph/autodiff/grad_mode.h"
+#include "adgraph/autodiff/ops.h"
+#include "adgraph/autodiff/random.h"
 
 namespace ad {
 namespace {

@@ -1,11 +1,11 @@
-#include "autodiff/node.h"
+#include "adgraph/autodiff/node.h"
 
 #include <atomic>
 #include <cmath>
 #include <limits>
 
-#include "autodiff/grad_mode.h"
-#include "autodiff/ops.h"
+#include "adgraph/autodiff/grad_mode.h"
+#include "adgraph/autodiff/ops.h"
 
 namespace ad {
 namespace {

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "autodiff/tensor.h"
+#include "adgraph/autodiff/tensor.h"
 
 namespace ad {
 

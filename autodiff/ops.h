@@ -2,7 +2,7 @@
 // Every differentiable op of the engine, by family. Each is recorded on the graph when grad
 // mode is on and an input requires grad. Binary ops broadcast like NumPy; the engine sums
 // each gradient back to its input's shape.
-#include "autodiff/tensor.h"
+#include "adgraph/autodiff/tensor.h"
 
 namespace ad {
 

@@ -5,8 +5,8 @@
 #include <ostream>
 #include <sstream>
 
-#include "autodiff/node.h"
-#include "autodiff/tensor.h"
+#include "adgraph/autodiff/node.h"
+#include "adgraph/autodiff/tensor.h"
 
 namespace ad {
 namespace {

@@ -2,7 +2,7 @@
 #include <cstdint>
 #include <random>
 
-#include "autodiff/tensor.h"
+#include "adgraph/autodiff/tensor.h"
 
 namespace ad {
 

@@ -1,4 +1,4 @@
-#include "autodiff/safetensors.h"
+#include "adgraph/autodiff/safetensors.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>

@@ -8,7 +8,7 @@
 #include <utility>
 #include <vector>
 
-#include "autodiff/tensor.h"
+#include "adgraph/autodiff/tensor.h"
 
 namespace ad {
 

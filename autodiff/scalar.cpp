@@ -1,5 +1,5 @@
 // The thread-local scalar tape behind ad::Var: chunked storage, reset/epochs and the reverse sweep.
-#include "autodiff/scalar.h"
+#include "adgraph/autodiff/scalar.h"
 
 #include <algorithm>
 #include <atomic>

@@ -17,7 +17,7 @@
 #include <cstdint>
 #include <iosfwd>
 
-#include "autodiff/dtype.h"
+#include "adgraph/autodiff/dtype.h"
 
 namespace ad {
 

@@ -1,6 +1,6 @@
-#include "autodiff/shape.h"
+#include "adgraph/autodiff/shape.h"
 
-#include "autodiff/dtype.h"
+#include "adgraph/autodiff/dtype.h"
 
 namespace ad {
 

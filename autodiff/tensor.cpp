@@ -1,4 +1,4 @@
-#include "autodiff/tensor.h"
+#include "adgraph/autodiff/tensor.h"
 
 #include <cmath>
 #include <cstdlib>
@@ -6,11 +6,11 @@
 #include <new>
 #include <utility>
 
-#include "autodiff/engine.h"
-#include "autodiff/grad_mode.h"
-#include "autodiff/kernels/broadcast.h"
-#include "autodiff/node.h"
-#include "autodiff/ops.h"
+#include "adgraph/autodiff/engine.h"
+#include "adgraph/autodiff/grad_mode.h"
+#include "adgraph/autodiff/kernels/broadcast.h"
+#include "adgraph/autodiff/node.h"
+#include "adgraph/autodiff/ops.h"
 
 namespace ad {
 

@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "autodiff/dtype.h"
-#include "autodiff/shape.h"
+#include "adgraph/autodiff/dtype.h"
+#include "adgraph/autodiff/shape.h"
 
 namespace ad {
 

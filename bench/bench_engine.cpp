@@ -17,7 +17,7 @@
 #include <random>
 #include <vector>
 
-#include "autodiff/autodiff.h"
+#include "adgraph/autodiff/autodiff.h"
 
 #ifdef AD_HAVE_ADOLC
 #include <adolc/adolc.h>

@@ -13,8 +13,8 @@
 #include <random>
 #include <string>
 
+#include "adgraph/data/csv.h"
 #include "bench/mlp_common.h"
-#include "data/csv.h"
 
 namespace {
 
@@ -52,7 +52,7 @@ Measured in_child(F f) {
 }
 
 bench::MlpCase digits_case() {
-  const data::Table t = data::read_csv(data::project_file("digits.csv"));
+  const ad::data::Table t = ad::data::read_csv(ad::data::project_file("digits.csv"));
   bench::MlpCase c{"64-256-256-10, digits, batch 128, 1 epoch", {64, 256, 256, 10}, 128, 15, {}, {}};
   const auto values = t.values.to_vector();
   const auto cols = static_cast<std::size_t>(t.values.size(1));

@@ -1,4 +1,4 @@
-#include "data/csv.h"
+#include "adgraph/data/csv.h"
 
 #include <algorithm>
 #include <charconv>
@@ -11,9 +11,9 @@
 #include <system_error>
 #include <unordered_set>
 
-#include "autodiff/ops.h"
+#include "adgraph/autodiff/ops.h"
 
-namespace data {
+namespace ad::data {
 namespace {
 
 // "read_csv: <source>: line L, column C: <what>"
@@ -220,7 +220,7 @@ Table read_csv(const std::string& path, const CsvOptions& options) {
     const bool exists = std::filesystem::exists(path, ec);
     throw ad::Error("read_csv: cannot open " + path +
                     (exists ? " (permission denied?)"
-                            : " (no such file; data::project_file(name) finds files shipped "
+                            : " (no such file; ad::data::project_file(name) finds files shipped "
                               "in data/files/)"));
   }
   return parse_csv(in, path, options);
@@ -293,4 +293,4 @@ std::string project_file(const char* name) {
   throw ad::Error(msg + " (set AD_DATA_DIR to the directory holding it)");
 }
 
-}  // namespace data
+}  // namespace ad::data

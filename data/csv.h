@@ -1,8 +1,8 @@
 #pragma once
 // CSV loading: a header row of column names, then numeric rows, into a Float64 tensor.
 //
-//   data::Table t = data::read_csv(data::project_file("digits.csv"));  // t.values: [1797, 65]
-//   auto [X, y] = data::split_label(t, "label");                      // X [1797, 64], y Int64 [1797]
+//   ad::data::Table t = ad::data::read_csv(ad::data::project_file("digits.csv"));  // t.values: [1797, 65]
+//   auto [X, y] = ad::data::split_label(t, "label");                      // X [1797, 64], y Int64 [1797]
 //
 // Malformed input throws ad::Error naming the file, the 1-based line and column and the fix.
 #include <cstdint>
@@ -11,9 +11,9 @@
 #include <string_view>
 #include <vector>
 
-#include "autodiff/tensor.h"
+#include "adgraph/autodiff/tensor.h"
 
-namespace data {
+namespace ad::data {
 
 // Features and integer class labels: X Float64 [n, features], y Int64 [n].
 // A plain aggregate, so `auto [X, y] = ...` works.
@@ -75,4 +75,4 @@ Dataset load_csv_dataset(const std::string& path, std::string_view label = "labe
 // Throws ad::Error listing the places tried when none holds the file.
 std::string project_file(const char* name);
 
-}  // namespace data
+}  // namespace ad::data

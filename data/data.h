@@ -1,5 +1,5 @@
 #pragma once
 // Everything of the data library: CSV loading, toy datasets and splits, mini-batch loading.
-#include "data/csv.h"
-#include "data/datasets.h"
-#include "data/loader.h"
+#include "adgraph/data/csv.h"
+#include "adgraph/data/datasets.h"
+#include "adgraph/data/loader.h"

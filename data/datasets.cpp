@@ -1,14 +1,14 @@
-#include "data/datasets.h"
+#include "adgraph/data/datasets.h"
 
 #include <cmath>
 #include <numbers>
 #include <string>
 #include <vector>
 
-#include "autodiff/grad_mode.h"
-#include "autodiff/ops.h"
+#include "adgraph/autodiff/grad_mode.h"
+#include "adgraph/autodiff/ops.h"
 
-namespace data {
+namespace ad::data {
 namespace {
 
 // Shuffles the rows (ad::randperm), then adds N(0, noise^2) to every coordinate.
@@ -185,4 +185,4 @@ Standardizer standardize(ad::Tensor& X_train, ad::Tensor& X_test) {
 
 Standardizer standardize(Split& split) { return standardize(split.X_train, split.X_test); }
 
-}  // namespace data
+}  // namespace ad::data

@@ -3,16 +3,16 @@
 // train/test split and feature standardization.
 //
 //   ad::Generator gen(0);
-//   auto [X, y] = data::make_moons(200, 0.1, gen);            // X Float64 [200, 2], y Int64 [200]
-//   data::Split s = data::train_test_split(X, y, 0.25, gen);  // 150 train, 50 test rows
-//   data::Standardizer sc = data::standardize(s);             // fit on s.X_train, applied to both
+//   auto [X, y] = ad::data::make_moons(200, 0.1, gen);            // X Float64 [200, 2], y Int64 [200]
+//   ad::data::Split s = ad::data::train_test_split(X, y, 0.25, gen);  // 150 train, 50 test rows
+//   ad::data::Standardizer sc = ad::data::standardize(s);             // fit on s.X_train, applied to both
 #include <cstdint>
 
-#include "autodiff/random.h"
-#include "autodiff/tensor.h"
-#include "data/csv.h"  // data::Dataset
+#include "adgraph/autodiff/random.h"
+#include "adgraph/autodiff/tensor.h"
+#include "adgraph/data/csv.h"  // ad::data::Dataset
 
-namespace data {
+namespace ad::data {
 
 // Two interleaving half circles: class 0 is the upper arc (cos t, sin t), class 1 the lower arc
 // (1 - cos t, 0.5 - sin t), t in [0, pi]; n / 2 samples of class 0 (rounded down), the rest
@@ -55,4 +55,4 @@ Standardizer standardize(ad::Tensor& X_train, ad::Tensor& X_test);
 // The same for a split: fit on split.X_train, applied to X_train and X_test.
 Standardizer standardize(Split& split);
 
-}  // namespace data
+}  // namespace ad::data

@@ -1,13 +1,13 @@
-#include "data/loader.h"
+#include "adgraph/data/loader.h"
 
 #include <algorithm>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include "autodiff/ops.h"
+#include "adgraph/autodiff/ops.h"
 
-namespace data {
+namespace ad::data {
 
 DataLoader::DataLoader(ad::Tensor X, ad::Tensor y, std::int64_t batch_size, bool shuffle, ad::Generator* gen,
                        bool drop_last)
@@ -58,4 +58,4 @@ Batch DataLoader::batch(std::int64_t i) const {
   return b;
 }
 
-}  // namespace data
+}  // namespace ad::data

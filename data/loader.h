@@ -2,7 +2,7 @@
 // Mini-batches over (X, y) for a training loop:
 //
 //   ad::Generator gen(42);
-//   data::DataLoader loader(X, y, /*batch_size=*/32, /*shuffle=*/true, &gen);
+//   ad::data::DataLoader loader(X, y, /*batch_size=*/32, /*shuffle=*/true, &gen);
 //   for (int epoch = 0; epoch < 10; ++epoch)
 //     for (auto [xb, yb] : loader) { ... }   // xb [<=32, features], yb [<=32]
 //
@@ -13,10 +13,10 @@
 #include <cstdint>
 #include <iterator>
 
-#include "autodiff/random.h"
-#include "autodiff/tensor.h"
+#include "adgraph/autodiff/random.h"
+#include "adgraph/autodiff/tensor.h"
 
-namespace data {
+namespace ad::data {
 
 struct Batch {
   ad::Tensor x;  // rows of X: [b, ...]
@@ -85,4 +85,4 @@ class DataLoader {
   ad::Generator* gen_ = nullptr;
 };
 
-}  // namespace data
+}  // namespace ad::data

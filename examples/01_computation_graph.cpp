@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "autodiff/autodiff.h"
+#include "adgraph/autodiff/autodiff.h"
 
 int main(int argc, char** argv) {
   const std::filesystem::path dir = argc > 1 ? argv[1] : "out";

@@ -12,8 +12,8 @@
 #include <filesystem>
 #include <vector>
 
-#include "autodiff/autodiff.h"
-#include "plot/plot.h"
+#include "adgraph/autodiff/autodiff.h"
+#include "adgraph/plot/plot.h"
 
 namespace {
 
@@ -84,8 +84,8 @@ int main(int argc, char** argv) {
 
     // The loss surface over w in [-2, 6], b in [-10, 2]: one batched evaluation of L on the grid
     // (each row of grid_points is one (w, b) pair).
-    const plot::GridSpec grid{.x0 = -2, .x1 = 6, .y0 = -10, .y1 = 2, .nx = 161, .ny = 161};
-    const plot::Field surface = plot::Field::evaluate(
+    const ad::plot::GridSpec grid{.x0 = -2, .x1 = 6, .y0 = -10, .y1 = 2, .nx = 161, .ny = 161};
+    const ad::plot::Field surface = ad::plot::Field::evaluate(
         grid, [](const ad::Tensor& pts) { return loss_of(ad::slice(pts, 1, 0, 1), ad::slice(pts, 1, 1, 2)); });
     // The 1001-point trajectory with a marker each time it has moved 0.2 (or every 100 epochs).
     std::vector<double> pw{ws.front()}, pb{bs.front()};
@@ -95,19 +95,19 @@ int main(int argc, char** argv) {
         pb.push_back(bs[i]);
         last = i;
       }
-    plot::Figure fig(720, 560);
+    ad::plot::Figure fig(720, 560);
     fig.title("loss surface of a sigmoid neuron, with the GD path")
         .xlabel("w")
         .ylabel("b")
-        .filled_contour(surface, plot::log_levels(1e-3, 0.45, 12), plot::Colormap::Viridis, "L(w, b)")
-        .path(pw, pb, "gradient descent (lr 1)", plot::Color::hex("#ff4136"));
+        .filled_contour(surface, ad::plot::log_levels(1e-3, 0.45, 12), ad::plot::Colormap::Viridis, "L(w, b)")
+        .path(pw, pb, "gradient descent (lr 1)", ad::plot::Color::hex("#ff4136"));
     const std::string surface_png = (dir / "sigmoid_loss_surface.png").string();
     fig.save(surface_png);
     std::printf("picture: %s\n", surface_png.c_str());
 
-    plot::Figure curve;
+    ad::plot::Figure curve;
     curve.title("loss of the sigmoid neuron").xlabel("epoch").ylabel("L (log scale)").log_y();
-    curve.line(plot::range(losses.size()), losses, "squared error / 2");
+    curve.line(ad::plot::range(losses.size()), losses, "squared error / 2");
     const std::string curve_png = (dir / "sigmoid_loss_curve.png").string();
     curve.save(curve_png);
     std::printf("picture: %s\n", curve_png.c_str());

@@ -6,7 +6,7 @@
 #include <cmath>
 #include <cstdio>
 
-#include "autodiff/autodiff.h"
+#include "adgraph/autodiff/autodiff.h"
 
 namespace {
 

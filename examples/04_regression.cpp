@@ -14,12 +14,12 @@
 #include <filesystem>
 #include <vector>
 
-#include "autodiff/autodiff.h"
-#include "data/data.h"
-#include "nn/linear.h"
-#include "nn/loss.h"
-#include "optim/sgd.h"
-#include "plot/plot.h"
+#include "adgraph/autodiff/autodiff.h"
+#include "adgraph/data/data.h"
+#include "adgraph/nn/linear.h"
+#include "adgraph/nn/loss.h"
+#include "adgraph/optim/sgd.h"
+#include "adgraph/plot/plot.h"
 
 namespace {
 
@@ -32,23 +32,23 @@ bool linear_regression(const std::filesystem::path& dir) {
   const ad::Tensor x = ad::uniform({n, 1}, 0.0, 2.0, kF64, &gen);
   const ad::Tensor y = 2.0 * x + 1.0 + ad::normal({n, 1}, 0.0, 0.3, kF64, &gen);
 
-  nn::Linear model(1, 1, true, ad::kFloat64, &gen);
-  optim::SGD opt(model.parameters(), {.lr = 0.3});
+  ad::nn::Linear model(1, 1, true, ad::kFloat64, &gen);
+  ad::optim::SGD opt(model.parameters(), {.lr = 0.3});
   std::vector<double> losses;
   const int epochs = 300;
   for (int epoch = 0; epoch < epochs; ++epoch) {
     opt.zero_grad();
-    const ad::Tensor loss = nn::mse_loss(model(x), y);
+    const ad::Tensor loss = ad::nn::mse_loss(model(x), y);
     loss.backward();
     opt.step();
     losses.push_back(loss.item());
     if (epoch % 50 == 0) std::printf("epoch %3d  mse %.6f\n", epoch, loss.item());
   }
   const double w = model.weight().item(), b = model.bias().item();
-  const double final_mse = nn::mse_loss(model(x), y).item();
+  const double final_mse = ad::nn::mse_loss(model(x), y).item();
 
   // Closed-form least squares, in plain doubles (no engine involved).
-  const std::vector<double> xs = plot::values(x), ys = plot::values(y);
+  const std::vector<double> xs = ad::plot::values(x), ys = ad::plot::values(y);
   double mx = 0, my = 0;
   for (std::int64_t i = 0; i < n; ++i) mx += xs[i] / n, my += ys[i] / n;
   double sxy = 0, sxx = 0;
@@ -60,19 +60,19 @@ bool linear_regression(const std::filesystem::path& dir) {
   std::printf("least squares:    w = %.6f, b = %.6f\n", w_star, b_star);
   std::printf("GD matches least squares within 1e-4: %s\n", same ? "yes" : "NO");
 
-  plot::Figure fig = plot::Figure::subplots(1, 2, 420, 360);
+  ad::plot::Figure fig = ad::plot::Figure::subplots(1, 2, 420, 360);
   const double x_lo = 0, x_hi = 2;
   fig.ax(0, 0)
       .title("y = 2x + 1 + noise")
       .xlabel("x")
       .ylabel("y")
-      .scatter(xs, ys, "data", plot::palette(0))
-      .line({x_lo, x_hi}, {w * x_lo + b, w * x_hi + b}, "gradient descent", plot::palette(1), 2.5)
-      .line({x_lo, x_hi}, {w_star * x_lo + b_star, w_star * x_hi + b_star}, "least squares", plot::Color{0, 0, 0, 1},
-            1.5, true)
-      .legend(plot::Legend::UpperLeft);
+      .scatter(xs, ys, "data", ad::plot::palette(0))
+      .line({x_lo, x_hi}, {w * x_lo + b, w * x_hi + b}, "gradient descent", ad::plot::palette(1), 2.5)
+      .line({x_lo, x_hi}, {w_star * x_lo + b_star, w_star * x_hi + b_star}, "least squares",
+            ad::plot::Color{0, 0, 0, 1}, 1.5, true)
+      .legend(ad::plot::Legend::UpperLeft);
   fig.ax(0, 1).title("training loss").xlabel("epoch").ylabel("mse (log scale)").log_y();
-  fig.ax(0, 1).line(plot::range(losses.size()), losses, "mse", plot::palette(1));
+  fig.ax(0, 1).line(ad::plot::range(losses.size()), losses, "mse", ad::plot::palette(1));
   const std::string png = (dir / "linear_regression.png").string();
   fig.save(png);
   std::printf("picture: %s\n", png.c_str());
@@ -86,11 +86,11 @@ bool logistic_regression(const std::filesystem::path& dir) {
   // Class 1 around (+1.2, +1.2), class 0 around (-1.2, -1.2), unit variance: they overlap a little.
   const ad::Tensor y = ad::cat({ad::ones({n / 2, 1}, kF64), ad::zeros({n / 2, 1}, kF64)});
   const ad::Tensor X = ad::randn({n, 2}, kF64, &gen) + (2.0 * y - 1.0) * 1.2;
-  data::Split s = data::train_test_split(X, y, 0.25, gen);
+  ad::data::Split s = ad::data::train_test_split(X, y, 0.25, gen);
 
-  nn::Linear model(2, 1, true, ad::kFloat64, &gen);
-  optim::SGD opt(model.parameters(), {.lr = 0.1});
-  data::DataLoader loader(s.X_train, s.y_train, 16, /*shuffle=*/true, &gen);
+  ad::nn::Linear model(2, 1, true, ad::kFloat64, &gen);
+  ad::optim::SGD opt(model.parameters(), {.lr = 0.1});
+  ad::data::DataLoader loader(s.X_train, s.y_train, 16, /*shuffle=*/true, &gen);
   auto accuracy = [&](const ad::Tensor& features, const ad::Tensor& labels) {
     ad::NoGradGuard no_grad;
     return ad::mean(ad::eq(model(features) > 0.0, labels)).item();  // logit > 0 <=> p > 0.5
@@ -100,7 +100,7 @@ bool logistic_regression(const std::filesystem::path& dir) {
     double total = 0;
     for (auto [xb, yb] : loader) {
       opt.zero_grad();
-      const ad::Tensor loss = nn::binary_cross_entropy_with_logits(model(xb), yb);
+      const ad::Tensor loss = ad::nn::binary_cross_entropy_with_logits(model(xb), yb);
       loss.backward();
       opt.step();
       total += loss.item() * static_cast<double>(xb.size(0));
@@ -113,9 +113,10 @@ bool logistic_regression(const std::filesystem::path& dir) {
   std::printf("boundary: %.3f x1 %+.3f x2 %+.3f = 0\n", w[0], w[1], model.bias().item());
   std::printf("logistic regression accuracy: train %.3f, test %.3f\n", train_acc, test_acc);
 
-  const plot::GridSpec grid = plot::GridSpec::around(X, 0.5);
-  const plot::Field p = plot::Field::evaluate(grid, [&](const ad::Tensor& pts) { return ad::sigmoid(model(pts)); });
-  plot::Figure fig = plot::Figure::subplots(1, 2, 420, 380);
+  const ad::plot::GridSpec grid = ad::plot::GridSpec::around(X, 0.5);
+  const ad::plot::Field p =
+      ad::plot::Field::evaluate(grid, [&](const ad::Tensor& pts) { return ad::sigmoid(model(pts)); });
+  ad::plot::Figure fig = ad::plot::Figure::subplots(1, 2, 420, 380);
   fig.ax(0, 0)
       .title("P(class 1) and the boundary p = 0.5")
       .xlabel("x1")
@@ -123,7 +124,7 @@ bool logistic_regression(const std::filesystem::path& dir) {
       .equal_aspect()
       .decision_boundary(p, s.X_train, s.y_train);
   fig.ax(0, 1).title("training loss").xlabel("epoch").ylabel("binary cross-entropy");
-  fig.ax(0, 1).line(plot::range(losses.size()), losses, "train", plot::palette(1));
+  fig.ax(0, 1).line(ad::plot::range(losses.size()), losses, "train", ad::plot::palette(1));
   const std::string png = (dir / "logistic_regression.png").string();
   fig.save(png);
   std::printf("picture: %s\n", png.c_str());

@@ -1,4 +1,4 @@
-// A BP (back-propagation) network on noisy two moons: nn::MLP({2, h, 1}) with tanh hidden units
+// A BP (back-propagation) network on noisy two moons: ad::nn::MLP({2, h, 1}) with tanh hidden units
 // and one output logit z, trained on the binary cross-entropy of sigma(z):
 //   forward:  a1 = tanh(X W1^T + b1),  z = a1 W2^T + b2,  L = mean BCE(sigma(z), y)
 //   backward: delta2 = dL/dz = (sigma(z) - y) / n,  dL/dW2 = delta2^T a1,
@@ -14,19 +14,19 @@
 #include <string>
 #include <vector>
 
-#include "autodiff/autodiff.h"
-#include "data/data.h"
-#include "nn/loss.h"
-#include "nn/mlp.h"
-#include "optim/adam.h"
-#include "plot/plot.h"
+#include "adgraph/autodiff/autodiff.h"
+#include "adgraph/data/data.h"
+#include "adgraph/nn/loss.h"
+#include "adgraph/nn/mlp.h"
+#include "adgraph/optim/adam.h"
+#include "adgraph/plot/plot.h"
 
 namespace {
 
 struct Result {
   std::vector<double> losses;
   double train_acc = 0, test_acc = 0;
-  plot::Field probability;
+  ad::plot::Field probability;
 };
 
 std::string sizes_str(const std::vector<std::int64_t>& sizes) {
@@ -39,15 +39,15 @@ std::string sizes_str(const std::vector<std::int64_t>& sizes) {
 }
 
 // Full-batch training with Adam; the same data and the same seed for every structure.
-Result train(const std::vector<std::int64_t>& sizes, const data::Split& s, const plot::GridSpec& grid) {
+Result train(const std::vector<std::int64_t>& sizes, const ad::data::Split& s, const ad::plot::GridSpec& grid) {
   ad::Generator gen(7);
-  nn::MLP model(sizes, nn::Activation::Tanh, nn::Activation::None, ad::kFloat64, &gen);
-  optim::Adam opt(model.parameters(), {.lr = 0.02});
-  const ad::Tensor y_train = data::float_labels(s.y_train), y_test = data::float_labels(s.y_test);
+  ad::nn::MLP model(sizes, ad::nn::Activation::Tanh, ad::nn::Activation::None, ad::kFloat64, &gen);
+  ad::optim::Adam opt(model.parameters(), {.lr = 0.02});
+  const ad::Tensor y_train = ad::data::float_labels(s.y_train), y_test = ad::data::float_labels(s.y_test);
   Result r;
   for (int epoch = 0; epoch < 600; ++epoch) {
     opt.zero_grad();
-    const ad::Tensor loss = nn::binary_cross_entropy_with_logits(model(s.X_train), y_train);
+    const ad::Tensor loss = ad::nn::binary_cross_entropy_with_logits(model(s.X_train), y_train);
     loss.backward();
     opt.step();
     r.losses.push_back(loss.item());
@@ -55,7 +55,7 @@ Result train(const std::vector<std::int64_t>& sizes, const data::Split& s, const
   ad::NoGradGuard no_grad;
   r.train_acc = ad::mean(ad::eq(model(s.X_train) > 0.0, y_train)).item();
   r.test_acc = ad::mean(ad::eq(model(s.X_test) > 0.0, y_test)).item();
-  r.probability = plot::Field::evaluate(grid, [&](const ad::Tensor& pts) { return ad::sigmoid(model(pts)); });
+  r.probability = ad::plot::Field::evaluate(grid, [&](const ad::Tensor& pts) { return ad::sigmoid(model(pts)); });
   return r;
 }
 
@@ -78,17 +78,17 @@ int main(int argc, char** argv) {
     std::filesystem::create_directories(dir);
 
     ad::Generator gen(3);
-    const auto [X, y] = data::make_moons(400, 0.2, gen);
-    const data::Split s = data::train_test_split(X, y, 0.3, gen);
-    const plot::GridSpec grid = plot::GridSpec::around(X, 0.4, 120, 100);
+    const auto [X, y] = ad::data::make_moons(400, 0.2, gen);
+    const ad::data::Split s = ad::data::train_test_split(X, y, 0.3, gen);
+    const ad::plot::GridSpec grid = ad::plot::GridSpec::around(X, 0.4, 120, 100);
     std::printf("two moons: %lld training and %lld test points, noise 0.2\n", static_cast<long long>(s.X_train.size(0)),
                 static_cast<long long>(s.X_test.size(0)));
 
     const std::vector<std::int64_t> hidden = {1, 2, 4, 10, 20, 50};
     std::vector<Result> results;
-    plot::Figure boundaries = plot::Figure::subplots(2, 3, 360, 320);
+    ad::plot::Figure boundaries = ad::plot::Figure::subplots(2, 3, 360, 320);
     boundaries.suptitle("2-h-1 tanh networks on two moons (test points shown)");
-    plot::Figure curves;
+    ad::plot::Figure curves;
     curves.title("training loss by hidden size").xlabel("epoch").ylabel("binary cross-entropy (log scale)").log_y();
     for (std::size_t i = 0; i < hidden.size(); ++i) {
       results.push_back(train({2, hidden[i], 1}, s, grid));
@@ -102,7 +102,7 @@ int main(int argc, char** argv) {
           .xlabel("x1")
           .ylabel("x2")
           .decision_boundary(r.probability, s.X_test, s.y_test);
-      curves.line(plot::range(r.losses.size()), r.losses, "h = " + std::to_string(hidden[i]));
+      curves.line(ad::plot::range(r.losses.size()), r.losses, "h = " + std::to_string(hidden[i]));
     }
     const std::string boundaries_png = (dir / "moons_boundaries.png").string();
     boundaries.save(boundaries_png);
@@ -119,7 +119,7 @@ int main(int argc, char** argv) {
                   r.train_acc, r.test_acc, r.losses.back());
       char title[96];
       std::snprintf(title, sizeof title, "layers %s: test acc %.2f", sizes_str(sizes).c_str(), r.test_acc);
-      plot::Figure fig(520, 440);
+      ad::plot::Figure fig(520, 440);
       fig.title(title).xlabel("x1").ylabel("x2").decision_boundary(r.probability, s.X_test, s.y_test);
       const std::string png = (dir / ("moons_" + sizes_str(sizes) + ".png")).string();
       fig.save(png);

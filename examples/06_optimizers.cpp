@@ -1,5 +1,5 @@
 // Optimizers, learning-rate schedules, batch sizes and early stopping on one problem: a 2-16-1
-// tanh network on two moons, binary cross-entropy, mini-batches from data::DataLoader. Every
+// tanh network on two moons, binary cross-entropy, mini-batches from ad::data::DataLoader. Every
 // optimizer starts from the same initial weights and sees the same batches. The update rules
 // (g = dL/dp from the engine, all operations elementwise):
 //   SGD       p -= lr g
@@ -21,16 +21,16 @@
 #include <string>
 #include <vector>
 
-#include "autodiff/autodiff.h"
-#include "data/data.h"
-#include "nn/loss.h"
-#include "nn/mlp.h"
-#include "optim/optim.h"
-#include "plot/plot.h"
+#include "adgraph/autodiff/autodiff.h"
+#include "adgraph/data/data.h"
+#include "adgraph/nn/loss.h"
+#include "adgraph/nn/mlp.h"
+#include "adgraph/optim/optim.h"
+#include "adgraph/plot/plot.h"
 
 namespace {
 
-using OptimizerFactory = std::function<std::unique_ptr<optim::Optimizer>(std::vector<ad::Tensor>)>;
+using OptimizerFactory = std::function<std::unique_ptr<ad::optim::Optimizer>(std::vector<ad::Tensor>)>;
 
 struct Problem {
   ad::Tensor X_train, y_train, X_val, y_val;  // y as float columns [n, 1]
@@ -38,14 +38,14 @@ struct Problem {
 
 Problem make_problem(std::int64_t n, double noise, std::uint64_t seed) {
   ad::Generator gen(seed);
-  const auto [X, y] = data::make_moons(n, noise, gen);
-  const data::Split s = data::train_test_split(X, y, 0.3, gen);
-  return {s.X_train, data::float_labels(s.y_train), s.X_test, data::float_labels(s.y_test)};
+  const auto [X, y] = ad::data::make_moons(n, noise, gen);
+  const ad::data::Split s = ad::data::train_test_split(X, y, 0.3, gen);
+  return {s.X_train, ad::data::float_labels(s.y_train), s.X_test, ad::data::float_labels(s.y_test)};
 }
 
-double full_loss(nn::MLP& model, const ad::Tensor& X, const ad::Tensor& y) {
+double full_loss(ad::nn::MLP& model, const ad::Tensor& X, const ad::Tensor& y) {
   ad::NoGradGuard no_grad;
-  return nn::binary_cross_entropy_with_logits(model(X), y).item();
+  return ad::nn::binary_cross_entropy_with_logits(model(X), y).item();
 }
 
 // Trains a fresh network (init seed 1, batch order seed 2: the same for every call) and returns
@@ -53,14 +53,14 @@ double full_loss(nn::MLP& model, const ad::Tensor& X, const ad::Tensor& y) {
 std::vector<double> train(const Problem& p, const std::vector<std::int64_t>& sizes, const OptimizerFactory& make,
                           std::int64_t batch_size, int epochs) {
   ad::Generator init(1), order(2);
-  nn::MLP model(sizes, nn::Activation::Tanh, nn::Activation::None, ad::kFloat64, &init);
-  const std::unique_ptr<optim::Optimizer> opt = make(model.parameters());
-  data::DataLoader loader(p.X_train, p.y_train, batch_size, /*shuffle=*/true, &order);
+  ad::nn::MLP model(sizes, ad::nn::Activation::Tanh, ad::nn::Activation::None, ad::kFloat64, &init);
+  const std::unique_ptr<ad::optim::Optimizer> opt = make(model.parameters());
+  ad::data::DataLoader loader(p.X_train, p.y_train, batch_size, /*shuffle=*/true, &order);
   std::vector<double> losses{full_loss(model, p.X_train, p.y_train)};
   for (int epoch = 0; epoch < epochs; ++epoch) {
     for (auto [xb, yb] : loader) {
       opt->zero_grad();
-      nn::binary_cross_entropy_with_logits(model(xb), yb).backward();
+      ad::nn::binary_cross_entropy_with_logits(model(xb), yb).backward();
       opt->step();
     }
     losses.push_back(full_loss(model, p.X_train, p.y_train));
@@ -71,24 +71,27 @@ std::vector<double> train(const Problem& p, const std::vector<std::int64_t>& siz
 bool compare_optimizers(const Problem& p, const std::filesystem::path& dir) {
   std::printf("== optimizers: 2-16-1 tanh MLP, mini-batches of 32, 60 epochs, identical init ==\n");
   const std::vector<std::pair<std::string, OptimizerFactory>> optimizers = {
-      {"SGD (lr 0.1)", [](auto ps) { return std::make_unique<optim::SGD>(ps, optim::SGDOptions{.lr = 0.1}); }},
+      {"SGD (lr 0.1)", [](auto ps) { return std::make_unique<ad::optim::SGD>(ps, ad::optim::SGDOptions{.lr = 0.1}); }},
       {"Momentum (0.9)",
-       [](auto ps) { return std::make_unique<optim::SGD>(ps, optim::SGDOptions{.lr = 0.1, .momentum = 0.9}); }},
+       [](auto ps) { return std::make_unique<ad::optim::SGD>(ps, ad::optim::SGDOptions{.lr = 0.1, .momentum = 0.9}); }},
       {"Nesterov (0.9)",
        [](auto ps) {
-         return std::make_unique<optim::SGD>(ps, optim::SGDOptions{.lr = 0.1, .momentum = 0.9, .nesterov = true});
+         return std::make_unique<ad::optim::SGD>(ps,
+                                                 ad::optim::SGDOptions{.lr = 0.1, .momentum = 0.9, .nesterov = true});
        }},
       {"AdaGrad (lr 0.1)",
-       [](auto ps) { return std::make_unique<optim::Adagrad>(ps, optim::AdagradOptions{.lr = 0.1}); }},
+       [](auto ps) { return std::make_unique<ad::optim::Adagrad>(ps, ad::optim::AdagradOptions{.lr = 0.1}); }},
       {"RMSProp (lr 0.01)",
-       [](auto ps) { return std::make_unique<optim::RMSprop>(ps, optim::RMSpropOptions{.lr = 0.01}); }},
+       [](auto ps) { return std::make_unique<ad::optim::RMSprop>(ps, ad::optim::RMSpropOptions{.lr = 0.01}); }},
       {"AdaDelta (lr 1)",
-       [](auto ps) { return std::make_unique<optim::Adadelta>(ps, optim::AdadeltaOptions{.lr = 1.0}); }},
-      {"Adam (lr 0.01)", [](auto ps) { return std::make_unique<optim::Adam>(ps, optim::AdamOptions{.lr = 0.01}); }},
-      {"AdamW (lr 0.01)", [](auto ps) { return std::make_unique<optim::AdamW>(ps, optim::AdamWOptions{.lr = 0.01}); }},
+       [](auto ps) { return std::make_unique<ad::optim::Adadelta>(ps, ad::optim::AdadeltaOptions{.lr = 1.0}); }},
+      {"Adam (lr 0.01)",
+       [](auto ps) { return std::make_unique<ad::optim::Adam>(ps, ad::optim::AdamOptions{.lr = 0.01}); }},
+      {"AdamW (lr 0.01)",
+       [](auto ps) { return std::make_unique<ad::optim::AdamW>(ps, ad::optim::AdamWOptions{.lr = 0.01}); }},
   };
   bool ok = true;
-  plot::Figure fig(720, 520);
+  ad::plot::Figure fig(720, 520);
   fig.title("one network, eight optimizers").xlabel("epoch").ylabel("training loss (log scale)").log_y();
   for (const auto& [name, make] : optimizers) {
     const std::vector<double> losses = train(p, {2, 16, 1}, make, 32, 60);
@@ -96,7 +99,7 @@ bool compare_optimizers(const Problem& p, const std::filesystem::path& dir) {
     std::printf("%-18s initial loss %.4f  final loss %.4f%s\n", name.c_str(), losses.front(), losses.back(),
                 fell ? "" : "  <-- did not decrease");
     ok &= fell;
-    fig.line(plot::range(losses.size()), losses, name);
+    fig.line(ad::plot::range(losses.size()), losses, name);
   }
   const std::string png = (dir / "optimizers_loss.png").string();
   fig.save(png);
@@ -109,22 +112,22 @@ bool plot_schedules(const std::filesystem::path& dir) {
   std::printf("\n== learning-rate schedules (lr0 = 0.1), from lr_at(t) ==\n");
   ad::Tensor dummy = ad::zeros({1}, ad::dtype(ad::kFloat64)).requires_grad_();
   // Each schedule reads its base lr from an optimizer; lr_at itself is pure.
-  std::vector<std::unique_ptr<optim::SGD>> opts;
-  auto sgd = [&]() -> optim::SGD& {
-    return *opts.emplace_back(std::make_unique<optim::SGD>(std::vector{dummy}, optim::SGDOptions{.lr = 0.1}));
+  std::vector<std::unique_ptr<ad::optim::SGD>> opts;
+  auto sgd = [&]() -> ad::optim::SGD& {
+    return *opts.emplace_back(std::make_unique<ad::optim::SGD>(std::vector{dummy}, ad::optim::SGDOptions{.lr = 0.1}));
   };
-  const optim::ExponentialLR exponential(sgd(), 0.96);
-  const optim::PiecewiseConstantLR piecewise(sgd(), {25, 60}, {0.1, 0.05, 0.01});
-  const optim::PolynomialLR poly(sgd(), {.total_steps = 40, .power = 2.0, .end_lr = 0.005});
-  const optim::PolynomialLR poly_cycle(sgd(), {.total_steps = 40, .power = 2.0, .end_lr = 0.005, .cycle = true});
-  const optim::CosineAnnealingLR cosine(sgd(), 100, 0.001);
-  const std::vector<std::pair<std::string, const optim::LRScheduler*>> schedules = {
+  const ad::optim::ExponentialLR exponential(sgd(), 0.96);
+  const ad::optim::PiecewiseConstantLR piecewise(sgd(), {25, 60}, {0.1, 0.05, 0.01});
+  const ad::optim::PolynomialLR poly(sgd(), {.total_steps = 40, .power = 2.0, .end_lr = 0.005});
+  const ad::optim::PolynomialLR poly_cycle(sgd(), {.total_steps = 40, .power = 2.0, .end_lr = 0.005, .cycle = true});
+  const ad::optim::CosineAnnealingLR cosine(sgd(), 100, 0.001);
+  const std::vector<std::pair<std::string, const ad::optim::LRScheduler*>> schedules = {
       {"exponential (0.96^t)", &exponential},
       {"piecewise constant", &piecewise},
       {"polynomial (T 40, p 2)", &poly},
       {"polynomial, cycle", &poly_cycle},
       {"cosine (T 100)", &cosine}};
-  plot::Figure fig(720, 480);
+  ad::plot::Figure fig(720, 480);
   fig.title("learning-rate schedules").xlabel("epoch t").ylabel("learning rate");
   std::printf("%-24s %8s %8s %8s %8s %8s\n", "schedule", "t=0", "t=30", "t=50", "t=70", "t=100");
   for (std::size_t i = 0; i < schedules.size(); ++i) {
@@ -133,7 +136,7 @@ bool plot_schedules(const std::filesystem::path& dir) {
     for (int t = 0; t <= 100; ++t) lrs.push_back(s->lr_at(t));
     std::printf("%-24s %8.5f %8.5f %8.5f %8.5f %8.5f\n", name.c_str(), lrs[0], lrs[30], lrs[50], lrs[70], lrs[100]);
     const bool dashed = s == &poly_cycle;  // it coincides with the plain polynomial up to T
-    fig.line(plot::range(lrs.size()), lrs, name, plot::palette(static_cast<int>(i)), 2.0, dashed);
+    fig.line(ad::plot::range(lrs.size()), lrs, name, ad::plot::palette(static_cast<int>(i)), 2.0, dashed);
   }
   const std::string png = (dir / "lr_schedules.png").string();
   fig.save(png);
@@ -146,18 +149,18 @@ bool plot_schedules(const std::filesystem::path& dir) {
 
 bool batch_sizes(const Problem& p, const std::filesystem::path& dir) {
   std::printf("\n== batch vs stochastic vs mini-batch gradient descent (SGD, lr 0.1, 30 epochs) ==\n");
-  const auto sgd = [](auto ps) { return std::make_unique<optim::SGD>(ps, optim::SGDOptions{.lr = 0.1}); };
+  const auto sgd = [](auto ps) { return std::make_unique<ad::optim::SGD>(ps, ad::optim::SGDOptions{.lr = 0.1}); };
   const std::int64_t n = p.X_train.size(0);
   const std::vector<std::pair<std::string, std::int64_t>> variants = {
       {"batch (all " + std::to_string(n) + ")", n}, {"stochastic (1)", 1}, {"mini-batch (32)", 32}};
-  plot::Figure fig(640, 480);
+  ad::plot::Figure fig(640, 480);
   fig.title("batch size and progress per epoch").xlabel("epoch").ylabel("training loss (log scale)").log_y();
   std::vector<double> finals;
   for (const auto& [name, size] : variants) {
     const std::vector<double> losses = train(p, {2, 16, 1}, sgd, size, 30);
     std::printf("%-18s %4lld updates per epoch, final loss %.4f\n", name.c_str(),
                 static_cast<long long>((n + size - 1) / size), losses.back());
-    fig.line(plot::range(losses.size()), losses, name);
+    fig.line(ad::plot::range(losses.size()), losses, name);
     finals.push_back(losses.back());
   }
   const std::string png = (dir / "gd_variants.png").string();
@@ -173,10 +176,10 @@ bool early_stopping(const std::filesystem::path& dir) {
   // turns up. Training goes on past the stop only to draw what early stopping avoids.
   const Problem p = make_problem(100, 0.3, 2);
   ad::Generator init(1), order(2);
-  nn::MLP model({2, 64, 64, 1}, nn::Activation::Tanh, nn::Activation::None, ad::kFloat64, &init);
-  optim::Adam opt(model.parameters(), {.lr = 0.003});
-  data::DataLoader loader(p.X_train, p.y_train, 16, true, &order);
-  optim::EarlyStopping stopper(40, 1e-4);
+  ad::nn::MLP model({2, 64, 64, 1}, ad::nn::Activation::Tanh, ad::nn::Activation::None, ad::kFloat64, &init);
+  ad::optim::Adam opt(model.parameters(), {.lr = 0.003});
+  ad::data::DataLoader loader(p.X_train, p.y_train, 16, true, &order);
+  ad::optim::EarlyStopping stopper(40, 1e-4);
   std::vector<ad::Tensor> best_weights;  // copies of the parameters at the best epoch, restored at the end
   std::vector<double> train_losses, val_losses;
   std::int64_t stop_epoch = -1;
@@ -184,7 +187,7 @@ bool early_stopping(const std::filesystem::path& dir) {
   for (int epoch = 0; epoch < epochs; ++epoch) {
     for (auto [xb, yb] : loader) {
       opt.zero_grad();
-      nn::binary_cross_entropy_with_logits(model(xb), yb).backward();
+      ad::nn::binary_cross_entropy_with_logits(model(xb), yb).backward();
       opt.step();
     }
     train_losses.push_back(full_loss(model, p.X_train, p.y_train));
@@ -212,20 +215,20 @@ bool early_stopping(const std::filesystem::path& dir) {
               train_losses.back(), val_losses.back());
   std::printf("best weights restored: validation loss %.4f\n", restored);
 
-  plot::Figure fig(640, 480);
+  ad::plot::Figure fig(640, 480);
   fig.title("early stopping (patience 40)").xlabel("epoch").ylabel("binary cross-entropy");
   const auto upto = static_cast<std::size_t>(stop_epoch) + 1;
   const auto head = [&](const std::vector<double>& v) { return std::vector<double>(v.begin(), v.begin() + upto); };
   const auto tail = [&](const std::vector<double>& v) { return std::vector<double>(v.begin() + upto - 1, v.end()); };
-  fig.line(plot::range(upto), head(train_losses), "training", plot::palette(0));
-  fig.line(plot::range(upto), head(val_losses), "validation", plot::palette(1));
-  fig.line(plot::range(train_losses.size() - upto + 1, static_cast<double>(upto - 1)), tail(train_losses),
-           "had training gone on", plot::palette(0).lighter(0.6), 1.5);
-  fig.line(plot::range(val_losses.size() - upto + 1, static_cast<double>(upto - 1)), tail(val_losses), {},
-           plot::palette(1).lighter(0.6), 1.5);
+  fig.line(ad::plot::range(upto), head(train_losses), "training", ad::plot::palette(0));
+  fig.line(ad::plot::range(upto), head(val_losses), "validation", ad::plot::palette(1));
+  fig.line(ad::plot::range(train_losses.size() - upto + 1, static_cast<double>(upto - 1)), tail(train_losses),
+           "had training gone on", ad::plot::palette(0).lighter(0.6), 1.5);
+  fig.line(ad::plot::range(val_losses.size() - upto + 1, static_cast<double>(upto - 1)), tail(val_losses), {},
+           ad::plot::palette(1).lighter(0.6), 1.5);
   const double best_epoch = static_cast<double>(stopper.best_epoch()), stop = static_cast<double>(stop_epoch);
-  fig.line({best_epoch, best_epoch}, {0.0, 0.6}, "best epoch", plot::Color{0, 0, 0, 0.8}, 1.0, true);
-  fig.line({stop, stop}, {0.0, 0.6}, "stop (40 epochs later)", plot::palette(2), 1.0, true);
+  fig.line({best_epoch, best_epoch}, {0.0, 0.6}, "best epoch", ad::plot::Color{0, 0, 0, 0.8}, 1.0, true);
+  fig.line({stop, stop}, {0.0, 0.6}, "stop (40 epochs later)", ad::plot::palette(2), 1.0, true);
   const std::string png = (dir / "early_stopping.png").string();
   fig.save(png);
   std::printf("picture: %s\n", png.c_str());

@@ -12,33 +12,33 @@
 #include <memory>
 #include <vector>
 
-#include "autodiff/autodiff.h"
-#include "data/data.h"
-#include "nn/activation.h"
-#include "nn/dropout.h"
-#include "nn/linear.h"
-#include "nn/loss.h"
-#include "nn/regularizer.h"
-#include "nn/sequential.h"
-#include "nn/serialize.h"
-#include "optim/adam.h"
-#include "optim/lr_scheduler.h"
-#include "plot/plot.h"
+#include "adgraph/autodiff/autodiff.h"
+#include "adgraph/data/data.h"
+#include "adgraph/nn/activation.h"
+#include "adgraph/nn/dropout.h"
+#include "adgraph/nn/linear.h"
+#include "adgraph/nn/loss.h"
+#include "adgraph/nn/regularizer.h"
+#include "adgraph/nn/sequential.h"
+#include "adgraph/nn/serialize.h"
+#include "adgraph/optim/adam.h"
+#include "adgraph/optim/lr_scheduler.h"
+#include "adgraph/plot/plot.h"
 
 namespace {
 
 // 64-128-10 with ReLU and dropout 0.1 after the hidden layer.
-std::unique_ptr<nn::Sequential> make_model(ad::Generator& gen) {
-  auto m = std::make_unique<nn::Sequential>();
-  m->push_back(std::make_shared<nn::Linear>(64, 128, true, ad::kFloat32, &gen));
-  m->push_back(std::make_shared<nn::ReLU>());
-  m->push_back(std::make_shared<nn::Dropout>(0.1, &gen));
-  m->push_back(std::make_shared<nn::Linear>(128, 10, true, ad::kFloat32, &gen));
+std::unique_ptr<ad::nn::Sequential> make_model(ad::Generator& gen) {
+  auto m = std::make_unique<ad::nn::Sequential>();
+  m->push_back(std::make_shared<ad::nn::Linear>(64, 128, true, ad::kFloat32, &gen));
+  m->push_back(std::make_shared<ad::nn::ReLU>());
+  m->push_back(std::make_shared<ad::nn::Dropout>(0.1, &gen));
+  m->push_back(std::make_shared<ad::nn::Linear>(128, 10, true, ad::kFloat32, &gen));
   return m;
 }
 
 // Predicted classes (eval mode: no dropout) as a vector.
-std::vector<double> predict(nn::Module& model, const ad::Tensor& X) {
+std::vector<double> predict(ad::nn::Module& model, const ad::Tensor& X) {
   ad::NoGradGuard no_grad;
   model.eval();
   const std::vector<double> pred = ad::argmax(model(X), 1).to_vector();
@@ -46,7 +46,7 @@ std::vector<double> predict(nn::Module& model, const ad::Tensor& X) {
   return pred;
 }
 
-double accuracy(nn::Module& model, const ad::Tensor& X, const ad::Tensor& y) {
+double accuracy(ad::nn::Module& model, const ad::Tensor& X, const ad::Tensor& y) {
   const std::vector<double> pred = predict(model, X), truth = y.to_vector();
   std::size_t right = 0;
   for (std::size_t i = 0; i < pred.size(); ++i) right += pred[i] == truth[i];
@@ -60,32 +60,32 @@ int main(int argc, char** argv) {
     const std::filesystem::path dir = argc > 1 ? argv[1] : "out";
     std::filesystem::create_directories(dir);
 
-    const data::Table table = data::read_csv(data::project_file("digits.csv"));
-    auto [X, y] = data::split_label(table, "label");
+    const ad::data::Table table = ad::data::read_csv(ad::data::project_file("digits.csv"));
+    auto [X, y] = ad::data::split_label(table, "label");
     X = X.to(ad::kFloat32);
     ad::Generator gen(1);
-    data::Split s = data::train_test_split(X, y, 0.2, gen);
-    const data::Standardizer scaler = data::standardize(s);  // fitted on the training images only
+    ad::data::Split s = ad::data::train_test_split(X, y, 0.2, gen);
+    const ad::data::Standardizer scaler = ad::data::standardize(s);  // fitted on the training images only
     std::printf("digits: %lld images of 8x8 pixels; %lld for training, %lld for testing\n",
                 static_cast<long long>(X.size(0)), static_cast<long long>(s.X_train.size(0)),
                 static_cast<long long>(s.X_test.size(0)));
 
-    const std::unique_ptr<nn::Sequential> model = make_model(gen);
+    const std::unique_ptr<ad::nn::Sequential> model = make_model(gen);
     std::printf("model: 64-128-10, ReLU, dropout 0.1, %lld parameters\n",
                 static_cast<long long>(model->num_parameters()));
-    optim::Adam opt(model->parameters(), {.lr = 2e-3});
-    data::DataLoader loader(s.X_train, s.y_train, 32, /*shuffle=*/true, &gen);
+    ad::optim::Adam opt(model->parameters(), {.lr = 2e-3});
+    ad::data::DataLoader loader(s.X_train, s.y_train, 32, /*shuffle=*/true, &gen);
     const double l2 = 1e-5;
 
     const int epochs = 20;
-    optim::CosineAnnealingLR schedule(opt, epochs);
+    ad::optim::CosineAnnealingLR schedule(opt, epochs);
     std::vector<double> losses, train_accs, test_accs;
     for (int epoch = 1; epoch <= epochs; ++epoch) {
       double total = 0;
       for (auto [xb, yb] : loader) {
         opt.zero_grad();
-        const ad::Tensor data_loss = nn::cross_entropy((*model)(xb), yb);
-        const ad::Tensor loss = data_loss + l2 * nn::l2_penalty(nn::weights(*model));
+        const ad::Tensor data_loss = ad::nn::cross_entropy((*model)(xb), yb);
+        const ad::Tensor loss = data_loss + l2 * ad::nn::l2_penalty(ad::nn::weights(*model));
         loss.backward();
         opt.step();
         total += data_loss.item() * static_cast<double>(xb.size(0));
@@ -104,28 +104,28 @@ int main(int argc, char** argv) {
 
     // Save, reload into a network with other initial weights, compare the predictions.
     const std::string path = (dir / "digits_mlp.safetensors").string();
-    nn::save(*model, path);
+    ad::nn::save(*model, path);
     ad::Generator other(12345);
-    const std::unique_ptr<nn::Sequential> fresh = make_model(other);
+    const std::unique_ptr<ad::nn::Sequential> fresh = make_model(other);
     const double before = accuracy(*fresh, s.X_test, s.y_test);
-    nn::load(*fresh, path);
+    ad::nn::load(*fresh, path);
     const double reloaded = accuracy(*fresh, s.X_test, s.y_test);
     const bool same = predict(*fresh, s.X_test) == predict(*model, s.X_test) && reloaded == test_acc;
-    std::printf("saved to %s; a fresh model scores %.4f, after nn::load %.4f: %s\n", path.c_str(), before, reloaded,
+    std::printf("saved to %s; a fresh model scores %.4f, after ad::nn::load %.4f: %s\n", path.c_str(), before, reloaded,
                 same ? "identical predictions" : "DIFFERENT predictions");
 
-    plot::Figure fig = plot::Figure::subplots(1, 2, 440, 360);
+    ad::plot::Figure fig = ad::plot::Figure::subplots(1, 2, 440, 360);
     fig.suptitle("digits: MLP 64-128-10, Adam with a cosine schedule, mini-batches of 32");
     fig.ax(0, 0).title("training loss").xlabel("epoch").ylabel("cross-entropy (log scale)").log_y();
-    fig.ax(0, 0).line(plot::range(losses.size(), 1.0), losses, "train", plot::palette(0));
+    fig.ax(0, 0).line(ad::plot::range(losses.size(), 1.0), losses, "train", ad::plot::palette(0));
     fig.ax(0, 1)
         .title("accuracy")
         .xlabel("epoch")
         .ylabel("accuracy")
         .ylim(0.85, 1.005)
-        .legend(plot::Legend::LowerRight);
-    fig.ax(0, 1).line(plot::range(train_accs.size(), 1.0), train_accs, "train", plot::palette(0));
-    fig.ax(0, 1).line(plot::range(test_accs.size(), 1.0), test_accs, "test", plot::palette(1));
+        .legend(ad::plot::Legend::LowerRight);
+    fig.ax(0, 1).line(ad::plot::range(train_accs.size(), 1.0), train_accs, "train", ad::plot::palette(0));
+    fig.ax(0, 1).line(ad::plot::range(test_accs.size(), 1.0), test_accs, "test", ad::plot::palette(1));
     const std::string png = (dir / "digits_curves.png").string();
     fig.save(png);
     std::printf("picture: %s\n", png.c_str());
@@ -136,13 +136,13 @@ int main(int argc, char** argv) {
     for (int wrong = 1; wrong >= 0; --wrong)
       for (std::size_t i = 0; i < pred.size() && shown.size() < 10; ++i)
         if ((pred[i] != truth[i]) == (wrong == 1)) shown.push_back(static_cast<std::int64_t>(i));
-    const std::vector<double> pixels = plot::values(scaler.inverse_transform(s.X_test));
-    plot::HeatmapOptions gray;
-    gray.cmap = plot::Colormap::Gray;
+    const std::vector<double> pixels = ad::plot::values(scaler.inverse_transform(s.X_test));
+    ad::plot::HeatmapOptions gray;
+    gray.cmap = ad::plot::Colormap::Gray;
     gray.vmin = 0;
     gray.vmax = 16;
     gray.colorbar = false;
-    plot::Figure samples = plot::Figure::subplots(2, 5, 170, 190);
+    ad::plot::Figure samples = ad::plot::Figure::subplots(2, 5, 170, 190);
     samples.suptitle("test images: predicted (true)");
     for (std::size_t k = 0; k < shown.size(); ++k) {
       const auto i = static_cast<std::size_t>(shown[k]);
@@ -150,11 +150,15 @@ int main(int argc, char** argv) {
       for (int r = 0; r < 8; ++r)
         for (int c = 0; c < 8; ++c)
           image[static_cast<std::size_t>((7 - r) * 8 + c)] = 16.0 - pixels[i * 64 + r * 8 + c];
-      const plot::GridSpec g{.x0 = 0, .x1 = 7, .y0 = 0, .y1 = 7, .nx = 8, .ny = 8};
+      const ad::plot::GridSpec g{.x0 = 0, .x1 = 7, .y0 = 0, .y1 = 7, .nx = 8, .ny = 8};
       char title[48];
       std::snprintf(title, sizeof title, "%d (%d)%s", static_cast<int>(pred[i]), static_cast<int>(truth[i]),
                     pred[i] == truth[i] ? "" : " wrong");
-      samples.panel(static_cast<int>(k)).title(title).equal_aspect().grid(false).heatmap(plot::Field(g, image), gray);
+      samples.panel(static_cast<int>(k))
+          .title(title)
+          .equal_aspect()
+          .grid(false)
+          .heatmap(ad::plot::Field(g, image), gray);
     }
     const std::string samples_png = (dir / "digits_samples.png").string();
     samples.save(samples_png);

@@ -6,14 +6,14 @@
 #include <filesystem>
 #include <iostream>
 
-#include "autodiff/autodiff.h"
-#include "data/data.h"
-#include "nn/linear.h"
-#include "nn/loss.h"
-#include "nn/mlp.h"
-#include "optim/adam.h"
-#include "optim/sgd.h"
-#include "plot/plot.h"
+#include "adgraph/autodiff/autodiff.h"
+#include "adgraph/data/data.h"
+#include "adgraph/nn/linear.h"
+#include "adgraph/nn/loss.h"
+#include "adgraph/nn/mlp.h"
+#include "adgraph/optim/adam.h"
+#include "adgraph/optim/sgd.h"
+#include "adgraph/plot/plot.h"
 
 namespace {
 
@@ -76,8 +76,8 @@ void train_logistic_regression(const std::filesystem::path& out_dir) {
   ad::Tensor centers = (labels * 2.0 - 1.0) * 1.5;
   ad::Tensor x = ad::randn({n, 2}, ad::dtype(ad::kFloat64), &gen) + centers;
 
-  nn::Linear model(2, 1, true, ad::kFloat64, &gen);
-  optim::SGD opt(model.parameters(), {.lr = 0.5});
+  ad::nn::Linear model(2, 1, true, ad::kFloat64, &gen);
+  ad::optim::SGD opt(model.parameters(), {.lr = 0.5});
   for (int epoch = 0; epoch <= 100; ++epoch) {
     opt.zero_grad();
     const ad::Tensor p = ad::sigmoid(model.forward(x));
@@ -91,13 +91,14 @@ void train_logistic_regression(const std::filesystem::path& out_dir) {
   const double accuracy = ad::mean(ad::eq(predicted, labels)).item();
   std::printf("accuracy %.2f on %lld points\n", accuracy, static_cast<long long>(n));
 
-  plot::Figure fig(560, 460);
+  ad::plot::Figure fig(560, 460);
   fig.title("logistic regression: P(class 1), boundary p = 0.5")
       .xlabel("x1")
       .ylabel("x2")
-      .decision_boundary(plot::Field::evaluate(plot::GridSpec::around(x, 0.5),
-                                               [&](const ad::Tensor& pts) { return ad::sigmoid(model.forward(pts)); }),
-                         x, labels);
+      .decision_boundary(
+          ad::plot::Field::evaluate(ad::plot::GridSpec::around(x, 0.5),
+                                    [&](const ad::Tensor& pts) { return ad::sigmoid(model.forward(pts)); }),
+          x, labels);
   const std::string png = (out_dir / "logistic_regression.png").string();
   fig.save(png);
   std::printf("picture: %s\n", png.c_str());
@@ -106,14 +107,14 @@ void train_logistic_regression(const std::filesystem::path& out_dir) {
 void train_moons_network(const std::filesystem::path& out_dir) {
   section("5. A small neural network on two moons (2-16-1, tanh, Adam)");
   ad::Generator gen(3);
-  const auto [X, y] = data::make_moons(400, 0.2, gen);
-  const data::Split s = data::train_test_split(X, y, 0.3, gen);
-  const ad::Tensor y_train = data::float_labels(s.y_train), y_test = data::float_labels(s.y_test);
-  nn::MLP model({2, 16, 1}, nn::Activation::Tanh, nn::Activation::None, ad::kFloat64, &gen);
-  optim::Adam opt(model.parameters(), {.lr = 0.02});
+  const auto [X, y] = ad::data::make_moons(400, 0.2, gen);
+  const ad::data::Split s = ad::data::train_test_split(X, y, 0.3, gen);
+  const ad::Tensor y_train = ad::data::float_labels(s.y_train), y_test = ad::data::float_labels(s.y_test);
+  ad::nn::MLP model({2, 16, 1}, ad::nn::Activation::Tanh, ad::nn::Activation::None, ad::kFloat64, &gen);
+  ad::optim::Adam opt(model.parameters(), {.lr = 0.02});
   for (int epoch = 0; epoch <= 400; ++epoch) {
     opt.zero_grad();
-    const ad::Tensor loss = nn::binary_cross_entropy_with_logits(model(s.X_train), y_train);
+    const ad::Tensor loss = ad::nn::binary_cross_entropy_with_logits(model(s.X_train), y_train);
     loss.backward();
     opt.step();
     if (epoch % 100 == 0) std::printf("epoch %3d  loss %.4f\n", epoch, loss.item());
@@ -122,9 +123,9 @@ void train_moons_network(const std::filesystem::path& out_dir) {
   const double test_acc = ad::mean(ad::eq(model(s.X_test) > 0.0, y_test)).item();
   std::printf("moons: test accuracy %.3f on %lld held-out points\n", test_acc,
               static_cast<long long>(s.X_test.size(0)));
-  const plot::Field p = plot::Field::evaluate(plot::GridSpec::around(X, 0.4),
-                                              [&](const ad::Tensor& pts) { return ad::sigmoid(model(pts)); });
-  plot::Figure fig(560, 460);
+  const ad::plot::Field p = ad::plot::Field::evaluate(ad::plot::GridSpec::around(X, 0.4),
+                                                      [&](const ad::Tensor& pts) { return ad::sigmoid(model(pts)); });
+  ad::plot::Figure fig(560, 460);
   fig.title("2-16-1 network: decision boundary on two moons").xlabel("x1").ylabel("x2").decision_boundary(p, X, y);
   const std::string png = (out_dir / "moons_boundary.png").string();
   fig.save(png);
@@ -133,13 +134,13 @@ void train_moons_network(const std::filesystem::path& out_dir) {
 
 void train_digits() {
   section("6. Handwritten digits: MLP 64-64-10, ReLU, cross-entropy, Adam, mini-batches");
-  auto [X, y] = data::load_csv_dataset(data::project_file("digits.csv"));
+  auto [X, y] = ad::data::load_csv_dataset(ad::data::project_file("digits.csv"));
   ad::Generator gen(1);
-  data::Split s = data::train_test_split(X.to(ad::kFloat32), y, 0.2, gen);
-  data::standardize(s);
-  nn::MLP model({64, 64, 10}, nn::Activation::ReLU, nn::Activation::None, ad::kFloat32, &gen);
-  optim::Adam opt(model.parameters(), {.lr = 3e-3});
-  data::DataLoader loader(s.X_train, s.y_train, 32, /*shuffle=*/true, &gen);
+  ad::data::Split s = ad::data::train_test_split(X.to(ad::kFloat32), y, 0.2, gen);
+  ad::data::standardize(s);
+  ad::nn::MLP model({64, 64, 10}, ad::nn::Activation::ReLU, ad::nn::Activation::None, ad::kFloat32, &gen);
+  ad::optim::Adam opt(model.parameters(), {.lr = 3e-3});
+  ad::data::DataLoader loader(s.X_train, s.y_train, 32, /*shuffle=*/true, &gen);
   auto accuracy = [&](const ad::Tensor& features, const ad::Tensor& labels) {
     ad::NoGradGuard no_grad;
     const std::vector<double> pred = ad::argmax(model(features), 1).to_vector(), truth = labels.to_vector();
@@ -151,7 +152,7 @@ void train_digits() {
     double total = 0;
     for (auto [xb, yb] : loader) {
       opt.zero_grad();
-      const ad::Tensor loss = nn::cross_entropy(model(xb), yb);
+      const ad::Tensor loss = ad::nn::cross_entropy(model(xb), yb);
       loss.backward();
       opt.step();
       total += loss.item() * static_cast<double>(xb.size(0));

@@ -1,9 +1,9 @@
-#include "nn/activation.h"
+#include "adgraph/nn/activation.h"
 
 #include <cctype>
 #include <sstream>
 
-namespace nn {
+namespace ad::nn {
 
 std::string LeakyReLU::extra_repr() const {
   std::ostringstream os;
@@ -65,4 +65,4 @@ Activation activation_from_string(const std::string& s) {
                   "'; use one of none, step, sigmoid, tanh, relu, leaky_relu, softmax");
 }
 
-}  // namespace nn
+}  // namespace ad::nn

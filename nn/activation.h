@@ -3,9 +3,9 @@
 #include <memory>
 #include <string>
 
-#include "nn/module.h"
+#include "adgraph/nn/module.h"
 
-namespace nn {
+namespace ad::nn {
 
 // Modules wrapping the engine's activation ops (no parameters), for use in Sequential.
 class Step : public Module {  // 1 where x > 0 else 0; gradient 0 everywhere (a perceptron's unit)
@@ -72,4 +72,4 @@ std::string to_string(Activation a);
 // throws an ad::Error listing the accepted names.
 Activation activation_from_string(const std::string& s);
 
-}  // namespace nn
+}  // namespace ad::nn

@@ -1,8 +1,8 @@
-#include "nn/dropout.h"
+#include "adgraph/nn/dropout.h"
 
 #include <sstream>
 
-namespace nn {
+namespace ad::nn {
 
 Dropout::Dropout(double p, ad::Generator* gen) : p_(p), gen_(gen) {
   if (!(p >= 0.0 && p < 1.0)) {
@@ -35,4 +35,4 @@ std::string Dropout::extra_repr() const {
   return os.str();
 }
 
-}  // namespace nn
+}  // namespace ad::nn

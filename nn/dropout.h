@@ -1,7 +1,7 @@
 #pragma once
-#include "nn/module.h"
+#include "adgraph/nn/module.h"
 
-namespace nn {
+namespace ad::nn {
 
 // Inverted dropout. In training mode each element is kept with probability 1 - p and scaled by
 // 1 / (1 - p), so the expected output equals the input: y = x * mask / (1 - p) with
@@ -21,4 +21,4 @@ class Dropout : public Module {
   ad::Generator* gen_;
 };
 
-}  // namespace nn
+}  // namespace ad::nn

@@ -1,17 +1,17 @@
-#include "nn/init.h"
+#include "adgraph/nn/init.h"
 
 #include <cmath>
 #include <sstream>
 #include <string>
 
-namespace nn::init {
+namespace ad::nn::init {
 
 namespace {
 
 void check_tensor(const ad::Tensor& t, const char* fn) {
-  if (!t.defined()) throw ad::Error(std::string("nn::init::") + fn + ": undefined tensor");
+  if (!t.defined()) throw ad::Error(std::string("ad::nn::init::") + fn + ": undefined tensor");
   if (!ad::is_floating(t.dtype()))
-    throw ad::Error(std::string("nn::init::") + fn + ": needs a Float32/Float64 tensor, got " +
+    throw ad::Error(std::string("ad::nn::init::") + fn + ": needs a Float32/Float64 tensor, got " +
                     ad::dtype_name(t.dtype()) + " " + ad::shape_str(t.shape()));
 }
 
@@ -54,16 +54,16 @@ double calculate_gain(Nonlinearity nl, double param) {
     case Nonlinearity::SELU:
       return 0.75;
   }
-  throw ad::Error("nn::init::calculate_gain: unknown nonlinearity");
+  throw ad::Error("ad::nn::init::calculate_gain: unknown nonlinearity");
 }
 
 std::pair<std::int64_t, std::int64_t> calculate_fan_in_and_fan_out(const ad::Tensor& t) {
   if (!t.defined() || t.dim() < 2)
-    throw ad::Error("nn::init: fan in and fan out need a tensor with at least 2 dims ([out, in, ...]), got " +
+    throw ad::Error("ad::nn::init: fan in and fan out need a tensor with at least 2 dims ([out, in, ...]), got " +
                     ad::shape_str(t.defined() ? t.shape() : ad::Shape{}) +
                     "; initialise biases with zeros_, constant_ or uniform_");
   if (t.numel() == 0)
-    throw ad::Error("nn::init: cannot compute fan in and fan out of the empty tensor " + ad::shape_str(t.shape()));
+    throw ad::Error("ad::nn::init: cannot compute fan in and fan out of the empty tensor " + ad::shape_str(t.shape()));
   std::int64_t receptive = 1;
   for (std::int64_t d = 2; d < t.dim(); ++d) receptive *= t.size(d);
   return {t.size(1) * receptive, t.size(0) * receptive};
@@ -87,7 +87,7 @@ ad::Tensor constant_(ad::Tensor t, double value) {
 ad::Tensor uniform_(ad::Tensor t, ad::Generator& gen, double a, double b) {
   check_tensor(t, "uniform_");
   if (!(a <= b) || !std::isfinite(a) || !std::isfinite(b))
-    throw ad::Error("nn::init::uniform_: need finite a <= b, got a=" + num(a) + " b=" + num(b));
+    throw ad::Error("ad::nn::init::uniform_: need finite a <= b, got a=" + num(a) + " b=" + num(b));
   if (a == b) return fill(std::move(t), a);
   return copy_in(t, ad::uniform(t.shape(), a, b, ad::dtype(t.dtype()), &gen));
 }
@@ -95,7 +95,8 @@ ad::Tensor uniform_(ad::Tensor t, ad::Generator& gen, double a, double b) {
 ad::Tensor normal_(ad::Tensor t, ad::Generator& gen, double mean, double std) {
   check_tensor(t, "normal_");
   if (!(std >= 0.0) || !std::isfinite(std) || !std::isfinite(mean))
-    throw ad::Error("nn::init::normal_: need a finite mean and std >= 0, got mean=" + num(mean) + " std=" + num(std));
+    throw ad::Error("ad::nn::init::normal_: need a finite mean and std >= 0, got mean=" + num(mean) +
+                    " std=" + num(std));
   if (std == 0.0) return fill(std::move(t), mean);
   return copy_in(t, ad::normal(t.shape(), mean, std, ad::dtype(t.dtype()), &gen));
 }
@@ -126,4 +127,4 @@ ad::Tensor kaiming_normal_(ad::Tensor t, ad::Generator& gen, double a, FanMode m
   return normal_(std::move(t), gen, 0.0, std);
 }
 
-}  // namespace nn::init
+}  // namespace ad::nn::init

@@ -6,9 +6,9 @@
 #include <cstdint>
 #include <utility>
 
-#include "autodiff/autodiff.h"
+#include "adgraph/autodiff/autodiff.h"
 
-namespace nn::init {
+namespace ad::nn::init {
 
 enum class FanMode { FanIn, FanOut };
 enum class Nonlinearity { Linear, Sigmoid, Tanh, ReLU, LeakyReLU, SELU };
@@ -39,4 +39,4 @@ ad::Tensor kaiming_uniform_(ad::Tensor t, ad::Generator& gen, double a = 0.0, Fa
 ad::Tensor kaiming_normal_(ad::Tensor t, ad::Generator& gen, double a = 0.0, FanMode mode = FanMode::FanIn,
                            Nonlinearity nonlinearity = Nonlinearity::LeakyReLU);
 
-}  // namespace nn::init
+}  // namespace ad::nn::init

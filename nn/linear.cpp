@@ -1,8 +1,8 @@
-#include "nn/linear.h"
+#include "adgraph/nn/linear.h"
 
 #include <cmath>
 
-namespace nn {
+namespace ad::nn {
 
 Linear::Linear(std::int64_t in, std::int64_t out, bool bias, ad::Dtype dtype, ad::Generator* gen) : has_bias_(bias) {
   if (in <= 0 || out <= 0)
@@ -36,4 +36,4 @@ std::string Linear::extra_repr() const {
          ", bias=" + (has_bias_ ? "true" : "false");
 }
 
-}  // namespace nn
+}  // namespace ad::nn

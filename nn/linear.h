@@ -1,7 +1,7 @@
 #pragma once
-#include "nn/module.h"
+#include "adgraph/nn/module.h"
 
-namespace nn {
+namespace ad::nn {
 
 // y = x W^T + b, with W of shape [out, in] (PyTorch's layout) initialised U(-1/sqrt(in), 1/sqrt(in)),
 // b likewise. x is [..., in] (1-D, 2-D or batched); y is [..., out].
@@ -20,4 +20,4 @@ class Linear : public Module {
   bool has_bias_;
 };
 
-}  // namespace nn
+}  // namespace ad::nn

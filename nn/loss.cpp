@@ -1,11 +1,11 @@
-#include "nn/loss.h"
+#include "adgraph/nn/loss.h"
 
 #include <cmath>
 #include <limits>
 #include <sstream>
 #include <string>
 
-namespace nn {
+namespace ad::nn {
 
 namespace {
 
@@ -190,4 +190,4 @@ ad::Tensor cross_entropy(const ad::Tensor& input, const ad::Tensor& target, Redu
   return reduce(per_sample, reduction);
 }
 
-}  // namespace nn
+}  // namespace ad::nn

@@ -2,9 +2,9 @@
 // Loss functions (PyTorch's names and conventions), built from the engine's differentiable ops:
 // their gradients come from the engine. Each validates shapes and dtypes and throws an
 // ad::Error naming the loss, the shapes and the fix.
-#include "autodiff/autodiff.h"
+#include "adgraph/autodiff/autodiff.h"
 
-namespace nn {
+namespace ad::nn {
 
 // Mean: average over every element (over the batch for the class losses); Sum: total;
 // None: the per-element (per-sample for the class losses) losses, unreduced.
@@ -41,4 +41,4 @@ ad::Tensor cross_entropy(const ad::Tensor& input, const ad::Tensor& target, Redu
 // Int64 class indices [N] (or [] or [1]). The result of one sample is 0-d.
 ad::Tensor nll_loss(const ad::Tensor& input, const ad::Tensor& target, Reduction reduction = Reduction::Mean);
 
-}  // namespace nn
+}  // namespace ad::nn

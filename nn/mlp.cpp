@@ -1,6 +1,6 @@
-#include "nn/mlp.h"
+#include "adgraph/nn/mlp.h"
 
-namespace nn {
+namespace ad::nn {
 
 namespace {
 std::string sizes_str(const std::vector<std::int64_t>& s) {
@@ -35,4 +35,4 @@ std::shared_ptr<Linear> MLP::linear(std::size_t i) const {
   return linears_[i];
 }
 
-}  // namespace nn
+}  // namespace ad::nn

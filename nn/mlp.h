@@ -3,11 +3,11 @@
 #include <memory>
 #include <vector>
 
-#include "nn/activation.h"
-#include "nn/linear.h"
-#include "nn/sequential.h"
+#include "adgraph/nn/activation.h"
+#include "adgraph/nn/linear.h"
+#include "adgraph/nn/sequential.h"
 
-namespace nn {
+namespace ad::nn {
 
 // A multilayer perceptron: a Sequential of Linear(sizes[i], sizes[i+1]) layers, each followed by
 // the `hidden` activation, except the last which gets `output` (None adds no module). Children
@@ -28,4 +28,4 @@ class MLP : public Sequential {
   std::vector<std::shared_ptr<Linear>> linears_;
 };
 
-}  // namespace nn
+}  // namespace ad::nn

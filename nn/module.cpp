@@ -1,4 +1,4 @@
-#include "nn/module.h"
+#include "adgraph/nn/module.h"
 
 #include <ostream>
 #include <sstream>
@@ -12,7 +12,7 @@
 #define AD_NN_HAVE_CXXABI 1
 #endif
 
-namespace nn {
+namespace ad::nn {
 
 namespace {
 
@@ -30,7 +30,7 @@ std::string demangle(const char* mangled) {
   return mangled;
 }
 
-// "nn::Linear" -> "Linear", "(anonymous namespace)::TwoLayer" -> "TwoLayer"; the qualifier is
+// "ad::nn::Linear" -> "Linear", "(anonymous namespace)::TwoLayer" -> "TwoLayer"; the qualifier is
 // only stripped outside template arguments.
 std::string unqualified(const std::string& full) {
   int depth = 0;
@@ -47,7 +47,7 @@ std::string unqualified(const std::string& full) {
 }  // namespace
 
 ad::Tensor Module::forward(const ad::Tensor& x) const {
-  throw ad::Error("nn::Module::forward: " + name() + " does not implement forward (input " +
+  throw ad::Error("ad::nn::Module::forward: " + name() + " does not implement forward (input " +
                   ad::shape_str(x.defined() ? x.shape() : ad::Shape{}) +
                   "); override `ad::Tensor forward(const ad::Tensor& x) const` in " + name());
 }
@@ -222,4 +222,4 @@ void Module::add_child(const std::string& name, std::shared_ptr<Module> m) {
   children_.emplace_back(name, std::move(m));
 }
 
-}  // namespace nn
+}  // namespace ad::nn

@@ -6,9 +6,9 @@
 #include <utility>
 #include <vector>
 
-#include "autodiff/autodiff.h"
+#include "adgraph/autodiff/autodiff.h"
 
-namespace nn {
+namespace ad::nn {
 
 // Base of every layer and model. Parameters and child modules are registered by name and
 // owned here, so parameters() is the single source of truth: a layer reads its weights back
@@ -89,4 +89,4 @@ class Module {
 
 std::ostream& operator<<(std::ostream& os, const Module& m);
 
-}  // namespace nn
+}  // namespace ad::nn

@@ -1,8 +1,8 @@
-#include "nn/regularizer.h"
+#include "adgraph/nn/regularizer.h"
 
 #include <string>
 
-namespace nn {
+namespace ad::nn {
 
 namespace {
 
@@ -10,7 +10,7 @@ template <class F>
 ad::Tensor penalty(const std::vector<ad::Tensor>& params, const char* name, F term) {
   if (params.empty())
     throw ad::Error(std::string(name) +
-                    ": no tensors given; pass the parameters to penalise, e.g. nn::weights(model) or "
+                    ": no tensors given; pass the parameters to penalise, e.g. ad::nn::weights(model) or "
                     "model.parameters()");
   ad::Tensor total;
   for (std::size_t i = 0; i < params.size(); ++i) {
@@ -48,4 +48,4 @@ std::vector<ad::Tensor> weights(const Module& m) {
   return out;
 }
 
-}  // namespace nn
+}  // namespace ad::nn

@@ -1,13 +1,13 @@
 #pragma once
 // Weight penalties as graph terms: add lambda * penalty to the loss and the engine differentiates
 // it with the rest, e.g.
-//   loss = nn::mse_loss(model(x), y) + 1e-4 * nn::l2_penalty(nn::weights(model));
+//   loss = ad::nn::mse_loss(model(x), y) + 1e-4 * ad::nn::l2_penalty(ad::nn::weights(model));
 #include <vector>
 
-#include "autodiff/autodiff.h"
-#include "nn/module.h"
+#include "adgraph/autodiff/autodiff.h"
+#include "adgraph/nn/module.h"
 
-namespace nn {
+namespace ad::nn {
 
 // sum over the tensors of sum |w|: a 0-d tensor; gradient sign(w) (0 at w = 0).
 ad::Tensor l1_penalty(const std::vector<ad::Tensor>& params);
@@ -19,4 +19,4 @@ ad::Tensor l2_penalty(const std::vector<ad::Tensor>& params);
 // but the biases: what weight penalties usually apply to.
 std::vector<ad::Tensor> weights(const Module& m);
 
-}  // namespace nn
+}  // namespace ad::nn

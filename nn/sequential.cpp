@@ -1,6 +1,6 @@
-#include "nn/sequential.h"
+#include "adgraph/nn/sequential.h"
 
-namespace nn {
+namespace ad::nn {
 
 Sequential::Sequential(std::initializer_list<std::shared_ptr<Module>> layers) {
   for (const auto& l : layers) push_back(l);
@@ -35,4 +35,4 @@ const std::shared_ptr<Module>& Sequential::operator[](std::size_t i) const {
   return layers_[i];
 }
 
-}  // namespace nn
+}  // namespace ad::nn

@@ -3,9 +3,9 @@
 #include <memory>
 #include <vector>
 
-#include "nn/module.h"
+#include "adgraph/nn/module.h"
 
-namespace nn {
+namespace ad::nn {
 
 // Applies its layers in order. Layers are children named "0", "1", ..., so parameters are
 // "0.weight", "0.bias", "2.weight", ... An empty Sequential is the identity.
@@ -36,4 +36,4 @@ class Sequential : public Module {
   std::vector<std::shared_ptr<Module>> layers_;
 };
 
-}  // namespace nn
+}  // namespace ad::nn

@@ -1,10 +1,10 @@
-#include "nn/serialize.h"
+#include "adgraph/nn/serialize.h"
 
 #include <map>
 
-#include "autodiff/safetensors.h"
+#include "adgraph/autodiff/safetensors.h"
 
-namespace nn {
+namespace ad::nn {
 
 void save(const Module& m, const std::string& path) {
   ad::save_safetensors(path, m.named_parameters(), {{"format", "pt"}});
@@ -36,7 +36,7 @@ void load(Module& m, const std::string& path) {
     if (!expected.count(name)) unexpected += "\n  " + name + " (" + describe(t) + ")";
 
   if (!missing.empty() || !mismatched.empty() || !unexpected.empty()) {
-    std::string msg = "nn::load('" + path + "'): the file does not match the module; nothing was loaded";
+    std::string msg = "ad::nn::load('" + path + "'): the file does not match the module; nothing was loaded";
     if (!missing.empty()) msg += "\nmissing keys (in the module, not in the file):" + missing;
     if (!unexpected.empty()) msg += "\nunexpected keys (in the file, not in the module):" + unexpected;
     if (!mismatched.empty()) msg += "\nshape/dtype mismatches:" + mismatched;
@@ -51,4 +51,4 @@ void load(Module& m, const std::string& path) {
   }
 }
 
-}  // namespace nn
+}  // namespace ad::nn

@@ -4,9 +4,9 @@
 // ("fc1.weight", "fc1.bias", ...) and the metadata {"format": "pt"}.
 #include <string>
 
-#include "nn/module.h"
+#include "adgraph/nn/module.h"
 
-namespace nn {
+namespace ad::nn {
 
 // Writes m.named_parameters() to `path` atomically (see ad::save_safetensors).
 void save(const Module& m, const std::string& path);
@@ -17,4 +17,4 @@ void save(const Module& m, const std::string& path);
 // ad::Error listing the problems, and the module is left exactly as it was.
 void load(Module& m, const std::string& path);
 
-}  // namespace nn
+}  // namespace ad::nn

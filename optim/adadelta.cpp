@@ -1,8 +1,8 @@
-#include "optim/adadelta.h"
+#include "adgraph/optim/adadelta.h"
 
 #include <cmath>
 
-namespace optim {
+namespace ad::optim {
 
 Adadelta::Adadelta(std::vector<ad::Tensor> params, AdadeltaOptions opt)
     : Optimizer("Adadelta", std::move(params), opt.lr), opt_(opt) {
@@ -26,4 +26,4 @@ void Adadelta::update(ad::Tensor& p, const ad::Tensor& grad, ParamState& state) 
   p.sub_(d, lr());                                                           // p -= lr * d
 }
 
-}  // namespace optim
+}  // namespace ad::optim

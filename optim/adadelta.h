@@ -1,7 +1,7 @@
 #pragma once
-#include "optim/optimizer.h"
+#include "adgraph/optim/optimizer.h"
 
-namespace optim {
+namespace ad::optim {
 
 struct AdadeltaOptions {
   double lr = 1.0;            // PyTorch's default: the update is scaled by lr (Zeiler's method has none)
@@ -28,4 +28,4 @@ class Adadelta : public Optimizer {
   AdadeltaOptions opt_;
 };
 
-}  // namespace optim
+}  // namespace ad::optim

@@ -1,8 +1,8 @@
-#include "optim/adagrad.h"
+#include "adgraph/optim/adagrad.h"
 
 #include <cmath>
 
-namespace optim {
+namespace ad::optim {
 
 Adagrad::Adagrad(std::vector<ad::Tensor> params, AdagradOptions opt)
     : Optimizer("Adagrad", std::move(params), opt.lr), opt_(opt) {
@@ -32,4 +32,4 @@ void Adagrad::update(ad::Tensor& p, const ad::Tensor& grad, ParamState& state) {
   p.sub_(g / denom, clr);  // p -= clr * g / (sqrt(sum) + eps)
 }
 
-}  // namespace optim
+}  // namespace ad::optim

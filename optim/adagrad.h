@@ -1,7 +1,7 @@
 #pragma once
-#include "optim/optimizer.h"
+#include "adgraph/optim/optimizer.h"
 
-namespace optim {
+namespace ad::optim {
 
 struct AdagradOptions {
   double lr = 1e-2;
@@ -28,4 +28,4 @@ class Adagrad : public Optimizer {
   AdagradOptions opt_;
 };
 
-}  // namespace optim
+}  // namespace ad::optim

@@ -1,8 +1,8 @@
-#include "optim/adam.h"
+#include "adgraph/optim/adam.h"
 
 #include <cmath>
 
-namespace optim {
+namespace ad::optim {
 
 Adam::Adam(std::vector<ad::Tensor> params, AdamOptions opt) : Adam("Adam", std::move(params), opt, false) {}
 
@@ -67,4 +67,4 @@ void Adam::update(ad::Tensor& p, const ad::Tensor& grad, ParamState& state) {
   p.addcdiv_(m, denom, -lr() / bias_correction1);          // p -= lr / (1 - b1^t) * m / denom
 }
 
-}  // namespace optim
+}  // namespace ad::optim

@@ -1,9 +1,9 @@
 #pragma once
 #include <utility>
 
-#include "optim/optimizer.h"
+#include "adgraph/optim/optimizer.h"
 
-namespace optim {
+namespace ad::optim {
 
 struct AdamOptions {
   double lr = 1e-3;
@@ -51,4 +51,4 @@ class AdamW : public Adam {
   AdamW(std::vector<ad::Tensor> params, AdamWOptions opt = {});
 };
 
-}  // namespace optim
+}  // namespace ad::optim

@@ -1,13 +1,13 @@
-#include "optim/early_stopping.h"
+#include "adgraph/optim/early_stopping.h"
 
 #include <cmath>
 #include <limits>
 #include <string>
 
-#include "autodiff/dtype.h"
-#include "optim/optimizer.h"
+#include "adgraph/autodiff/dtype.h"
+#include "adgraph/optim/optimizer.h"
 
-namespace optim {
+namespace ad::optim {
 
 EarlyStopping::EarlyStopping(std::int64_t patience, double min_delta, Mode mode)
     : patience_(patience), min_delta_(min_delta), mode_(mode) {
@@ -39,4 +39,4 @@ bool EarlyStopping::step(double metric) {
   return stopped_;
 }
 
-}  // namespace optim
+}  // namespace ad::optim

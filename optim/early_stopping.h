@@ -1,9 +1,9 @@
 #pragma once
 #include <cstdint>
 
-#include "optim/mode.h"
+#include "adgraph/optim/mode.h"
 
-namespace optim {
+namespace ad::optim {
 
 // Stops training when a monitored metric has not improved for `patience` epochs (Keras's
 // EarlyStopping). step(metric) is called once per epoch (epochs count from 0):
@@ -32,4 +32,4 @@ class EarlyStopping {
   bool stopped_ = false;
 };
 
-}  // namespace optim
+}  // namespace ad::optim

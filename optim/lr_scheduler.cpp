@@ -1,11 +1,11 @@
-#include "optim/lr_scheduler.h"
+#include "adgraph/optim/lr_scheduler.h"
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <numbers>
 
-namespace optim {
+namespace ad::optim {
 
 LRScheduler::LRScheduler(const char* name, Optimizer& optimizer)
     : name_(name), optimizer_(optimizer), base_lr_(optimizer.lr()) {}
@@ -168,4 +168,4 @@ bool ReduceLROnPlateau::step(double metric) {
   return true;
 }
 
-}  // namespace optim
+}  // namespace ad::optim

@@ -2,10 +2,10 @@
 #include <cstdint>
 #include <vector>
 
-#include "optim/mode.h"
-#include "optim/optimizer.h"
+#include "adgraph/optim/mode.h"
+#include "adgraph/optim/optimizer.h"
 
-namespace optim {
+namespace ad::optim {
 
 // Base of the epoch-indexed schedules (PyTorch's LRScheduler with closed forms). Construction
 // reads the optimizer's lr as base_lr and sets the lr to lr_at(0); each step() advances the
@@ -146,4 +146,4 @@ class ReduceLROnPlateau {
   std::int64_t t_ = 0;
 };
 
-}  // namespace optim
+}  // namespace ad::optim

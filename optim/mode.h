@@ -1,8 +1,8 @@
 #pragma once
 
-namespace optim {
+namespace ad::optim {
 
 // Whether a monitored metric improves by going down (a loss) or up (an accuracy).
 enum class Mode { Min, Max };
 
-}  // namespace optim
+}  // namespace ad::optim

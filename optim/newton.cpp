@@ -1,4 +1,4 @@
-#include "optim/newton.h"
+#include "adgraph/optim/newton.h"
 
 #include <algorithm>
 #include <cfloat>
@@ -9,7 +9,7 @@
 extern "C" void dgesv_(const int* n, const int* nrhs, double* a, const int* lda, int* ipiv, double* b, const int* ldb,
                        int* info);
 
-namespace optim {
+namespace ad::optim {
 namespace {
 
 void check_vector(const ad::Tensor& x, const char* fn) {
@@ -143,4 +143,4 @@ NewtonStep Newton::step(const Objective& f) {
   return s;
 }
 
-}  // namespace optim
+}  // namespace ad::optim

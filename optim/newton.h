@@ -2,9 +2,9 @@
 #include <cstdint>
 #include <functional>
 
-#include "optim/optimizer.h"
+#include "adgraph/optim/optimizer.h"
 
-namespace optim {
+namespace ad::optim {
 
 // A scalar function of a 1-D parameter vector, built from differentiable ops; it must return a
 // one-element tensor.
@@ -58,4 +58,4 @@ class Newton {
   std::int64_t steps_ = 0;
 };
 
-}  // namespace optim
+}  // namespace ad::optim

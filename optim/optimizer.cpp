@@ -1,10 +1,10 @@
-#include "optim/optimizer.h"
+#include "adgraph/optim/optimizer.h"
 
 #include <charconv>
 #include <cmath>
 #include <set>
 
-namespace optim {
+namespace ad::optim {
 
 std::string format_number(double v) {
   char buf[64];
@@ -201,4 +201,4 @@ void Optimizer::load_state(const std::string& path) {
   }
 }
 
-}  // namespace optim
+}  // namespace ad::optim

@@ -6,10 +6,10 @@
 #include <utility>
 #include <vector>
 
-#include "autodiff/autodiff.h"
-#include "autodiff/safetensors.h"
+#include "adgraph/autodiff/autodiff.h"
+#include "adgraph/autodiff/safetensors.h"
 
-namespace optim {
+namespace ad::optim {
 
 // The shortest decimal form of v that reads back exactly ("0.9", "1e-08"), for messages.
 std::string format_number(double v);
@@ -88,4 +88,4 @@ class Optimizer {
   std::int64_t step_count_ = 0;
 };
 
-}  // namespace optim
+}  // namespace ad::optim

@@ -1,8 +1,8 @@
-#include "optim/rmsprop.h"
+#include "adgraph/optim/rmsprop.h"
 
 #include <cmath>
 
-namespace optim {
+namespace ad::optim {
 
 RMSprop::RMSprop(std::vector<ad::Tensor> params, RMSpropOptions opt)
     : Optimizer("RMSprop", std::move(params), opt.lr), opt_(opt) {
@@ -50,4 +50,4 @@ void RMSprop::update(ad::Tensor& p, const ad::Tensor& grad, ParamState& state) {
   }
 }
 
-}  // namespace optim
+}  // namespace ad::optim

@@ -1,7 +1,7 @@
 #pragma once
-#include "optim/optimizer.h"
+#include "adgraph/optim/optimizer.h"
 
-namespace optim {
+namespace ad::optim {
 
 struct RMSpropOptions {
   double lr = 1e-2;
@@ -31,4 +31,4 @@ class RMSprop : public Optimizer {
   RMSpropOptions opt_;
 };
 
-}  // namespace optim
+}  // namespace ad::optim

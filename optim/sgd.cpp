@@ -1,8 +1,8 @@
-#include "optim/sgd.h"
+#include "adgraph/optim/sgd.h"
 
 #include <cmath>
 
-namespace optim {
+namespace ad::optim {
 
 SGD::SGD(std::vector<ad::Tensor> params, SGDOptions opt) : Optimizer("SGD", std::move(params), opt.lr), opt_(opt) {
   check_option(std::isfinite(opt.momentum) && opt.momentum >= 0.0, "momentum", "finite and >= 0", opt.momentum);
@@ -39,4 +39,4 @@ void SGD::update(ad::Tensor& p, const ad::Tensor& grad, ParamState& state) {
   p.sub_(g, lr());  // p -= lr * g
 }
 
-}  // namespace optim
+}  // namespace ad::optim

@@ -1,7 +1,7 @@
 #pragma once
-#include "optim/optimizer.h"
+#include "adgraph/optim/optimizer.h"
 
-namespace optim {
+namespace ad::optim {
 
 struct SGDOptions {
   double lr = 0.01;
@@ -30,4 +30,4 @@ class SGD : public Optimizer {
   SGDOptions opt_;
 };
 
-}  // namespace optim
+}  // namespace ad::optim

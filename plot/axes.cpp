@@ -5,10 +5,10 @@
 #include <utility>
 #include <vector>
 
-#include "plot/detail.h"
-#include "plot/plot.h"
+#include "adgraph/plot/detail.h"
+#include "adgraph/plot/plot.h"
 
-namespace plot {
+namespace ad::plot {
 
 using detail::font_height;
 using detail::kColorbarWidth;
@@ -68,13 +68,13 @@ Axes& Axes::ylabel(std::string text) {
 }
 Axes& Axes::xlim(double lo, double hi) {
   if (!(lo < hi) || !std::isfinite(lo) || !std::isfinite(hi))
-    throw ad::Error("plot::Axes::xlim: need finite lo < hi, got " + std::to_string(lo) + ", " + std::to_string(hi));
+    throw ad::Error("ad::plot::Axes::xlim: need finite lo < hi, got " + std::to_string(lo) + ", " + std::to_string(hi));
   xlim_ = {lo, hi};
   return *this;
 }
 Axes& Axes::ylim(double lo, double hi) {
   if (!(lo < hi) || !std::isfinite(lo) || !std::isfinite(hi))
-    throw ad::Error("plot::Axes::ylim: need finite lo < hi, got " + std::to_string(lo) + ", " + std::to_string(hi));
+    throw ad::Error("ad::plot::Axes::ylim: need finite lo < hi, got " + std::to_string(lo) + ", " + std::to_string(hi));
   ylim_ = {lo, hi};
   return *this;
 }
@@ -97,7 +97,7 @@ Axes& Axes::equal_aspect(bool on) {
 
 Axes& Axes::line(const std::vector<double>& xs, const std::vector<double>& ys, const std::string& label,
                  std::optional<Color> color, double width, bool dashed) {
-  check_xy("plot::Axes::line", xs, ys);
+  check_xy("ad::plot::Axes::line", xs, ys);
   Series s;
   s.kind = Series::Kind::Line;
   s.xs = xs;
@@ -113,7 +113,7 @@ Axes& Axes::line(const std::vector<double>& xs, const std::vector<double>& ys, c
 
 Axes& Axes::scatter(const std::vector<double>& xs, const std::vector<double>& ys, const std::string& label,
                     std::optional<Color> color, double radius) {
-  check_xy("plot::Axes::scatter", xs, ys);
+  check_xy("ad::plot::Axes::scatter", xs, ys);
   Series s;
   s.kind = Series::Kind::Scatter;
   s.xs = xs;
@@ -128,9 +128,9 @@ Axes& Axes::scatter(const std::vector<double>& xs, const std::vector<double>& ys
 
 Axes& Axes::scatter(const std::vector<double>& xs, const std::vector<double>& ys, const std::vector<int>& classes,
                     const std::vector<std::string>& class_names, double radius) {
-  check_xy("plot::Axes::scatter", xs, ys);
+  check_xy("ad::plot::Axes::scatter", xs, ys);
   if (classes.size() != xs.size())
-    throw ad::Error("plot::Axes::scatter: " + std::to_string(xs.size()) + " points but " +
+    throw ad::Error("ad::plot::Axes::scatter: " + std::to_string(xs.size()) + " points but " +
                     std::to_string(classes.size()) + " class ids; give one class id per point");
   std::vector<Color> colors;
   colors.reserve(classes.size());
@@ -144,9 +144,9 @@ Axes& Axes::scatter(const std::vector<double>& xs, const std::vector<double>& ys
 
 Axes& Axes::scatter(const std::vector<double>& xs, const std::vector<double>& ys, const std::vector<Color>& colors,
                     double radius) {
-  check_xy("plot::Axes::scatter", xs, ys);
+  check_xy("ad::plot::Axes::scatter", xs, ys);
   if (colors.size() != xs.size())
-    throw ad::Error("plot::Axes::scatter: " + std::to_string(xs.size()) + " points but " +
+    throw ad::Error("ad::plot::Axes::scatter: " + std::to_string(xs.size()) + " points but " +
                     std::to_string(colors.size()) + " colours; give one colour per point");
   Series s;
   s.kind = Series::Kind::Scatter;
@@ -161,7 +161,7 @@ Axes& Axes::scatter(const std::vector<double>& xs, const std::vector<double>& ys
 Axes& Axes::scatter(const ad::Tensor& X, const ad::Tensor& y, const std::vector<std::string>& class_names,
                     double radius) {
   if (!X.defined() || X.dim() != 2 || X.size(1) < 2)
-    throw ad::Error("plot::Axes::scatter: expected points X [n, 2], got " +
+    throw ad::Error("ad::plot::Axes::scatter: expected points X [n, 2], got " +
                     (X.defined() ? ad::shape_str(X.shape()) : std::string("an undefined tensor")));
   const std::int64_t n = X.size(0);
   const std::vector<double> v = X.to_vector();
@@ -172,12 +172,12 @@ Axes& Axes::scatter(const ad::Tensor& X, const ad::Tensor& y, const std::vector<
     ys.push_back(v[r * cols + 1]);
   }
   if (!y.defined()) return scatter(xs, ys, std::string{}, std::nullopt, radius);
-  return scatter(xs, ys, class_ids("plot::Axes::scatter", y, n), class_names, radius);
+  return scatter(xs, ys, class_ids("ad::plot::Axes::scatter", y, n), class_names, radius);
 }
 
 Axes& Axes::path(const std::vector<double>& xs, const std::vector<double>& ys, const std::string& label,
                  std::optional<Color> color, double width) {
-  check_xy("plot::Axes::path", xs, ys);
+  check_xy("ad::plot::Axes::path", xs, ys);
   Series s;
   s.kind = Series::Kind::Path;
   s.xs = xs;
@@ -191,13 +191,13 @@ Axes& Axes::path(const std::vector<double>& xs, const std::vector<double>& ys, c
 }
 
 Axes& Axes::heatmap(const Field& field, const HeatmapOptions& options) {
-  check_field("plot::Axes::heatmap", field);
-  if (std::isnan(field.min())) throw ad::Error("plot::Axes::heatmap: the field holds no finite value (empty data)");
+  check_field("ad::plot::Axes::heatmap", field);
+  if (std::isnan(field.min())) throw ad::Error("ad::plot::Axes::heatmap: the field holds no finite value (empty data)");
   if (std::isfinite(options.vmin) && std::isfinite(options.vmax) && !(options.vmin < options.vmax))
-    throw ad::Error("plot::Axes::heatmap: need vmin < vmax, got " + std::to_string(options.vmin) + ", " +
+    throw ad::Error("ad::plot::Axes::heatmap: need vmin < vmax, got " + std::to_string(options.vmin) + ", " +
                     std::to_string(options.vmax));
   if (!std::is_sorted(options.levels.begin(), options.levels.end()))
-    throw ad::Error("plot::Axes::heatmap: the levels must be increasing");
+    throw ad::Error("ad::plot::Axes::heatmap: the levels must be increasing");
   Series s;
   s.kind = Series::Kind::Heatmap;
   s.field = field;
@@ -208,8 +208,9 @@ Axes& Axes::heatmap(const Field& field, const HeatmapOptions& options) {
 
 Axes& Axes::contour(const Field& field, const std::vector<double>& levels, Color color, double width,
                     const std::string& label, bool dashed) {
-  check_field("plot::Axes::contour", field);
-  if (levels.empty()) throw ad::Error("plot::Axes::contour: no levels given (e.g. {0.5}, or plot::linear_levels)");
+  check_field("ad::plot::Axes::contour", field);
+  if (levels.empty())
+    throw ad::Error("ad::plot::Axes::contour: no levels given (e.g. {0.5}, or ad::plot::linear_levels)");
   Series s;
   s.kind = Series::Kind::Contour;
   s.field = field;
@@ -226,7 +227,7 @@ Axes& Axes::contour(const Field& field, const std::vector<double>& levels, Color
 Axes& Axes::filled_contour(const Field& field, const std::vector<double>& levels, Colormap cmap,
                            const std::string& colorbar_label) {
   if (levels.empty())
-    throw ad::Error("plot::Axes::filled_contour: no levels given (e.g. plot::log_levels(lo, hi, 12))");
+    throw ad::Error("ad::plot::Axes::filled_contour: no levels given (e.g. ad::plot::log_levels(lo, hi, 12))");
   std::vector<double> sorted = levels;
   std::sort(sorted.begin(), sorted.end());
   HeatmapOptions o;
@@ -464,4 +465,4 @@ PanelLayout Painter::layout(cairo_t* cr, const Axes& a, Rect panel) {
   return L;
 }
 
-}  // namespace plot
+}  // namespace ad::plot

@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "plot/plot.h"
+#include "adgraph/plot/plot.h"
 
-namespace plot {
+namespace ad::plot {
 namespace detail {
 
 inline constexpr double kTitleFont = 14, kLabelFont = 12, kTickFont = 10.5, kLegendFont = 10.5, kSupFont = 16;
@@ -77,4 +77,4 @@ struct Painter {
   static void draw_legend(cairo_t* cr, const Axes& a, const detail::PanelLayout& L);
 };
 
-}  // namespace plot
+}  // namespace ad::plot

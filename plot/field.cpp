@@ -6,11 +6,11 @@
 #include <utility>
 #include <vector>
 
-#include "autodiff/grad_mode.h"
-#include "plot/detail.h"
-#include "plot/plot.h"
+#include "adgraph/autodiff/grad_mode.h"
+#include "adgraph/plot/detail.h"
+#include "adgraph/plot/plot.h"
 
-namespace plot {
+namespace ad::plot {
 
 using detail::draw_text;
 using detail::kLabelFont;
@@ -30,7 +30,8 @@ Color Color::rgb(int r8, int g8, int b8, double alpha) { return {r8 / 255.0, g8 
 Color Color::hex(std::string_view code) {
   if (!code.empty() && code.front() == '#') code.remove_prefix(1);
   const auto bad = [&] {
-    return ad::Error("plot::Color::hex: '" + std::string(code) + "' is not a colour like \"#1f77b4\" (6 hex digits)");
+    return ad::Error("ad::plot::Color::hex: '" + std::string(code) +
+                     "' is not a colour like \"#1f77b4\" (6 hex digits)");
   };
   if (code.size() != 6) throw bad();
   int ch[3];
@@ -122,7 +123,7 @@ void GridSpec::validate(const char* op) const {
 
 GridSpec GridSpec::around(const ad::Tensor& X, double margin, int nx_, int ny_) {
   if (!X.defined() || X.dim() != 2 || X.size(1) < 2 || X.size(0) < 1)
-    throw ad::Error("plot::GridSpec::around: expected points X [n, 2] (n >= 1), got " +
+    throw ad::Error("ad::plot::GridSpec::around: expected points X [n, 2] (n >= 1), got " +
                     (X.defined() ? ad::shape_str(X.shape()) : std::string("an undefined tensor")));
   const std::vector<double> v = X.to_vector();
   const auto cols = static_cast<std::size_t>(X.size(1));
@@ -135,18 +136,18 @@ GridSpec GridSpec::around(const ad::Tensor& X, double margin, int nx_, int ny_) 
     g.x0 = std::min(g.x0, x), g.x1 = std::max(g.x1, x);
     g.y0 = std::min(g.y0, y), g.y1 = std::max(g.y1, y);
   }
-  if (!std::isfinite(g.x0)) throw ad::Error("plot::GridSpec::around: X holds no finite point");
+  if (!std::isfinite(g.x0)) throw ad::Error("ad::plot::GridSpec::around: X holds no finite point");
   g.x0 -= margin, g.x1 += margin, g.y0 -= margin, g.y1 += margin;
   if (g.x0 >= g.x1) g.x0 -= 0.5, g.x1 += 0.5;
   if (g.y0 >= g.y1) g.y0 -= 0.5, g.y1 += 0.5;
   g.nx = nx_;
   g.ny = ny_;
-  g.validate("plot::GridSpec::around");
+  g.validate("ad::plot::GridSpec::around");
   return g;
 }
 
 ad::Tensor grid_points(const GridSpec& grid) {
-  grid.validate("plot::grid_points");
+  grid.validate("ad::plot::grid_points");
   std::vector<double> v;
   v.reserve(static_cast<std::size_t>(grid.nx) * static_cast<std::size_t>(grid.ny) * 2);
   for (int j = 0; j < grid.ny; ++j)
@@ -158,10 +159,10 @@ ad::Tensor grid_points(const GridSpec& grid) {
 }
 
 Field::Field(const GridSpec& g, std::vector<double> values) : grid(g), z(std::move(values)) {
-  grid.validate("plot::Field");
+  grid.validate("ad::plot::Field");
   const auto n = static_cast<std::size_t>(grid.nx) * static_cast<std::size_t>(grid.ny);
   if (z.size() != n)
-    throw ad::Error("plot::Field: a " + std::to_string(grid.nx) + " x " + std::to_string(grid.ny) + " grid needs " +
+    throw ad::Error("ad::plot::Field: a " + std::to_string(grid.nx) + " x " + std::to_string(grid.ny) + " grid needs " +
                     std::to_string(n) + " values (x fastest), got " + std::to_string(z.size()));
 }
 
@@ -169,7 +170,7 @@ Field::Field(const GridSpec& g, const ad::Tensor& values)
     : Field(g, values.defined() ? values.to_vector() : std::vector<double>{}) {}
 
 Field Field::sample(const GridSpec& g, const std::function<double(double, double)>& f) {
-  g.validate("plot::Field::sample");
+  g.validate("ad::plot::Field::sample");
   std::vector<double> z;
   z.reserve(static_cast<std::size_t>(g.nx) * static_cast<std::size_t>(g.ny));
   for (int j = 0; j < g.ny; ++j)
@@ -180,7 +181,7 @@ Field Field::sample(const GridSpec& g, const std::function<double(double, double
 Field Field::evaluate(const GridSpec& g, const std::function<ad::Tensor(const ad::Tensor&)>& f) {
   ad::NoGradGuard no_grad;
   const ad::Tensor out = f(grid_points(g));
-  if (!out.defined()) throw ad::Error("plot::Field::evaluate: the function returned an undefined tensor");
+  if (!out.defined()) throw ad::Error("ad::plot::Field::evaluate: the function returned an undefined tensor");
   return Field(g, out);
 }
 
@@ -200,7 +201,7 @@ double Field::max() const {
 
 std::vector<double> linear_levels(double lo, double hi, int n) {
   if (n < 2 || !(lo < hi) || !std::isfinite(lo) || !std::isfinite(hi))
-    throw ad::Error("plot::linear_levels: need finite lo < hi and n >= 2, got " + std::to_string(lo) + ", " +
+    throw ad::Error("ad::plot::linear_levels: need finite lo < hi and n >= 2, got " + std::to_string(lo) + ", " +
                     std::to_string(hi) + ", " + std::to_string(n));
   std::vector<double> v(static_cast<std::size_t>(n));
   for (int i = 0; i < n; ++i) v[static_cast<std::size_t>(i)] = lo + (hi - lo) * i / (n - 1);
@@ -209,7 +210,7 @@ std::vector<double> linear_levels(double lo, double hi, int n) {
 
 std::vector<double> log_levels(double lo, double hi, int n) {
   if (!(lo > 0) || !(lo < hi) || !std::isfinite(hi) || n < 2)
-    throw ad::Error("plot::log_levels: need 0 < lo < hi (finite) and n >= 2, got " + std::to_string(lo) + ", " +
+    throw ad::Error("ad::plot::log_levels: need 0 < lo < hi (finite) and n >= 2, got " + std::to_string(lo) + ", " +
                     std::to_string(hi) + ", " + std::to_string(n));
   std::vector<double> v = linear_levels(std::log10(lo), std::log10(hi), n);
   for (double& x : v) x = std::pow(10.0, x);
@@ -223,7 +224,7 @@ std::vector<double> range(std::size_t n, double start, double step) {
 }
 
 std::vector<double> values(const ad::Tensor& t) {
-  if (!t.defined()) throw ad::Error("plot::values: undefined tensor");
+  if (!t.defined()) throw ad::Error("ad::plot::values: undefined tensor");
   return t.to_vector();
 }
 
@@ -447,4 +448,4 @@ void Painter::draw_colorbar(cairo_t* cr, const Series& s, const PanelLayout& L) 
   }
 }
 
-}  // namespace plot
+}  // namespace ad::plot

@@ -12,10 +12,10 @@
 #include <utility>
 #include <vector>
 
-#include "plot/detail.h"
-#include "plot/plot.h"
+#include "adgraph/plot/detail.h"
+#include "adgraph/plot/plot.h"
 
-namespace plot {
+namespace ad::plot {
 
 using detail::draw_text;
 using detail::kSupFont;
@@ -29,10 +29,10 @@ Figure::Figure(int width, int height) : Figure(1, 1, width, height, true) {}
 Figure::Figure(int rows, int cols, int panel_width, int panel_height, bool)
     : rows_(rows), cols_(cols), panel_w_(panel_width), panel_h_(panel_height) {
   if (rows < 1 || cols < 1 || rows > 64 || cols > 64)
-    throw ad::Error("plot::Figure: need 1..64 rows and columns of panels, got " + std::to_string(rows) + " x " +
+    throw ad::Error("ad::plot::Figure: need 1..64 rows and columns of panels, got " + std::to_string(rows) + " x " +
                     std::to_string(cols));
   if (panel_width < 120 || panel_height < 100 || panel_width > 8000 || panel_height > 8000)
-    throw ad::Error("plot::Figure: a panel must be 120..8000 pixels wide and 100..8000 high, got " +
+    throw ad::Error("ad::plot::Figure: a panel must be 120..8000 pixels wide and 100..8000 high, got " +
                     std::to_string(panel_width) + " x " + std::to_string(panel_height));
   axes_.resize(static_cast<std::size_t>(rows) * static_cast<std::size_t>(cols));
 }
@@ -45,14 +45,14 @@ Axes& Figure::ax(int row, int col) { return const_cast<Axes&>(std::as_const(*thi
 
 const Axes& Figure::ax(int row, int col) const {
   if (row < 0 || row >= rows_ || col < 0 || col >= cols_)
-    throw ad::Error("plot::Figure::ax: panel (" + std::to_string(row) + ", " + std::to_string(col) +
+    throw ad::Error("ad::plot::Figure::ax: panel (" + std::to_string(row) + ", " + std::to_string(col) +
                     ") is out of range for a " + std::to_string(rows_) + " x " + std::to_string(cols_) + " figure");
   return axes_[static_cast<std::size_t>(row * cols_ + col)];
 }
 
 Axes& Figure::panel(int index) {
   if (index < 0 || index >= rows_ * cols_)
-    throw ad::Error("plot::Figure::panel: index " + std::to_string(index) + " is out of range (" +
+    throw ad::Error("ad::plot::Figure::panel: index " + std::to_string(index) + " is out of range (" +
                     std::to_string(rows_ * cols_) + " panels)");
   return axes_[static_cast<std::size_t>(index)];
 }
@@ -197,11 +197,11 @@ std::string lower_extension(const std::string& path) {
 void write_file(const std::string& path, const std::string& bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   if (!out)
-    throw ad::Error("plot::Figure::save: cannot open '" + path + "' for writing (" + std::strerror(errno) +
+    throw ad::Error("ad::plot::Figure::save: cannot open '" + path + "' for writing (" + std::strerror(errno) +
                     "); check that the directory exists and is writable");
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   out.close();
-  if (!out) throw ad::Error("plot::Figure::save: writing '" + path + "' failed (" + std::strerror(errno) + ")");
+  if (!out) throw ad::Error("ad::plot::Figure::save: writing '" + path + "' failed (" + std::strerror(errno) + ")");
 }
 
 Rect panel_rect(int r, int c, int pw, int ph, int top) {
@@ -224,7 +224,7 @@ void Figure::save(const std::string& path) const {
   const std::string ext = lower_extension(path);
   const bool png = ext == ".png", svg = ext == ".svg";
   if (!png && !svg)
-    throw ad::Error("plot::Figure::save: unknown file extension '" + ext + "' in '" + path +
+    throw ad::Error("ad::plot::Figure::save: unknown file extension '" + ext + "' in '" + path +
                     "'; use .png (raster) or .svg (vector)");
   release_font_caches_at_exit();
   const int W = width(), H = height();
@@ -232,7 +232,7 @@ void Figure::save(const std::string& path) const {
   SurfacePtr surface(png ? cairo_image_surface_create(CAIRO_FORMAT_ARGB32, W, H)
                          : cairo_svg_surface_create_for_stream(append_bytes, &bytes, W, H));
   if (cairo_surface_status(surface.get()) != CAIRO_STATUS_SUCCESS)
-    throw ad::Error(std::string("plot::Figure::save: cairo cannot create the surface: ") +
+    throw ad::Error(std::string("ad::plot::Figure::save: cairo cannot create the surface: ") +
                     cairo_status_to_string(cairo_surface_status(surface.get())));
   {
     ContextPtr cr(cairo_create(surface.get()));
@@ -253,20 +253,20 @@ void Figure::save(const std::string& path) const {
         cairo_restore(cr.get());
       }
     if (cairo_status(cr.get()) != CAIRO_STATUS_SUCCESS)
-      throw ad::Error(std::string("plot::Figure::save: drawing failed: ") +
+      throw ad::Error(std::string("ad::plot::Figure::save: drawing failed: ") +
                       cairo_status_to_string(cairo_status(cr.get())));
   }
   if (png) {
     const cairo_status_t st = cairo_surface_write_to_png_stream(surface.get(), append_bytes, &bytes);
     if (st != CAIRO_STATUS_SUCCESS)
-      throw ad::Error(std::string("plot::Figure::save: PNG encoding failed: ") + cairo_status_to_string(st));
+      throw ad::Error(std::string("ad::plot::Figure::save: PNG encoding failed: ") + cairo_status_to_string(st));
   } else {
     cairo_surface_finish(surface.get());
     if (cairo_surface_status(surface.get()) != CAIRO_STATUS_SUCCESS)
-      throw ad::Error(std::string("plot::Figure::save: SVG output failed: ") +
+      throw ad::Error(std::string("ad::plot::Figure::save: SVG output failed: ") +
                       cairo_status_to_string(cairo_surface_status(surface.get())));
   }
   write_file(path, bytes);
 }
 
-}  // namespace plot
+}  // namespace ad::plot

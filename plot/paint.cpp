@@ -5,10 +5,10 @@
 #include <utility>
 #include <vector>
 
-#include "plot/detail.h"
-#include "plot/plot.h"
+#include "adgraph/plot/detail.h"
+#include "adgraph/plot/plot.h"
 
-namespace plot {
+namespace ad::plot {
 
 using detail::draw_text;
 using detail::font_height;
@@ -311,4 +311,4 @@ void Painter::draw(cairo_t* cr, const Axes& a, const PanelLayout& L, double rast
   draw_legend(cr, a, L);
 }
 
-}  // namespace plot
+}  // namespace ad::plot

@@ -4,14 +4,14 @@
 // surfaces plus an optimizer's path, several panels side by side. save() writes PNG or SVG,
 // chosen by the file extension.
 //
-//   plot::Figure fig;                                   // one 640 x 480 panel
+//   ad::plot::Figure fig;                                   // one 640 x 480 panel
 //   fig.ax().title("training").xlabel("epoch").ylabel("loss").log_y();
-//   fig.ax().line(plot::range(losses.size()), losses, "train");
+//   fig.ax().line(ad::plot::range(losses.size()), losses, "train");
 //   fig.save("out/loss.png");
 //
-//   plot::GridSpec g = plot::GridSpec::around(X, 0.5);   // X [n, 2]
-//   plot::Field p = plot::Field::evaluate(g, [&](const ad::Tensor& pts) { return model(pts).sigmoid(); });
-//   plot::Figure f2 = plot::Figure::subplots(2, 3);      // six 360 x 320 panels
+//   ad::plot::GridSpec g = ad::plot::GridSpec::around(X, 0.5);   // X [n, 2]
+//   ad::plot::Field p = ad::plot::Field::evaluate(g, [&](const ad::Tensor& pts) { return model(pts).sigmoid(); });
+//   ad::plot::Figure f2 = ad::plot::Figure::subplots(2, 3);      // six 360 x 320 panels
 //   f2.panel(0).title("hidden = 1").decision_boundary(p, X, y);
 //   f2.save("out/boundaries.svg");
 //
@@ -26,9 +26,9 @@
 #include <string_view>
 #include <vector>
 
-#include "autodiff/tensor.h"
+#include "adgraph/autodiff/tensor.h"
 
-namespace plot {
+namespace ad::plot {
 
 // ---------------------------------------------------------------- colours
 
@@ -263,4 +263,4 @@ class Figure {
   std::vector<Axes> axes_;
 };
 
-}  // namespace plot
+}  // namespace ad::plot

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Installs what is missing (Debian 12, as root or with sudo), configures and builds.
-# Idempotent: a second run installs nothing and rebuilds only what changed.
-#   BUILD_DIR=build (default)   extra arguments are passed to cmake, e.g. -DAD_SANITIZE=ON
+# Installs what is missing (Debian 12, as root or with sudo) and configures the build directory.
+# Idempotent: a second run installs nothing and keeps the build directory's cache.
+#   BUILD_DIR=build (default)   extra arguments are passed to cmake, e.g. -DADGRAPH_SANITIZE=ON
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(
-  build-essential cmake ninja-build pkg-config git
+  build-essential cmake ninja-build pkg-config git file
   libboost-container-dev libspdlog-dev
   libgtest-dev libgmock-dev
   libopenblas-dev graphviz
@@ -27,5 +27,4 @@ if ((${#missing[@]})); then
 fi
 
 build_dir=${BUILD_DIR:-build}
-cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null
-cmake --build "$build_dir" -j"$(nproc)"
+cmake -S . -B "$build_dir" -G Ninja "$@" >/dev/null

@@ -1,15 +1,24 @@
 #!/usr/bin/env bash
-# Sets everything up, then builds and runs every test twice: the normal build (warnings are
-# errors) and the AddressSanitizer + UndefinedBehaviorSanitizer build.
+# Sets everything up, then builds and runs every test:
+#   1. the normal build in build/ (the demo command's build directory, reused; warnings are errors),
+#   2. the consumer project built against the installed package, FetchContent, add_subdirectory
+#      and the .deb (scripts/consumer.sh),
+#   3. the AddressSanitizer + UndefinedBehaviorSanitizer build in build-asan/.
+#   scripts/test.sh [-j N]   (default: every core)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-jobs=$(nproc)
+source scripts/jobs.sh
 
 echo "== normal build (-Werror) =="
-BUILD_DIR=build bash scripts/setup.sh -DAD_WERROR=ON
+bash scripts/setup.sh
+cmake --build build -j"$jobs"
 ctest --test-dir build --output-on-failure -j"$jobs"
+
+echo "== consumer builds: installed package, FetchContent, add_subdirectory, .deb =="
+bash scripts/consumer.sh -j "$jobs"
 
 echo "== sanitizer build (ASan + UBSan) =="
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-BUILD_DIR=build-asan bash scripts/setup.sh -DAD_WERROR=ON -DAD_SANITIZE=ON -DAD_BUILD_BENCH=OFF
+BUILD_DIR=build-asan bash scripts/setup.sh -DADGRAPH_SANITIZE=ON -DADGRAPH_BUILD_BENCH=OFF
+cmake --build build-asan -j"$jobs"
 ctest --test-dir build-asan --output-on-failure -j"$jobs"

@@ -6,7 +6,7 @@
 #include <iterator>
 #include <string>
 
-#include "autodiff/dtype.h"
+#include "adgraph/autodiff/dtype.h"
 
 namespace ad::testing {
 

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "autodiff/shape.h"
+#include "adgraph/autodiff/shape.h"
 
 namespace ad::kernels {
 

@@ -1,7 +1,7 @@
 // Activations: tanh, sigmoid, relu, leaky_relu, step.
 #include <cmath>
 
-#include "autodiff/ops/common.h"
+#include "adgraph/autodiff/ops/common.h"
 
 namespace ad {
 using detail::map_unary;

@@ -1,7 +1,7 @@
 // Arithmetic: add, sub, mul, div, neg, pow, maximum, minimum, and the operators.
 #include <cmath>
 
-#include "autodiff/ops/common.h"
+#include "adgraph/autodiff/ops/common.h"
 
 namespace ad {
 using detail::map_binary;

@@ -3,9 +3,9 @@
 // dispatch. Not part of the public API.
 #include <string>
 
-#include "autodiff/kernels/broadcast.h"
-#include "autodiff/node.h"
-#include "autodiff/ops.h"
+#include "adgraph/autodiff/kernels/broadcast.h"
+#include "adgraph/autodiff/node.h"
+#include "adgraph/autodiff/ops.h"
 
 namespace ad::detail {
 

@@ -1,5 +1,5 @@
 // Comparisons (masks, not differentiable) and where (differentiable in both branches).
-#include "autodiff/ops/common.h"
+#include "adgraph/autodiff/ops/common.h"
 
 namespace ad {
 using detail::scalar_like;

@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "autodiff/ops/common.h"
+#include "adgraph/autodiff/ops/common.h"
 
 namespace ad {
 namespace {

@@ -2,7 +2,7 @@
 #include <algorithm>
 #include <limits>
 
-#include "autodiff/ops/common.h"
+#include "adgraph/autodiff/ops/common.h"
 
 namespace ad {
 namespace {

@@ -2,7 +2,7 @@
 // Each backward is the adjoint op, itself differentiable, so second derivatives work.
 #include <algorithm>
 
-#include "autodiff/ops/common.h"
+#include "adgraph/autodiff/ops/common.h"
 
 namespace ad {
 namespace {

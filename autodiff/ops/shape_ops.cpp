@@ -1,7 +1,7 @@
 // Shape ops: reshape (a view), squeeze/unsqueeze/flatten, permute/transpose (copies), expand.
 #include <numeric>
 
-#include "autodiff/ops/common.h"
+#include "adgraph/autodiff/ops/common.h"
 
 namespace ad {
 namespace {

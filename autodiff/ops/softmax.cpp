@@ -1,8 +1,8 @@
 // logsumexp, softmax, log_softmax: computed around the max, so extreme logits stay finite.
 #include <cmath>
 
-#include "autodiff/grad_mode.h"
-#include "autodiff/ops/common.h"
+#include "adgraph/autodiff/grad_mode.h"
+#include "adgraph/autodiff/ops/common.h"
 
 namespace ad {
 namespace {

@@ -1,7 +1,7 @@
 // Elementwise math: exp, log, sqrt, abs, sin, cos, clamp.
 #include <cmath>
 
-#include "autodiff/ops/common.h"
+#include "adgraph/autodiff/ops/common.h"
 
 namespace ad {
 using detail::map_unary;

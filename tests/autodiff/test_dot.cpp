@@ -4,7 +4,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "autodiff/autodiff.h"
+#include "adgraph/autodiff/autodiff.h"
 
 namespace {
 

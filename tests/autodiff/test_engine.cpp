@@ -13,7 +13,7 @@
 #include <thread>
 #include <vector>
 
-#include "autodiff/autodiff.h"
+#include "adgraph/autodiff/autodiff.h"
 #include "tests/test_util.h"
 
 #if defined(__SANITIZE_ADDRESS__)

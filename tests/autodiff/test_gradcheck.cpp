@@ -5,7 +5,7 @@
 
 #include <sstream>
 
-#include "autodiff/autodiff.h"
+#include "adgraph/autodiff/autodiff.h"
 
 namespace {
 

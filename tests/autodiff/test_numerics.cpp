@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "autodiff/autodiff.h"
+#include "adgraph/autodiff/autodiff.h"
 
 namespace {
 

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "autodiff/autodiff.h"
+#include "adgraph/autodiff/autodiff.h"
 
 namespace {
 

@@ -11,8 +11,8 @@
 #include <limits>
 #include <string>
 
-#include "autodiff/autodiff.h"
-#include "autodiff/safetensors.h"
+#include "adgraph/autodiff/autodiff.h"
+#include "adgraph/autodiff/safetensors.h"
 #include "tests/test_util.h"
 
 namespace {

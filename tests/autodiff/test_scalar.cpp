@@ -9,7 +9,7 @@
 #include <thread>
 #include <vector>
 
-#include "autodiff/scalar.h"
+#include "adgraph/autodiff/scalar.h"
 
 namespace {
 

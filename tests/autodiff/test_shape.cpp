@@ -3,8 +3,8 @@
 
 #include <string>
 
-#include "autodiff/dtype.h"
-#include "autodiff/shape.h"
+#include "adgraph/autodiff/dtype.h"
+#include "adgraph/autodiff/shape.h"
 #include "tests/test_util.h"
 
 namespace {

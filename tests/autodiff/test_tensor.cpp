@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "autodiff/autodiff.h"
+#include "adgraph/autodiff/autodiff.h"
 #include "tests/test_util.h"
 
 namespace {

@@ -4,7 +4,7 @@
 
 #include <cmath>
 
-#include "autodiff/autodiff.h"
+#include "adgraph/autodiff/autodiff.h"
 
 namespace {
 

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "data/csv.h"
+#include "adgraph/data/csv.h"
 #include "tests/test_util.h"
 
 namespace {
@@ -21,19 +21,19 @@ namespace {
 using ad::testing::contains;
 using ad::testing::error_of;
 
-data::Table parse(const std::string& text, data::CsvOptions opt = {}) {
+ad::data::Table parse(const std::string& text, ad::data::CsvOptions opt = {}) {
   std::istringstream in(text);
-  return data::parse_csv(in, "test.csv", opt);
+  return ad::data::parse_csv(in, "test.csv", opt);
 }
 
-std::string parse_error(const std::string& text, data::CsvOptions opt = {}) {
+std::string parse_error(const std::string& text, ad::data::CsvOptions opt = {}) {
   return error_of([&] { parse(text, opt); });
 }
 
 // ---------------------------------------------------------------- happy path
 
 TEST(Csv, ParsesHeaderAndRows) {
-  const data::Table t = parse("a,b,label\n1,2.5,0\n-3,4e2,1\n");
+  const ad::data::Table t = parse("a,b,label\n1,2.5,0\n-3,4e2,1\n");
   EXPECT_EQ(t.columns, (std::vector<std::string>{"a", "b", "label"}));
   EXPECT_EQ(t.rows(), 2);
   EXPECT_EQ(t.cols(), 3);
@@ -45,23 +45,23 @@ TEST(Csv, ParsesHeaderAndRows) {
 }
 
 TEST(Csv, ToleratesSpacesQuotesCrlfBlankLinesAndNoFinalNewline) {
-  const data::Table t = parse("\"x\", y ,\"z\"\"q\"\r\n\n 1 , +2 ,\"3\"\r\n\n4,5,6");
+  const ad::data::Table t = parse("\"x\", y ,\"z\"\"q\"\r\n\n 1 , +2 ,\"3\"\r\n\n4,5,6");
   EXPECT_EQ(t.columns, (std::vector<std::string>{"x", "y", "z\"q"}));
   EXPECT_EQ(t.values.to_vector(), (std::vector<double>{1, 2, 3, 4, 5, 6}));
   EXPECT_EQ(t.lines, (std::vector<std::int64_t>{3, 5}));
 }
 
 TEST(Csv, OtherDelimiter) {
-  data::CsvOptions opt;
+  ad::data::CsvOptions opt;
   opt.delimiter = ';';
-  const data::Table t = parse("a;b\n1.5;2\n", opt);
+  const ad::data::Table t = parse("a;b\n1.5;2\n", opt);
   EXPECT_EQ(t.values.to_vector(), (std::vector<double>{1.5, 2}));
 }
 
 TEST(Csv, NonFiniteAllowedOnlyWhenAsked) {
-  data::CsvOptions opt;
+  ad::data::CsvOptions opt;
   opt.allow_nonfinite = true;
-  const data::Table t = parse("a,b,c\nnan,inf,-inf\n", opt);
+  const ad::data::Table t = parse("a,b,c\nnan,inf,-inf\n", opt);
   const auto v = t.values.to_vector();
   EXPECT_TRUE(std::isnan(v[0]));
   EXPECT_TRUE(std::isinf(v[1]) && v[1] > 0);
@@ -75,7 +75,7 @@ TEST(Csv, NonFiniteAllowedOnlyWhenAsked) {
 }
 
 TEST(Csv, ColumnAccessors) {
-  const data::Table t = parse("a,b,c\n1,2,3\n4,5,6\n");
+  const ad::data::Table t = parse("a,b,c\n1,2,3\n4,5,6\n");
   EXPECT_TRUE(t.has_column("b"));
   EXPECT_FALSE(t.has_column("d"));
   EXPECT_EQ(t.column_index("c"), 2);
@@ -161,7 +161,7 @@ TEST(CsvErrors, UnterminatedQuote) {
 }
 
 TEST(CsvErrors, MissingFileNamesThePath) {
-  const std::string msg = error_of([] { data::read_csv("/nonexistent/dir/none.csv"); });
+  const std::string msg = error_of([] { ad::data::read_csv("/nonexistent/dir/none.csv"); });
   EXPECT_TRUE(contains(msg, "/nonexistent/dir/none.csv")) << msg;
   EXPECT_TRUE(contains(msg, "cannot open")) << msg;
 }
@@ -172,7 +172,7 @@ TEST(CsvErrors, ErrorsFromAFileNameTheFile) {
     std::ofstream out(path);
     out << "x,y\n1,2\n3,oops\n";
   }
-  const std::string msg = error_of([&] { data::read_csv(path.string()); });
+  const std::string msg = error_of([&] { ad::data::read_csv(path.string()); });
   std::filesystem::remove(path);
   EXPECT_TRUE(contains(msg, path.string() + ": line 3, column 2")) << msg;
   EXPECT_TRUE(contains(msg, "\"oops\"")) << msg;
@@ -181,8 +181,8 @@ TEST(CsvErrors, ErrorsFromAFileNameTheFile) {
 // ---------------------------------------------------------------- features and labels
 
 TEST(CsvLabels, SplitLabelAnywhere) {
-  const data::Table t = parse("f0,label,f1\n1,0,2\n3,2,4\n");
-  const auto [X, y] = data::split_label(t);
+  const ad::data::Table t = parse("f0,label,f1\n1,0,2\n3,2,4\n");
+  const auto [X, y] = ad::data::split_label(t);
   EXPECT_EQ(X.shape(), (ad::Shape{2, 2}));
   EXPECT_EQ(X.dtype(), ad::kFloat64);
   EXPECT_EQ(X.to_vector(), (std::vector<double>{1, 2, 3, 4}));
@@ -192,21 +192,21 @@ TEST(CsvLabels, SplitLabelAnywhere) {
 }
 
 TEST(CsvLabels, MissingLabelColumn) {
-  const data::Table t = parse("a,b\n1,2\n");
-  const std::string msg = error_of([&] { data::split_label(t, "target"); });
+  const ad::data::Table t = parse("a,b\n1,2\n");
+  const std::string msg = error_of([&] { ad::data::split_label(t, "target"); });
   EXPECT_TRUE(contains(msg, "'target'")) << msg;
   EXPECT_TRUE(contains(msg, "test.csv")) << msg;
   EXPECT_TRUE(contains(msg, "a, b")) << msg;
 }
 
 TEST(CsvLabels, OnlyTheLabelColumn) {
-  const data::Table t = parse("label\n1\n");
-  EXPECT_TRUE(contains(error_of([&] { data::split_label(t); }), "no features"));
+  const ad::data::Table t = parse("label\n1\n");
+  EXPECT_TRUE(contains(error_of([&] { ad::data::split_label(t); }), "no features"));
 }
 
 TEST(CsvLabels, NonIntegerLabelNamesLineAndColumn) {
-  const data::Table t = parse("a,label\n1,0\n\n2,0.5\n");
-  const std::string msg = error_of([&] { data::split_label(t); });
+  const ad::data::Table t = parse("a,label\n1,0\n\n2,0.5\n");
+  const std::string msg = error_of([&] { ad::data::split_label(t); });
   EXPECT_TRUE(contains(msg, "line 4, column 2")) << msg;
   EXPECT_TRUE(contains(msg, "not an integer")) << msg;
 }
@@ -214,9 +214,9 @@ TEST(CsvLabels, NonIntegerLabelNamesLineAndColumn) {
 // ---------------------------------------------------------------- shipped data
 
 TEST(CsvDigits, ProjectFileFindsTheShippedCopy) {
-  const std::string path = data::project_file("digits.csv");
+  const std::string path = ad::data::project_file("digits.csv");
   EXPECT_TRUE(std::filesystem::is_regular_file(path)) << path;
-  const std::string msg = error_of([] { data::project_file("no_such_dataset.csv"); });
+  const std::string msg = error_of([] { ad::data::project_file("no_such_dataset.csv"); });
   EXPECT_TRUE(contains(msg, "no_such_dataset.csv")) << msg;
 }
 
@@ -230,15 +230,15 @@ TEST(CsvDigits, ProjectFileHonoursAdDataDirAndSearchesUpward) {
   std::ofstream(root / "data" / "files" / "only_upward.csv") << "x\n1\n";
 
   ::setenv("AD_DATA_DIR", (root / "env").c_str(), 1);
-  EXPECT_EQ(data::project_file("only_in_env.csv"), (root / "env" / "only_in_env.csv").string());
+  EXPECT_EQ(ad::data::project_file("only_in_env.csv"), (root / "env" / "only_in_env.csv").string());
   ::unsetenv("AD_DATA_DIR");
-  EXPECT_FALSE(error_of([] { data::project_file("only_in_env.csv"); }).empty());
+  EXPECT_FALSE(error_of([] { ad::data::project_file("only_in_env.csv"); }).empty());
 
   const fs::path cwd = fs::current_path();
   fs::current_path(root / "a" / "b");
   std::string found;
   try {
-    found = data::project_file("only_upward.csv");
+    found = ad::data::project_file("only_upward.csv");
   } catch (const ad::Error& e) {
     ADD_FAILURE() << e.what();
   }
@@ -248,12 +248,12 @@ TEST(CsvDigits, ProjectFileHonoursAdDataDirAndSearchesUpward) {
 }
 
 TEST(CsvDigits, Loads1797By65WithLabels0To9) {
-  const data::Table t = data::read_csv(data::project_file("digits.csv"));
+  const ad::data::Table t = ad::data::read_csv(ad::data::project_file("digits.csv"));
   EXPECT_EQ(t.values.shape(), (ad::Shape{1797, 65}));
   EXPECT_EQ(t.columns.front(), "p0");
   EXPECT_EQ(t.columns.back(), "label");
 
-  const auto [X, y] = data::split_label(t);
+  const auto [X, y] = ad::data::split_label(t);
   EXPECT_EQ(X.shape(), (ad::Shape{1797, 64}));
   EXPECT_EQ(y.shape(), (ad::Shape{1797}));
   EXPECT_EQ(y.dtype(), ad::kInt64);
@@ -269,7 +269,7 @@ TEST(CsvDigits, Loads1797By65WithLabels0To9) {
   EXPECT_EQ(*std::min_element(px.begin(), px.end()), 0.0);
   EXPECT_EQ(*std::max_element(px.begin(), px.end()), 16.0);
 
-  const auto [X2, y2] = data::load_csv_dataset(data::project_file("digits.csv"));
+  const auto [X2, y2] = ad::data::load_csv_dataset(ad::data::project_file("digits.csv"));
   EXPECT_EQ(X2.to_vector(), px);
   EXPECT_EQ(y2.to_vector(), labels);
 }

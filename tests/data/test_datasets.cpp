@@ -7,8 +7,8 @@
 #include <set>
 #include <vector>
 
-#include "autodiff/autodiff.h"
-#include "data/datasets.h"
+#include "adgraph/autodiff/autodiff.h"
+#include "adgraph/data/datasets.h"
 #include "tests/test_util.h"
 
 namespace {
@@ -26,7 +26,7 @@ std::int64_t count_of(const ad::Tensor& y, double c) {
 TEST(Moons, ShapesDtypesAndBalance) {
   ad::Generator gen(0);
   for (const std::int64_t n : {2, 7, 100, 201}) {
-    const auto [X, y] = data::make_moons(n, 0.1, gen);
+    const auto [X, y] = ad::data::make_moons(n, 0.1, gen);
     EXPECT_EQ(X.shape(), (ad::Shape{n, 2}));
     EXPECT_EQ(X.dtype(), ad::kFloat64);
     EXPECT_EQ(y.shape(), (ad::Shape{n}));
@@ -38,7 +38,7 @@ TEST(Moons, ShapesDtypesAndBalance) {
 
 TEST(Moons, NoiselessPointsLieOnTheirArcs) {
   ad::Generator gen(1);
-  const auto [X, y] = data::make_moons(60, 0.0, gen);
+  const auto [X, y] = ad::data::make_moons(60, 0.0, gen);
   for (std::int64_t i = 0; i < 60; ++i) {
     const double x0 = X.at({i, 0}), x1 = X.at({i, 1});
     if (y.at({i}) == 0) {  // upper arc: unit circle around (0, 0), y >= 0
@@ -53,26 +53,26 @@ TEST(Moons, NoiselessPointsLieOnTheirArcs) {
 
 TEST(Moons, ShuffledNotSortedByClass) {
   ad::Generator gen(2);
-  const auto [X, y] = data::make_moons(100, 0.0, gen);
+  const auto [X, y] = ad::data::make_moons(100, 0.0, gen);
   const auto v = y.to_vector();
   EXPECT_FALSE(std::is_sorted(v.begin(), v.end()));
 }
 
 TEST(Moons, SameSeedSameDataOtherSeedOtherData) {
   ad::Generator g1(7), g2(7), g3(8);
-  const auto a = data::make_moons(50, 0.2, g1);
-  const auto b = data::make_moons(50, 0.2, g2);
-  const auto c = data::make_moons(50, 0.2, g3);
+  const auto a = ad::data::make_moons(50, 0.2, g1);
+  const auto b = ad::data::make_moons(50, 0.2, g2);
+  const auto c = ad::data::make_moons(50, 0.2, g3);
   EXPECT_EQ(a.X.to_vector(), b.X.to_vector());
   EXPECT_EQ(a.y.to_vector(), b.y.to_vector());
   EXPECT_NE(a.X.to_vector(), c.X.to_vector());
   // The generator advances: a second draw differs from the first.
-  EXPECT_NE(data::make_moons(50, 0.2, g1).X.to_vector(), a.X.to_vector());
+  EXPECT_NE(ad::data::make_moons(50, 0.2, g1).X.to_vector(), a.X.to_vector());
 }
 
 TEST(Moons, NoiseSpreadsThePoints) {
   ad::Generator gen(3);
-  const auto [X, y] = data::make_moons(400, 0.3, gen);
+  const auto [X, y] = ad::data::make_moons(400, 0.3, gen);
   double off = 0;  // mean distance from the noiseless arc
   for (std::int64_t i = 0; i < 400; ++i) {
     const double x0 = X.at({i, 0}), x1 = X.at({i, 1});
@@ -84,15 +84,15 @@ TEST(Moons, NoiseSpreadsThePoints) {
 
 TEST(Moons, BadArguments) {
   ad::Generator gen;
-  EXPECT_TRUE(contains(error_of([&] { data::make_moons(1, 0.1, gen); }), "n >= 2"));
-  EXPECT_TRUE(contains(error_of([&] { data::make_moons(10, -0.1, gen); }), "noise"));
+  EXPECT_TRUE(contains(error_of([&] { ad::data::make_moons(1, 0.1, gen); }), "n >= 2"));
+  EXPECT_TRUE(contains(error_of([&] { ad::data::make_moons(10, -0.1, gen); }), "noise"));
 }
 
 // ---------------------------------------------------------------- circles
 
 TEST(Circles, ShapesBalanceAndRadiiWithoutNoise) {
   ad::Generator gen(0);
-  const auto [X, y] = data::make_circles(101, 0.0, 0.4, gen);
+  const auto [X, y] = ad::data::make_circles(101, 0.0, 0.4, gen);
   EXPECT_EQ(X.shape(), (ad::Shape{101, 2}));
   EXPECT_EQ(y.shape(), (ad::Shape{101}));
   EXPECT_EQ(y.dtype(), ad::kInt64);
@@ -109,9 +109,9 @@ TEST(Circles, ShapesBalanceAndRadiiWithoutNoise) {
 
 TEST(Circles, Determinism) {
   ad::Generator g1(11), g2(11), g3(12);
-  const auto a = data::make_circles(80, 0.05, 0.5, g1);
-  const auto b = data::make_circles(80, 0.05, 0.5, g2);
-  const auto c = data::make_circles(80, 0.05, 0.5, g3);
+  const auto a = ad::data::make_circles(80, 0.05, 0.5, g1);
+  const auto b = ad::data::make_circles(80, 0.05, 0.5, g2);
+  const auto c = ad::data::make_circles(80, 0.05, 0.5, g3);
   EXPECT_EQ(a.X.to_vector(), b.X.to_vector());
   EXPECT_EQ(a.y.to_vector(), b.y.to_vector());
   EXPECT_NE(a.X.to_vector(), c.X.to_vector());
@@ -120,21 +120,21 @@ TEST(Circles, Determinism) {
 TEST(Circles, BadFactor) {
   ad::Generator gen;
   for (const double f : {0.0, 1.0, 1.5, -0.2}) {
-    const std::string msg = error_of([&] { data::make_circles(10, 0.0, f, gen); });
+    const std::string msg = error_of([&] { ad::data::make_circles(10, 0.0, f, gen); });
     EXPECT_TRUE(contains(msg, "factor")) << msg;
   }
 }
 
 TEST(FloatLabels, ColumnAndFlat) {
   const ad::Tensor y = ad::index_tensor({0, 1, 1}, {3});
-  const ad::Tensor c = data::float_labels(y);
+  const ad::Tensor c = ad::data::float_labels(y);
   EXPECT_EQ(c.shape(), (ad::Shape{3, 1}));
   EXPECT_EQ(c.dtype(), ad::kFloat64);
   EXPECT_EQ(c.to_vector(), (std::vector<double>{0, 1, 1}));
-  const ad::Tensor f = data::float_labels(y, ad::kFloat32, false);
+  const ad::Tensor f = ad::data::float_labels(y, ad::kFloat32, false);
   EXPECT_EQ(f.shape(), (ad::Shape{3}));
   EXPECT_EQ(f.dtype(), ad::kFloat32);
-  EXPECT_FALSE(error_of([&] { data::float_labels(ad::index_tensor({0, 1}, {1, 2})); }).empty());
+  EXPECT_FALSE(error_of([&] { ad::data::float_labels(ad::index_tensor({0, 1}, {1, 2})); }).empty());
 }
 
 // ---------------------------------------------------------------- train/test split
@@ -156,7 +156,7 @@ TEST(Split, SizesDisjointAndCovering) {
   for (std::int64_t i = 0; i < n; ++i) labels.push_back(i);
   const ad::Tensor y = ad::index_tensor(labels, {n});
   ad::Generator gen(5);
-  const data::Split s = data::train_test_split(X, y, 0.25, gen);
+  const ad::data::Split s = ad::data::train_test_split(X, y, 0.25, gen);
   EXPECT_EQ(s.X_test.shape(), (ad::Shape{26, 2}));  // ceil(103 * 0.25)
   EXPECT_EQ(s.X_train.shape(), (ad::Shape{77, 2}));
   EXPECT_EQ(s.y_test.shape(), (ad::Shape{26}));
@@ -187,9 +187,9 @@ TEST(Split, SizesDisjointAndCovering) {
 TEST(Split, SeededAndReproducible) {
   const ad::Tensor X = id_rows(40);
   ad::Generator g1(9), g2(9), g3(10);
-  const auto a = data::train_test_split(X, {}, 0.5, g1);
-  const auto b = data::train_test_split(X, {}, 0.5, g2);
-  const auto c = data::train_test_split(X, {}, 0.5, g3);
+  const auto a = ad::data::train_test_split(X, {}, 0.5, g1);
+  const auto b = ad::data::train_test_split(X, {}, 0.5, g2);
+  const auto c = ad::data::train_test_split(X, {}, 0.5, g3);
   EXPECT_EQ(a.X_test.to_vector(), b.X_test.to_vector());
   EXPECT_NE(a.X_test.to_vector(), c.X_test.to_vector());
   EXPECT_FALSE(a.y_train.defined());
@@ -198,13 +198,13 @@ TEST(Split, SeededAndReproducible) {
 TEST(Split, Errors) {
   ad::Generator gen;
   const ad::Tensor X = id_rows(10);
-  EXPECT_TRUE(contains(error_of([&] { data::train_test_split(X, {}, 0.0, gen); }), "(0, 1)"));
-  EXPECT_TRUE(contains(error_of([&] { data::train_test_split(X, {}, 1.0, gen); }), "(0, 1)"));
+  EXPECT_TRUE(contains(error_of([&] { ad::data::train_test_split(X, {}, 0.0, gen); }), "(0, 1)"));
+  EXPECT_TRUE(contains(error_of([&] { ad::data::train_test_split(X, {}, 1.0, gen); }), "(0, 1)"));
   EXPECT_TRUE(contains(error_of([&] {
-                         data::train_test_split(X, ad::index_tensor({0, 1}, {2}), 0.5, gen);
+                         ad::data::train_test_split(X, ad::index_tensor({0, 1}, {2}), 0.5, gen);
                        }),
                        "10 rows"));
-  EXPECT_TRUE(contains(error_of([&] { data::train_test_split(id_rows(1), {}, 0.5, gen); }), "empty"));
+  EXPECT_TRUE(contains(error_of([&] { ad::data::train_test_split(id_rows(1), {}, 0.5, gen); }), "empty"));
 }
 
 // ---------------------------------------------------------------- standardize
@@ -212,7 +212,7 @@ TEST(Split, Errors) {
 TEST(Standardize, FitOnTrainApplyToBoth) {
   ad::Tensor train = ad::tensor({1, 10, 7, 2, 20, 7, 3, 30, 7}, {3, 3}, ad::dtype(ad::kFloat64));
   ad::Tensor test = ad::tensor({2, 40, 8}, {1, 3}, ad::dtype(ad::kFloat64));
-  const data::Standardizer s = data::standardize(train, test);
+  const ad::data::Standardizer s = ad::data::standardize(train, test);
   const double sd0 = std::sqrt(2.0 / 3.0), sd1 = std::sqrt(200.0 / 3.0);
   EXPECT_EQ(s.mean.to_vector(), (std::vector<double>{2, 20, 7}));
   EXPECT_NEAR(s.stddev.at({0}), sd0, 1e-12);
@@ -238,9 +238,9 @@ TEST(Standardize, FitOnTrainApplyToBoth) {
 
 TEST(Standardize, SplitOverloadAndFloat32) {
   ad::Generator gen(4);
-  auto [X, y] = data::make_moons(64, 0.1, gen);
-  data::Split s = data::train_test_split(X.to(ad::kFloat32), y, 0.25, gen);
-  const data::Standardizer sc = data::standardize(s);
+  auto [X, y] = ad::data::make_moons(64, 0.1, gen);
+  ad::data::Split s = ad::data::train_test_split(X.to(ad::kFloat32), y, 0.25, gen);
+  const ad::data::Standardizer sc = ad::data::standardize(s);
   EXPECT_EQ(s.X_train.dtype(), ad::kFloat32);
   EXPECT_EQ(s.X_test.dtype(), ad::kFloat32);
   EXPECT_NEAR(ad::mean(s.X_train, {0}).to_vector()[0], 0.0, 1e-5);
@@ -248,8 +248,8 @@ TEST(Standardize, SplitOverloadAndFloat32) {
 }
 
 TEST(Standardize, Errors) {
-  EXPECT_FALSE(error_of([] { data::Standardizer::fit(ad::zeros({3}, ad::dtype(ad::kFloat64))); }).empty());
-  const data::Standardizer s = data::Standardizer::fit(ad::ones({2, 3}, ad::dtype(ad::kFloat64)));
+  EXPECT_FALSE(error_of([] { ad::data::Standardizer::fit(ad::zeros({3}, ad::dtype(ad::kFloat64))); }).empty());
+  const ad::data::Standardizer s = ad::data::Standardizer::fit(ad::ones({2, 3}, ad::dtype(ad::kFloat64)));
   EXPECT_TRUE(contains(error_of([&] { s.transform(ad::ones({2, 4}, ad::dtype(ad::kFloat64))); }), "[rows, 3]"));
 }
 

@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <vector>
 
-#include "autodiff/autodiff.h"
-#include "data/loader.h"
+#include "adgraph/autodiff/autodiff.h"
+#include "adgraph/data/loader.h"
 #include "tests/test_util.h"
 
 namespace {
@@ -29,7 +29,7 @@ Ids ids(std::int64_t n) {
 }
 
 // The sample ids of one epoch, in visiting order; checks batch shapes and x/y pairing.
-std::vector<double> epoch_ids(data::DataLoader& loader, std::vector<std::int64_t>* sizes = nullptr) {
+std::vector<double> epoch_ids(ad::data::DataLoader& loader, std::vector<std::int64_t>* sizes = nullptr) {
   std::vector<double> seen;
   for (auto [xb, yb] : loader) {
     EXPECT_EQ(xb.dim(), 2);
@@ -56,7 +56,7 @@ bool is_permutation_of_range(std::vector<double> v, std::int64_t n) {
 
 TEST(Loader, SequentialBatchesKeepThePartialLastBatch) {
   const auto d = ids(10);
-  data::DataLoader loader(d.X, d.y, 4);
+  ad::data::DataLoader loader(d.X, d.y, 4);
   EXPECT_EQ(loader.num_batches(), 3);
   EXPECT_EQ(loader.size(), 3);
   EXPECT_EQ(loader.num_samples(), 10);
@@ -68,7 +68,7 @@ TEST(Loader, SequentialBatchesKeepThePartialLastBatch) {
 
 TEST(Loader, DropLast) {
   const auto d = ids(10);
-  data::DataLoader loader(d.X, d.y, 4, true, nullptr, true);
+  ad::data::DataLoader loader(d.X, d.y, 4, true, nullptr, true);
   EXPECT_EQ(loader.num_batches(), 2);
   std::vector<std::int64_t> sizes;
   const auto seen = epoch_ids(loader, &sizes);
@@ -79,7 +79,7 @@ TEST(Loader, DropLast) {
 TEST(Loader, ShuffledEpochCoversEverySampleExactlyOnce) {
   const auto d = ids(37);
   ad::Generator gen(3);
-  data::DataLoader loader(d.X, d.y, 5, true, &gen);
+  ad::data::DataLoader loader(d.X, d.y, 5, true, &gen);
   for (int epoch = 0; epoch < 4; ++epoch) {
     std::vector<std::int64_t> sizes;
     const auto seen = epoch_ids(loader, &sizes);
@@ -95,7 +95,7 @@ TEST(Loader, ReshufflesEachEpochReproduciblyAcrossRuns) {
   std::vector<std::vector<double>> run1, run2;
   for (auto* run : {&run1, &run2}) {
     ad::Generator gen(123);  // a fresh generator with the same seed: a second "run"
-    data::DataLoader loader(d.X, d.y, 8, true, &gen);
+    ad::data::DataLoader loader(d.X, d.y, 8, true, &gen);
     for (int epoch = 0; epoch < 3; ++epoch) run->push_back(epoch_ids(loader));
   }
   EXPECT_EQ(run1, run2);
@@ -106,25 +106,25 @@ TEST(Loader, ReshufflesEachEpochReproduciblyAcrossRuns) {
   EXPECT_NE(run1[0], identity);
 
   ad::Generator other(124);
-  data::DataLoader loader(d.X, d.y, 8, true, &other);
+  ad::data::DataLoader loader(d.X, d.y, 8, true, &other);
   EXPECT_NE(epoch_ids(loader), run1[0]);
 }
 
 TEST(Loader, DefaultGeneratorFollowsManualSeed) {
   const auto d = ids(30);
   ad::manual_seed(77);
-  data::DataLoader a(d.X, d.y, 7, true);
+  ad::data::DataLoader a(d.X, d.y, 7, true);
   const auto ea = epoch_ids(a);
   ad::manual_seed(77);
-  data::DataLoader b(d.X, d.y, 7, true);
+  ad::data::DataLoader b(d.X, d.y, 7, true);
   EXPECT_EQ(epoch_ids(b), ea);
 }
 
 TEST(Loader, BatchLargerThanDataAndUnlabelled) {
   const auto d = ids(3);
-  data::DataLoader loader(d.X, {}, 10);
+  ad::data::DataLoader loader(d.X, {}, 10);
   int batches = 0;
-  for (const data::Batch& b : loader) {
+  for (const ad::data::Batch& b : loader) {
     ++batches;
     EXPECT_EQ(b.x.shape(), (ad::Shape{3, 3}));
     EXPECT_FALSE(b.y.defined());
@@ -134,7 +134,7 @@ TEST(Loader, BatchLargerThanDataAndUnlabelled) {
 
 TEST(Loader, IndexedBatchAccess) {
   const auto d = ids(9);
-  data::DataLoader loader(d.X, d.y, 4);
+  ad::data::DataLoader loader(d.X, d.y, 4);
   EXPECT_EQ(loader.batch(2).y.to_vector(), (std::vector<double>{8}));
   EXPECT_TRUE(contains(error_of([&] { loader.batch(3); }), "out of range"));
   EXPECT_EQ(loader.order().to_vector().size(), 9u);
@@ -142,12 +142,12 @@ TEST(Loader, IndexedBatchAccess) {
 
 TEST(Loader, Validation) {
   const auto d = ids(6);
-  EXPECT_TRUE(contains(error_of([&] { data::DataLoader(d.X, d.y, 0); }), "batch_size must be >= 1"));
-  EXPECT_TRUE(contains(error_of([&] { data::DataLoader(d.X, d.y, -3); }), "got -3"));
-  EXPECT_TRUE(contains(error_of([&] { data::DataLoader(d.X, ad::index_tensor({0, 1}, {2}), 2); }), "6 samples"));
-  EXPECT_TRUE(contains(error_of([&] { data::DataLoader(d.X, d.y, 7, false, nullptr, true); }), "drop_last"));
-  EXPECT_TRUE(contains(error_of([&] { data::DataLoader(ad::Tensor(), {}, 2); }), "undefined"));
-  EXPECT_TRUE(contains(error_of([&] { data::DataLoader(ad::zeros({0, 3}), {}, 2); }), "no samples"));
+  EXPECT_TRUE(contains(error_of([&] { ad::data::DataLoader(d.X, d.y, 0); }), "batch_size must be >= 1"));
+  EXPECT_TRUE(contains(error_of([&] { ad::data::DataLoader(d.X, d.y, -3); }), "got -3"));
+  EXPECT_TRUE(contains(error_of([&] { ad::data::DataLoader(d.X, ad::index_tensor({0, 1}, {2}), 2); }), "6 samples"));
+  EXPECT_TRUE(contains(error_of([&] { ad::data::DataLoader(d.X, d.y, 7, false, nullptr, true); }), "drop_last"));
+  EXPECT_TRUE(contains(error_of([&] { ad::data::DataLoader(ad::Tensor(), {}, 2); }), "undefined"));
+  EXPECT_TRUE(contains(error_of([&] { ad::data::DataLoader(ad::zeros({0, 3}), {}, 2); }), "no samples"));
 }
 
 }  // namespace

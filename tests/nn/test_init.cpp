@@ -4,15 +4,15 @@
 #include <cmath>
 #include <vector>
 
-#include "nn/init.h"
-#include "nn/linear.h"
+#include "adgraph/nn/init.h"
+#include "adgraph/nn/linear.h"
 #include "tests/test_util.h"
 
 namespace {
 
 using ad::testing::contains;
 using ad::testing::error_of;
-namespace init = nn::init;
+namespace init = ad::nn::init;
 
 struct Stats {
   double mean = 0, std = 0, min = 0, max = 0;
@@ -61,7 +61,7 @@ TEST(Init, ConstantsInPlaceOnAParameter) {
   init::zeros_(w);
   for (double x : w.to_vector()) EXPECT_EQ(x, 0.0);
   // Works on a module's parameter through its const handle, and the module sees it.
-  nn::Linear lin(3, 2, true, ad::kFloat32);
+  ad::nn::Linear lin(3, 2, true, ad::kFloat32);
   init::constant_(lin.bias(), -2.0);
   init::zeros_(lin.weight());
   EXPECT_EQ(lin.forward(ad::ones({1, 3})).to_vector(), (std::vector<double>{-2.0, -2.0}));

@@ -5,11 +5,11 @@
 #include <string>
 #include <vector>
 
-#include "nn/activation.h"
-#include "nn/dropout.h"
-#include "nn/linear.h"
-#include "nn/mlp.h"
-#include "nn/sequential.h"
+#include "adgraph/nn/activation.h"
+#include "adgraph/nn/dropout.h"
+#include "adgraph/nn/linear.h"
+#include "adgraph/nn/mlp.h"
+#include "adgraph/nn/sequential.h"
 #include "tests/test_util.h"
 
 namespace {
@@ -23,9 +23,9 @@ ad::Tensor f64(const std::vector<double>& v, const ad::Shape& shape) {
 
 TEST(Sequential, ChildrenAreNamedByIndexAndAppliedInOrder) {
   ad::Generator gen(1);
-  auto l0 = std::make_shared<nn::Linear>(2, 3, true, ad::kFloat64, &gen);
-  auto l2 = std::make_shared<nn::Linear>(3, 1, false, ad::kFloat64, &gen);
-  nn::Sequential seq{l0, std::make_shared<nn::ReLU>()};
+  auto l0 = std::make_shared<ad::nn::Linear>(2, 3, true, ad::kFloat64, &gen);
+  auto l2 = std::make_shared<ad::nn::Linear>(3, 1, false, ad::kFloat64, &gen);
+  ad::nn::Sequential seq{l0, std::make_shared<ad::nn::ReLU>()};
   seq.push_back(l2);
   ASSERT_EQ(seq.size(), 3u);
   std::vector<std::string> names;
@@ -35,18 +35,18 @@ TEST(Sequential, ChildrenAreNamedByIndexAndAppliedInOrder) {
   const ad::Tensor x = f64({1, -2, 0.5, 3}, {2, 2});
   EXPECT_EQ(seq.forward(x).to_vector(), l2->forward(ad::relu(l0->forward(x))).to_vector());
   EXPECT_EQ(seq(x).to_vector(), seq.forward(x).to_vector());
-  EXPECT_EQ(seq.at<nn::Linear>(2), l2);
-  EXPECT_TRUE(contains(error_of([&] { (void)seq.at<nn::Linear>(1); }), "ReLU"));
+  EXPECT_EQ(seq.at<ad::nn::Linear>(2), l2);
+  EXPECT_TRUE(contains(error_of([&] { (void)seq.at<ad::nn::Linear>(1); }), "ReLU"));
   EXPECT_TRUE(contains(error_of([&] { (void)seq[3]; }), "out of range"));
   EXPECT_TRUE(contains(error_of([&] { seq.push_back(nullptr); }), "null"));
 }
 
 TEST(Sequential, EmptyIsIdentityAndErrorsNameTheLayer) {
-  nn::Sequential empty;
+  ad::nn::Sequential empty;
   const ad::Tensor x = f64({1, 2}, {1, 2});
   EXPECT_EQ(empty.forward(x).impl(), x.impl());
-  nn::Sequential seq{std::make_shared<nn::Linear>(2, 3), std::make_shared<nn::ReLU>(),
-                     std::make_shared<nn::Linear>(4, 1)};
+  ad::nn::Sequential seq{std::make_shared<ad::nn::Linear>(2, 3), std::make_shared<ad::nn::ReLU>(),
+                         std::make_shared<ad::nn::Linear>(4, 1)};
   const std::string msg = error_of([&] { seq.forward(ad::ones({5, 2})); });
   EXPECT_TRUE(contains(msg, "layer 2 (Linear)")) << msg;
   EXPECT_TRUE(contains(msg, "[5, 3]")) << msg;
@@ -55,11 +55,11 @@ TEST(Sequential, EmptyIsIdentityAndErrorsNameTheLayer) {
 TEST(Activation, ModulesMatchHandComputation) {
   const ad::Tensor x = f64({-2.0, -0.5, 0.0, 0.5, 3.0}, {5});
   const std::vector<double> xs = x.to_vector();
-  const auto y_step = nn::Step().forward(x).to_vector();
-  const auto y_sig = nn::Sigmoid().forward(x).to_vector();
-  const auto y_tanh = nn::Tanh().forward(x).to_vector();
-  const auto y_relu = nn::ReLU().forward(x).to_vector();
-  const auto y_leaky = nn::LeakyReLU(0.1).forward(x).to_vector();
+  const auto y_step = ad::nn::Step().forward(x).to_vector();
+  const auto y_sig = ad::nn::Sigmoid().forward(x).to_vector();
+  const auto y_tanh = ad::nn::Tanh().forward(x).to_vector();
+  const auto y_relu = ad::nn::ReLU().forward(x).to_vector();
+  const auto y_leaky = ad::nn::LeakyReLU(0.1).forward(x).to_vector();
   for (std::size_t i = 0; i < xs.size(); ++i) {
     EXPECT_EQ(y_step[i], xs[i] > 0 ? 1.0 : 0.0);
     EXPECT_NEAR(y_sig[i], 1.0 / (1.0 + std::exp(-xs[i])), 1e-15);
@@ -69,51 +69,52 @@ TEST(Activation, ModulesMatchHandComputation) {
   }
   // Softmax over the last dim (default) and over dim 0
   const ad::Tensor m = f64({1, 2, 3, 1, 1, 1}, {2, 3});
-  const ad::Tensor s = nn::Softmax().forward(m);
+  const ad::Tensor s = ad::nn::Softmax().forward(m);
   const double z = std::exp(1.0) + std::exp(2.0) + std::exp(3.0);
   EXPECT_NEAR(s.at({0, 2}), std::exp(3.0) / z, 1e-15);
   EXPECT_NEAR(s.at({1, 0}), 1.0 / 3.0, 1e-15);
-  const ad::Tensor s0 = nn::Softmax(0).forward(m);
+  const ad::Tensor s0 = ad::nn::Softmax(0).forward(m);
   EXPECT_NEAR(s0.at({0, 1}), std::exp(2.0) / (std::exp(2.0) + std::exp(1.0)), 1e-15);
-  const ad::Tensor ls = nn::LogSoftmax(1).forward(m);
+  const ad::Tensor ls = ad::nn::LogSoftmax(1).forward(m);
   EXPECT_NEAR(ls.at({0, 0}), 1.0 - std::log(z), 1e-14);
 }
 
 TEST(Activation, EnumFactoryAndNames) {
-  using nn::Activation;
-  EXPECT_EQ(nn::make_activation(Activation::None), nullptr);
+  using ad::nn::Activation;
+  EXPECT_EQ(ad::nn::make_activation(Activation::None), nullptr);
   for (Activation a : {Activation::Step, Activation::Sigmoid, Activation::Tanh, Activation::ReLU, Activation::LeakyReLU,
                        Activation::Softmax}) {
-    const auto m = nn::make_activation(a);
+    const auto m = ad::nn::make_activation(a);
     ASSERT_NE(m, nullptr);
     EXPECT_EQ(m->num_parameters(), 0);
-    EXPECT_EQ(nn::activation_from_string(nn::to_string(a)), a);
+    EXPECT_EQ(ad::nn::activation_from_string(ad::nn::to_string(a)), a);
   }
-  EXPECT_EQ(nn::make_activation(Activation::LeakyReLU, 0.2)->name(), "LeakyReLU");
-  EXPECT_DOUBLE_EQ(std::dynamic_pointer_cast<nn::LeakyReLU>(nn::make_activation(Activation::LeakyReLU, 0.2))->slope(),
-                   0.2);
-  EXPECT_EQ(nn::activation_from_string("ReLU"), Activation::ReLU);
-  EXPECT_TRUE(contains(error_of([] { nn::activation_from_string("gelu"); }), "leaky_relu"));
+  EXPECT_EQ(ad::nn::make_activation(Activation::LeakyReLU, 0.2)->name(), "LeakyReLU");
+  EXPECT_DOUBLE_EQ(
+      std::dynamic_pointer_cast<ad::nn::LeakyReLU>(ad::nn::make_activation(Activation::LeakyReLU, 0.2))->slope(), 0.2);
+  EXPECT_EQ(ad::nn::activation_from_string("ReLU"), Activation::ReLU);
+  EXPECT_TRUE(contains(error_of([] { ad::nn::activation_from_string("gelu"); }), "leaky_relu"));
 }
 
 TEST(Activation, GradcheckThroughEachModule) {
   const ad::Tensor x = f64({-1.3, -0.4, 0.2, 0.7, 2.1, -0.05}, {2, 3}).requires_grad_();
-  std::vector<std::shared_ptr<nn::Module>> mods{std::make_shared<nn::Sigmoid>(),  std::make_shared<nn::Tanh>(),
-                                                std::make_shared<nn::ReLU>(),     std::make_shared<nn::LeakyReLU>(0.3),
-                                                std::make_shared<nn::Softmax>(1), std::make_shared<nn::LogSoftmax>(0)};
+  std::vector<std::shared_ptr<ad::nn::Module>> mods{
+      std::make_shared<ad::nn::Sigmoid>(),  std::make_shared<ad::nn::Tanh>(),
+      std::make_shared<ad::nn::ReLU>(),     std::make_shared<ad::nn::LeakyReLU>(0.3),
+      std::make_shared<ad::nn::Softmax>(1), std::make_shared<ad::nn::LogSoftmax>(0)};
   for (const auto& m : mods) {
     const auto r = ad::gradcheck([&](const std::vector<ad::Tensor>& v) { return m->forward(v[0]); }, {x});
     EXPECT_TRUE(r.ok) << m->name() << ": " << r.report;
   }
   // Step passes no gradient.
   const ad::Tensor xs = x.detach().requires_grad_();
-  nn::Step().forward(xs).sum().backward();
+  ad::nn::Step().forward(xs).sum().backward();
   for (double g : xs.grad().to_vector()) EXPECT_EQ(g, 0.0);
 }
 
 TEST(Dropout, EvalIsIdentity) {
   ad::Generator gen(1);
-  nn::Dropout d(0.5, &gen);
+  ad::nn::Dropout d(0.5, &gen);
   d.eval();
   const ad::Tensor x = ad::randn({100}, ad::dtype(ad::kFloat64), &gen);
   EXPECT_EQ(d.forward(x).impl(), x.impl());
@@ -123,7 +124,7 @@ TEST(Dropout, TrainZeroesAboutPAndScalesTheRest) {
   const double p = 0.3;
   const std::int64_t n = 100000;
   ad::Generator gen(42);
-  nn::Dropout d(p, &gen);
+  ad::nn::Dropout d(p, &gen);
   const ad::Tensor x = ad::uniform({n}, 1.0, 2.0, ad::dtype(ad::kFloat64), &gen);  // never 0
   const auto xv = x.to_vector();
   const auto y = d.forward(x).to_vector();
@@ -145,7 +146,7 @@ TEST(Dropout, TrainZeroesAboutPAndScalesTheRest) {
 
 TEST(Dropout, SameSeedSameMask) {
   ad::Generator g1(9), g2(9), g3(10);
-  nn::Dropout a(0.5, &g1), b(0.5, &g2), c(0.5, &g3);
+  ad::nn::Dropout a(0.5, &g1), b(0.5, &g2), c(0.5, &g3);
   const ad::Tensor x = ad::ones({1000}, ad::dtype(ad::kFloat64));
   const auto ya = a.forward(x).to_vector();
   EXPECT_EQ(ya, b.forward(x).to_vector());
@@ -154,14 +155,14 @@ TEST(Dropout, SameSeedSameMask) {
   EXPECT_NE(ya, a.forward(x).to_vector());
   // the mask does not depend on the dtype: same seed, Float32 input, same zeros
   ad::Generator g4(9);
-  nn::Dropout e(0.5, &g4);
+  ad::nn::Dropout e(0.5, &g4);
   const auto y32 = e.forward(ad::ones({1000}, ad::dtype(ad::kFloat32))).to_vector();
   for (std::size_t i = 0; i < ya.size(); ++i) EXPECT_EQ(ya[i] == 0.0, y32[i] == 0.0);
 }
 
 TEST(Dropout, GradientFlowsOnlyThroughKeptElements) {
   ad::Generator gen(3);
-  nn::Dropout d(0.25, &gen);
+  ad::nn::Dropout d(0.25, &gen);
   const ad::Tensor x = ad::uniform({2000}, 1.0, 2.0, ad::dtype(ad::kFloat64), &gen).requires_grad_();
   const ad::Tensor y = d.forward(x);
   y.sum().backward();
@@ -179,17 +180,17 @@ TEST(Dropout, GradientFlowsOnlyThroughKeptElements) {
 }
 
 TEST(Dropout, ValidatesP) {
-  EXPECT_TRUE(contains(error_of([] { nn::Dropout(1.0); }), "[0, 1)"));
-  EXPECT_TRUE(contains(error_of([] { nn::Dropout(-0.1); }), "[0, 1)"));
-  EXPECT_TRUE(contains(error_of([] { nn::Dropout(std::nan("")); }), "[0, 1)"));
-  nn::Dropout zero(0.0);
+  EXPECT_TRUE(contains(error_of([] { ad::nn::Dropout(1.0); }), "[0, 1)"));
+  EXPECT_TRUE(contains(error_of([] { ad::nn::Dropout(-0.1); }), "[0, 1)"));
+  EXPECT_TRUE(contains(error_of([] { ad::nn::Dropout(std::nan("")); }), "[0, 1)"));
+  ad::nn::Dropout zero(0.0);
   const ad::Tensor x = ad::ones({5});
   EXPECT_EQ(zero.forward(x).to_vector(), x.to_vector());
 }
 
 TEST(MLP, ParameterNamesShapesAndCount) {
   ad::Generator gen(0);
-  nn::MLP mlp({2, 4, 3, 1}, nn::Activation::ReLU, nn::Activation::None, ad::kFloat64, &gen);
+  ad::nn::MLP mlp({2, 4, 3, 1}, ad::nn::Activation::ReLU, ad::nn::Activation::None, ad::kFloat64, &gen);
   EXPECT_EQ(mlp.num_parameters(), 31);  // 2*4+4 + 4*3+3 + 3*1+1
   std::vector<std::string> names;
   std::vector<ad::Shape> shapes;
@@ -202,7 +203,7 @@ TEST(MLP, ParameterNamesShapesAndCount) {
   EXPECT_EQ(shapes, (std::vector<ad::Shape>{{4, 2}, {4}, {3, 4}, {3}, {1, 3}, {1}}));
   EXPECT_EQ(mlp.size(), 5u);  // Linear ReLU Linear ReLU Linear
   // With an output activation it is one more child, and no more parameters.
-  nn::MLP cls({2, 4, 3}, nn::Activation::Tanh, nn::Activation::Softmax, ad::kFloat32, &gen);
+  ad::nn::MLP cls({2, 4, 3}, ad::nn::Activation::Tanh, ad::nn::Activation::Softmax, ad::kFloat32, &gen);
   EXPECT_EQ(cls.size(), 4u);
   EXPECT_EQ(cls[3]->name(), "Softmax");
   EXPECT_EQ(cls.num_parameters(), 2 * 4 + 4 + 4 * 3 + 3);
@@ -214,8 +215,8 @@ TEST(MLP, ParameterNamesShapesAndCount) {
 
 TEST(MLP, ForwardMatchesHandComputationAndSeedsReproduce) {
   ad::Generator g1(5), g2(5);
-  nn::MLP a({2, 3, 1}, nn::Activation::Sigmoid, nn::Activation::None, ad::kFloat64, &g1);
-  nn::MLP b({2, 3, 1}, nn::Activation::Sigmoid, nn::Activation::None, ad::kFloat64, &g2);
+  ad::nn::MLP a({2, 3, 1}, ad::nn::Activation::Sigmoid, ad::nn::Activation::None, ad::kFloat64, &g1);
+  ad::nn::MLP b({2, 3, 1}, ad::nn::Activation::Sigmoid, ad::nn::Activation::None, ad::kFloat64, &g2);
   for (std::size_t i = 0; i < a.parameters().size(); ++i)
     EXPECT_EQ(a.parameters()[i].to_vector(), b.parameters()[i].to_vector());
   const auto w1 = a.linear(0)->weight().to_vector(), b1 = a.linear(0)->bias().to_vector();
@@ -231,9 +232,10 @@ TEST(MLP, ForwardMatchesHandComputationAndSeedsReproduce) {
 }
 
 TEST(MLP, GradcheckWrtInputsAndEveryParameter) {
-  for (nn::Activation act : {nn::Activation::Tanh, nn::Activation::Sigmoid, nn::Activation::LeakyReLU}) {
+  for (ad::nn::Activation act :
+       {ad::nn::Activation::Tanh, ad::nn::Activation::Sigmoid, ad::nn::Activation::LeakyReLU}) {
     ad::Generator gen(17);
-    nn::MLP mlp({2, 4, 3, 2}, act, nn::Activation::Softmax, ad::kFloat64, &gen, 0.2);
+    ad::nn::MLP mlp({2, 4, 3, 2}, act, ad::nn::Activation::Softmax, ad::kFloat64, &gen, 0.2);
     const auto named = mlp.named_parameters();
     std::vector<ad::Tensor> inputs{ad::randn({3, 2}, ad::dtype(ad::kFloat64), &gen).requires_grad_()};
     for (const auto& [n, t] : named) inputs.push_back(t);
@@ -244,13 +246,13 @@ TEST(MLP, GradcheckWrtInputsAndEveryParameter) {
           return mlp.functional_call(params, v[0]);
         },
         inputs);
-    EXPECT_TRUE(r.ok) << nn::to_string(act) << ": " << r.report;
+    EXPECT_TRUE(r.ok) << ad::nn::to_string(act) << ": " << r.report;
   }
 }
 
 TEST(MLP, EngineGradientsOfParametersMatchFunctionalCall) {
   ad::Generator gen(23);
-  nn::MLP mlp({3, 5, 1}, nn::Activation::Tanh, nn::Activation::None, ad::kFloat64, &gen);
+  ad::nn::MLP mlp({3, 5, 1}, ad::nn::Activation::Tanh, ad::nn::Activation::None, ad::kFloat64, &gen);
   const ad::Tensor x = ad::randn({4, 3}, ad::dtype(ad::kFloat64), &gen);
   mlp.forward(x).sum().backward();
   const auto params = mlp.parameters();
@@ -259,8 +261,8 @@ TEST(MLP, EngineGradientsOfParametersMatchFunctionalCall) {
 }
 
 TEST(MLP, ValidatesSizes) {
-  EXPECT_TRUE(contains(error_of([] { nn::MLP({3}); }), "at least"));
-  EXPECT_TRUE(contains(error_of([] { nn::MLP({3, 0, 1}); }), "{3, 0, 1}"));
+  EXPECT_TRUE(contains(error_of([] { ad::nn::MLP({3}); }), "at least"));
+  EXPECT_TRUE(contains(error_of([] { ad::nn::MLP({3, 0, 1}); }), "{3, 0, 1}"));
 }
 
 }  // namespace

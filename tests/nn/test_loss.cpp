@@ -4,14 +4,14 @@
 #include <string>
 #include <vector>
 
-#include "nn/loss.h"
+#include "adgraph/nn/loss.h"
 #include "tests/test_util.h"
 
 namespace {
 
+using ad::nn::Reduction;
 using ad::testing::contains;
 using ad::testing::error_of;
-using nn::Reduction;
 
 ad::Tensor f64(const std::vector<double>& v, const ad::Shape& shape) {
   return ad::tensor(v, shape, ad::dtype(ad::kFloat64));
@@ -26,71 +26,71 @@ double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 
 TEST(Loss, MseValues) {
   const ad::Tensor x = f64({1, 2}), y = f64({0, 4});
-  EXPECT_DOUBLE_EQ(nn::mse_loss(x, y).item(), 2.5);
-  EXPECT_DOUBLE_EQ(nn::mse_loss(x, y, Reduction::Sum).item(), 5.0);
-  EXPECT_EQ(nn::mse_loss(x, y, Reduction::None).to_vector(), (std::vector<double>{1.0, 4.0}));
-  EXPECT_EQ(nn::mse_loss(x, y).dim(), 0);
+  EXPECT_DOUBLE_EQ(ad::nn::mse_loss(x, y).item(), 2.5);
+  EXPECT_DOUBLE_EQ(ad::nn::mse_loss(x, y, Reduction::Sum).item(), 5.0);
+  EXPECT_EQ(ad::nn::mse_loss(x, y, Reduction::None).to_vector(), (std::vector<double>{1.0, 4.0}));
+  EXPECT_EQ(ad::nn::mse_loss(x, y).dim(), 0);
 }
 
 TEST(Loss, L1Values) {
   const ad::Tensor x = f64({1, 2}), y = f64({0, 4});
-  EXPECT_DOUBLE_EQ(nn::l1_loss(x, y).item(), 1.5);
-  EXPECT_DOUBLE_EQ(nn::l1_loss(x, y, Reduction::Sum).item(), 3.0);
-  EXPECT_EQ(nn::l1_loss(x, y, Reduction::None).to_vector(), (std::vector<double>{1.0, 2.0}));
+  EXPECT_DOUBLE_EQ(ad::nn::l1_loss(x, y).item(), 1.5);
+  EXPECT_DOUBLE_EQ(ad::nn::l1_loss(x, y, Reduction::Sum).item(), 3.0);
+  EXPECT_EQ(ad::nn::l1_loss(x, y, Reduction::None).to_vector(), (std::vector<double>{1.0, 2.0}));
 }
 
 TEST(Loss, HuberValues) {
   // residuals 0.5 (quadratic: 0.125) and -3 (linear: 1 * (3 - 0.5) = 2.5)
   const ad::Tensor x = f64({0.5, 1.0}), y = f64({0.0, 4.0});
-  EXPECT_DOUBLE_EQ(nn::huber_loss(x, y, 1.0).item(), (0.125 + 2.5) / 2);
+  EXPECT_DOUBLE_EQ(ad::nn::huber_loss(x, y, 1.0).item(), (0.125 + 2.5) / 2);
   // delta 2: 0.125 and 2 * (3 - 1) = 4
-  EXPECT_EQ(nn::huber_loss(x, y, 2.0, Reduction::None).to_vector(), (std::vector<double>{0.125, 4.0}));
+  EXPECT_EQ(ad::nn::huber_loss(x, y, 2.0, Reduction::None).to_vector(), (std::vector<double>{0.125, 4.0}));
   // at |r| = delta both branches agree: 0.5
-  EXPECT_DOUBLE_EQ(nn::huber_loss(f64({1.0}), f64({0.0}), 1.0).item(), 0.5);
-  EXPECT_TRUE(contains(error_of([&] { nn::huber_loss(x, y, 0.0); }), "delta"));
-  EXPECT_TRUE(contains(error_of([&] { nn::huber_loss(x, y, -1.0); }), "delta"));
+  EXPECT_DOUBLE_EQ(ad::nn::huber_loss(f64({1.0}), f64({0.0}), 1.0).item(), 0.5);
+  EXPECT_TRUE(contains(error_of([&] { ad::nn::huber_loss(x, y, 0.0); }), "delta"));
+  EXPECT_TRUE(contains(error_of([&] { ad::nn::huber_loss(x, y, -1.0); }), "delta"));
 }
 
 TEST(Loss, BinaryCrossEntropyValues) {
   const ad::Tensor p = f64({0.8, 0.3, 0.5}), y = f64({1, 0, 0.25});
   const double l0 = -std::log(0.8), l1 = -std::log(0.7), l2 = -(0.25 * std::log(0.5) + 0.75 * std::log(0.5));
-  EXPECT_NEAR(nn::binary_cross_entropy(p, y).item(), (l0 + l1 + l2) / 3, 1e-15);
-  const auto none = nn::binary_cross_entropy(p, y, Reduction::None).to_vector();
+  EXPECT_NEAR(ad::nn::binary_cross_entropy(p, y).item(), (l0 + l1 + l2) / 3, 1e-15);
+  const auto none = ad::nn::binary_cross_entropy(p, y, Reduction::None).to_vector();
   EXPECT_NEAR(none[0], l0, 1e-15);
   EXPECT_NEAR(none[1], l1, 1e-15);
   EXPECT_NEAR(none[2], l2, 1e-15);
   // Saturated probabilities are clamped: finite, -log(eps)
-  const auto sat = nn::binary_cross_entropy(f64({0.0, 1.0, 1.0}), f64({1, 0, 1}), Reduction::None).to_vector();
+  const auto sat = ad::nn::binary_cross_entropy(f64({0.0, 1.0, 1.0}), f64({1, 0, 1}), Reduction::None).to_vector();
   EXPECT_NEAR(sat[0], -std::log(1e-12), 1e-9);
   EXPECT_NEAR(sat[1], -std::log(1e-12), 1e-3);  // 1 - (1 - 1e-12) is 1e-12 only to ~1e-4 relative in float64
   EXPECT_NEAR(sat[2], 0.0, 1e-11);
-  const ad::Tensor s32 = nn::binary_cross_entropy(ad::tensor({0.0, 1.0}, ad::dtype(ad::kFloat32)),
-                                                  ad::tensor({1.0, 0.0}, ad::dtype(ad::kFloat32)), Reduction::None);
+  const ad::Tensor s32 = ad::nn::binary_cross_entropy(ad::tensor({0.0, 1.0}, ad::dtype(ad::kFloat32)),
+                                                      ad::tensor({1.0, 0.0}, ad::dtype(ad::kFloat32)), Reduction::None);
   for (double v : s32.to_vector()) {
     EXPECT_TRUE(std::isfinite(v));
     EXPECT_NEAR(v, -std::log(1e-7), 0.2);
   }
   // gradient where saturated is finite
   const ad::Tensor q = f64({0.0, 1.0}).requires_grad_();
-  nn::binary_cross_entropy(q, f64({1, 0})).backward();
+  ad::nn::binary_cross_entropy(q, f64({1, 0})).backward();
   for (double g : q.grad().to_vector()) EXPECT_TRUE(std::isfinite(g));
 }
 
 TEST(Loss, BinaryCrossEntropyWithLogitsMatchesSigmoidThenBce) {
   const std::vector<double> xs{-3.0, -0.7, 0.0, 0.4, 2.5}, ys{0.0, 1.0, 1.0, 0.3, 0.0};
-  const auto l = nn::binary_cross_entropy_with_logits(f64(xs), f64(ys), Reduction::None).to_vector();
+  const auto l = ad::nn::binary_cross_entropy_with_logits(f64(xs), f64(ys), Reduction::None).to_vector();
   for (std::size_t i = 0; i < xs.size(); ++i) {
     const double p = sigmoid(xs[i]);
     EXPECT_NEAR(l[i], -(ys[i] * std::log(p) + (1 - ys[i]) * std::log(1 - p)), 1e-14) << i;
   }
-  EXPECT_NEAR(nn::binary_cross_entropy_with_logits(f64(xs), f64(ys)).item(),
-              nn::binary_cross_entropy(ad::sigmoid(f64(xs)), f64(ys)).item(), 1e-14);
+  EXPECT_NEAR(ad::nn::binary_cross_entropy_with_logits(f64(xs), f64(ys)).item(),
+              ad::nn::binary_cross_entropy(ad::sigmoid(f64(xs)), f64(ys)).item(), 1e-14);
 }
 
 TEST(Loss, BinaryCrossEntropyWithLogitsIsStableAtExtremeLogits) {
   const ad::Tensor x = f64({100, 100, -100, -100, 1e4, -1e4, 1e4, -1e4}).requires_grad_();
   const ad::Tensor y = f64({1, 0, 1, 0, 1, 0, 0, 1});
-  const ad::Tensor l = nn::binary_cross_entropy_with_logits(x, y, Reduction::None);
+  const ad::Tensor l = ad::nn::binary_cross_entropy_with_logits(x, y, Reduction::None);
   const auto v = l.to_vector();
   const double tiny = std::log1p(std::exp(-100.0));  // 3.7e-44, kept exactly (log1p, not log(1 + .))
   EXPECT_DOUBLE_EQ(v[0], tiny);
@@ -116,7 +116,7 @@ TEST(Loss, BinaryCrossEntropyWithLogitsIsStableAtExtremeLogits) {
 TEST(Loss, BinaryCrossEntropyWithLogitsGradientAtZeroIsHalfMinusTarget) {
   // relu(x) - x y + log(1 + exp(-|x|)) taken literally would give -y here (relu'(0) = |x|'(0) = 0).
   const ad::Tensor x = f64({0.0, 0.0, 0.0}).requires_grad_();
-  const ad::Tensor l = nn::binary_cross_entropy_with_logits(x, f64({0.0, 1.0, 0.25}), Reduction::Sum);
+  const ad::Tensor l = ad::nn::binary_cross_entropy_with_logits(x, f64({0.0, 1.0, 0.25}), Reduction::Sum);
   EXPECT_NEAR(l.item(), 3 * std::log(2.0), 1e-15);
   l.backward();
   const auto g = x.grad().to_vector();
@@ -130,19 +130,19 @@ TEST(Loss, CrossEntropyWithClassIndices) {
   const ad::Tensor t = ad::index_tensor({2, 0});
   const double lse0 = std::log(std::exp(1.0) + std::exp(2.0) + std::exp(3.0));
   const double l0 = lse0 - 3.0, l1 = std::log(3.0);
-  EXPECT_NEAR(nn::cross_entropy(logits, t).item(), (l0 + l1) / 2, 1e-15);
-  EXPECT_NEAR(nn::cross_entropy(logits, t, Reduction::Sum).item(), l0 + l1, 1e-15);
-  const auto none = nn::cross_entropy(logits, t, Reduction::None);
+  EXPECT_NEAR(ad::nn::cross_entropy(logits, t).item(), (l0 + l1) / 2, 1e-15);
+  EXPECT_NEAR(ad::nn::cross_entropy(logits, t, Reduction::Sum).item(), l0 + l1, 1e-15);
+  const auto none = ad::nn::cross_entropy(logits, t, Reduction::None);
   ASSERT_EQ(none.shape(), (ad::Shape{2}));
   EXPECT_NEAR(none.at({0}), l0, 1e-15);
   EXPECT_NEAR(none.at({1}), l1, 1e-15);
   // one sample: logits [C], target []
-  EXPECT_NEAR(nn::cross_entropy(f64({1, 2, 3}), ad::index_tensor({2}).reshape({})).item(), l0, 1e-15);
-  EXPECT_EQ(nn::cross_entropy(f64({1, 2, 3}), ad::index_tensor({2}), Reduction::None).dim(), 0);
-  EXPECT_NEAR(nn::cross_entropy(f64({1, 2, 3}), ad::index_tensor({2})).item(), l0, 1e-15);
+  EXPECT_NEAR(ad::nn::cross_entropy(f64({1, 2, 3}), ad::index_tensor({2}).reshape({})).item(), l0, 1e-15);
+  EXPECT_EQ(ad::nn::cross_entropy(f64({1, 2, 3}), ad::index_tensor({2}), Reduction::None).dim(), 0);
+  EXPECT_NEAR(ad::nn::cross_entropy(f64({1, 2, 3}), ad::index_tensor({2})).item(), l0, 1e-15);
   // nll_loss on log-probabilities
   const ad::Tensor lp = ad::log(f64({0.2, 0.8, 0.5, 0.5}, {2, 2}));
-  EXPECT_NEAR(nn::nll_loss(lp, ad::index_tensor({1, 0})).item(), -(std::log(0.8) + std::log(0.5)) / 2, 1e-15);
+  EXPECT_NEAR(ad::nn::nll_loss(lp, ad::index_tensor({1, 0})).item(), -(std::log(0.8) + std::log(0.5)) / 2, 1e-15);
 }
 
 TEST(Loss, CrossEntropyWithOneHotEqualsClassIndices) {
@@ -152,15 +152,15 @@ TEST(Loss, CrossEntropyWithOneHotEqualsClassIndices) {
   std::vector<double> onehot(20, 0.0);
   for (std::size_t i = 0; i < cls.size(); ++i) onehot[i * 4 + static_cast<std::size_t>(cls[i])] = 1.0;
   for (Reduction r : {Reduction::Mean, Reduction::Sum, Reduction::None}) {
-    const auto a = nn::cross_entropy(logits, ad::index_tensor(cls), r).to_vector();
-    const auto b = nn::cross_entropy(logits, f64(onehot, {5, 4}), r).to_vector();
+    const auto a = ad::nn::cross_entropy(logits, ad::index_tensor(cls), r).to_vector();
+    const auto b = ad::nn::cross_entropy(logits, f64(onehot, {5, 4}), r).to_vector();
     ASSERT_EQ(a.size(), b.size());
     for (std::size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 1e-14);
   }
   // and gradients w.r.t. the logits agree
   const ad::Tensor x1 = logits.detach().requires_grad_(), x2 = logits.detach().requires_grad_();
-  nn::cross_entropy(x1, ad::index_tensor(cls)).backward();
-  nn::cross_entropy(x2, f64(onehot, {5, 4})).backward();
+  ad::nn::cross_entropy(x1, ad::index_tensor(cls)).backward();
+  ad::nn::cross_entropy(x2, f64(onehot, {5, 4})).backward();
   const auto g1 = x1.grad().to_vector(), g2 = x2.grad().to_vector();
   for (std::size_t i = 0; i < g1.size(); ++i) EXPECT_NEAR(g1[i], g2[i], 1e-15);
 }
@@ -170,7 +170,7 @@ TEST(Loss, CrossEntropyWithSoftLabels) {
   const ad::Tensor y = f64({0.2, 0.3, 0.5}, {1, 3});
   const double lse = std::log(std::exp(0.5) + std::exp(-1.0) + std::exp(2.0));
   const double want = -(0.2 * (0.5 - lse) + 0.3 * (-1.0 - lse) + 0.5 * (2.0 - lse));
-  EXPECT_NEAR(nn::cross_entropy(logits, y).item(), want, 1e-15);
+  EXPECT_NEAR(ad::nn::cross_entropy(logits, y).item(), want, 1e-15);
 }
 
 TEST(Loss, CrossEntropyIsStableAtExtremeLogits) {
@@ -179,26 +179,26 @@ TEST(Loss, CrossEntropyIsStableAtExtremeLogits) {
   const double lse = 427.0 + std::log1p(std::exp(-148.0) + std::exp(-858.0));
   const double want[3] = {lse + 431.0, lse - 279.0, lse - 427.0};  // 858, 148, 3.6e-65
   for (std::int64_t k = 0; k < 3; ++k) {
-    const double l = nn::cross_entropy(x, ad::index_tensor({k})).item();
+    const double l = ad::nn::cross_entropy(x, ad::index_tensor({k})).item();
     ASSERT_TRUE(std::isfinite(l));
     EXPECT_NEAR(l, want[k], 1e-12) << k;
   }
-  nn::cross_entropy(x, ad::index_tensor({1})).backward();
+  ad::nn::cross_entropy(x, ad::index_tensor({1})).backward();
   const auto g = x.grad().to_vector();  // softmax - onehot = [e^-858, e^-148 - 1, ~1]
   EXPECT_NEAR(g[0], 0.0, 1e-300);
   EXPECT_NEAR(g[1], -1.0, 1e-15);
   EXPECT_NEAR(g[2], 1.0, 1e-15);
 
   const ad::Tensor z = f64({1e4, -1e4}, {1, 2}).requires_grad_();
-  EXPECT_EQ(nn::cross_entropy(z, ad::index_tensor({0})).item(), 0.0);
-  EXPECT_EQ(nn::cross_entropy(z, ad::index_tensor({1})).item(), 2e4);
-  nn::cross_entropy(z, ad::index_tensor({1})).backward();
+  EXPECT_EQ(ad::nn::cross_entropy(z, ad::index_tensor({0})).item(), 0.0);
+  EXPECT_EQ(ad::nn::cross_entropy(z, ad::index_tensor({1})).item(), 2e4);
+  ad::nn::cross_entropy(z, ad::index_tensor({1})).backward();
   EXPECT_EQ(z.grad().to_vector(), (std::vector<double>{1.0, -1.0}));
   // the probability-target path too
-  EXPECT_EQ(nn::cross_entropy(z.detach(), f64({0, 1}, {1, 2})).item(), 2e4);
+  EXPECT_EQ(ad::nn::cross_entropy(z.detach(), f64({0, 1}, {1, 2})).item(), 2e4);
   // and Float32
   const ad::Tensor z32 = ad::tensor({1e4, -1e4}, {1, 2}, ad::dtype(ad::kFloat32));
-  EXPECT_EQ(nn::cross_entropy(z32, ad::index_tensor({1})).item(), 2e4);
+  EXPECT_EQ(ad::nn::cross_entropy(z32, ad::index_tensor({1})).item(), 2e4);
 }
 
 // ---- gradients by the engine vs central differences
@@ -218,20 +218,22 @@ TEST(Loss, GradcheckEveryLossWrtInputAndTarget) {
   };
   using V = const std::vector<ad::Tensor>&;
   std::vector<Case> cases{
-      {"mse", [](V v) { return nn::mse_loss(v[0], v[1]); }, {a, b}},
-      {"mse none", [](V v) { return nn::mse_loss(v[0], v[1], Reduction::None); }, {a, b}},
-      {"l1", [](V v) { return nn::l1_loss(v[0], v[1], Reduction::Sum); }, {a, b}},
-      {"huber", [](V v) { return nn::huber_loss(v[0], v[1], 0.7); }, {a, b}},
-      {"bce", [](V v) { return nn::binary_cross_entropy(v[0], v[1]); }, {p, y}},
-      {"bce logits", [](V v) { return nn::binary_cross_entropy_with_logits(v[0], v[1]); }, {a, y}},
+      {"mse", [](V v) { return ad::nn::mse_loss(v[0], v[1]); }, {a, b}},
+      {"mse none", [](V v) { return ad::nn::mse_loss(v[0], v[1], Reduction::None); }, {a, b}},
+      {"l1", [](V v) { return ad::nn::l1_loss(v[0], v[1], Reduction::Sum); }, {a, b}},
+      {"huber", [](V v) { return ad::nn::huber_loss(v[0], v[1], 0.7); }, {a, b}},
+      {"bce", [](V v) { return ad::nn::binary_cross_entropy(v[0], v[1]); }, {p, y}},
+      {"bce logits", [](V v) { return ad::nn::binary_cross_entropy_with_logits(v[0], v[1]); }, {a, y}},
       {"bce logits none",
-       [](V v) { return nn::binary_cross_entropy_with_logits(v[0], v[1], Reduction::None); },
+       [](V v) { return ad::nn::binary_cross_entropy_with_logits(v[0], v[1], Reduction::None); },
        {a * 20.0, y}},
-      {"ce indices", [&](V v) { return nn::cross_entropy(v[0], cls); }, {a}},
-      {"ce indices none", [&](V v) { return nn::cross_entropy(v[0], cls, Reduction::None); }, {a}},
-      {"ce one sample", [&](V v) { return nn::cross_entropy(v[0], ad::index_tensor({1})); }, {f64({0.3, -1, 2, 0.1})}},
-      {"ce probabilities", [](V v) { return nn::cross_entropy(v[0], v[1]); }, {a, soft}},
-      {"nll", [&](V v) { return nn::nll_loss(ad::log_softmax(v[0], 1), cls, Reduction::Sum); }, {b}},
+      {"ce indices", [&](V v) { return ad::nn::cross_entropy(v[0], cls); }, {a}},
+      {"ce indices none", [&](V v) { return ad::nn::cross_entropy(v[0], cls, Reduction::None); }, {a}},
+      {"ce one sample",
+       [&](V v) { return ad::nn::cross_entropy(v[0], ad::index_tensor({1})); },
+       {f64({0.3, -1, 2, 0.1})}},
+      {"ce probabilities", [](V v) { return ad::nn::cross_entropy(v[0], v[1]); }, {a, soft}},
+      {"nll", [&](V v) { return ad::nn::nll_loss(ad::log_softmax(v[0], 1), cls, Reduction::Sum); }, {b}},
   };
   for (auto& c : cases) {
     for (auto& t : c.in) t = t.detach().requires_grad_();
@@ -244,37 +246,39 @@ TEST(Loss, GradcheckEveryLossWrtInputAndTarget) {
 
 TEST(Loss, ShapeAndDtypeErrorsNameTheLossShapesAndFix) {
   const ad::Tensor x = ad::zeros({4, 1}, ad::dtype(ad::kFloat64));
-  std::string msg = error_of([&] { nn::mse_loss(x, ad::zeros({4}, ad::dtype(ad::kFloat64))); });
+  std::string msg = error_of([&] { ad::nn::mse_loss(x, ad::zeros({4}, ad::dtype(ad::kFloat64))); });
   EXPECT_TRUE(contains(msg, "mse_loss")) << msg;
   EXPECT_TRUE(contains(msg, "[4, 1]")) << msg;
   EXPECT_TRUE(contains(msg, "[4]")) << msg;
   EXPECT_TRUE(contains(msg, "reshape")) << msg;
-  msg = error_of([&] { nn::l1_loss(x, ad::zeros({4, 1}, ad::dtype(ad::kFloat32))); });
+  msg = error_of([&] { ad::nn::l1_loss(x, ad::zeros({4, 1}, ad::dtype(ad::kFloat32))); });
   EXPECT_TRUE(contains(msg, "l1_loss") && contains(msg, "Float32") && contains(msg, ".to(")) << msg;
-  msg = error_of([&] { nn::huber_loss(ad::index_tensor({1}), ad::index_tensor({1})); });
+  msg = error_of([&] { ad::nn::huber_loss(ad::index_tensor({1}), ad::index_tensor({1})); });
   EXPECT_TRUE(contains(msg, "huber_loss") && contains(msg, "Int64")) << msg;
-  msg = error_of([&] { nn::binary_cross_entropy(f64({2.5, 0.5}), f64({1, 0})); });
+  msg = error_of([&] { ad::nn::binary_cross_entropy(f64({2.5, 0.5}), f64({1, 0})); });
   EXPECT_TRUE(contains(msg, "binary_cross_entropy_with_logits")) << msg;
-  msg = error_of([&] { nn::binary_cross_entropy(f64({std::nan(""), 0.5}), f64({1, 0})); });
+  msg = error_of([&] { ad::nn::binary_cross_entropy(f64({std::nan(""), 0.5}), f64({1, 0})); });
   EXPECT_TRUE(contains(msg, "[0, 1]")) << msg;
 
   const ad::Tensor logits = ad::zeros({3, 5}, ad::dtype(ad::kFloat64));
-  msg = error_of([&] { nn::cross_entropy(logits, ad::index_tensor({0, 1})); });
+  msg = error_of([&] { ad::nn::cross_entropy(logits, ad::index_tensor({0, 1})); });
   EXPECT_TRUE(contains(msg, "cross_entropy") && contains(msg, "[2]") && contains(msg, "[3, 5]") && contains(msg, "[3]"))
       << msg;
-  msg = error_of([&] { nn::cross_entropy(logits, ad::index_tensor({0, 5, 1})); });
+  msg = error_of([&] { ad::nn::cross_entropy(logits, ad::index_tensor({0, 5, 1})); });
   EXPECT_TRUE(contains(msg, "target[1] = 5") && contains(msg, "[0, 5)")) << msg;
-  msg = error_of([&] { nn::cross_entropy(logits, ad::index_tensor({0, -1, 1})); });
+  msg = error_of([&] { ad::nn::cross_entropy(logits, ad::index_tensor({0, -1, 1})); });
   EXPECT_TRUE(contains(msg, "target[1] = -1")) << msg;
-  msg = error_of([&] { nn::cross_entropy(logits, ad::zeros({3}, ad::dtype(ad::kFloat64))); });
+  msg = error_of([&] { ad::nn::cross_entropy(logits, ad::zeros({3}, ad::dtype(ad::kFloat64))); });
   EXPECT_TRUE(contains(msg, "Int64 class indices") && contains(msg, "one-hot")) << msg;
-  msg = error_of([&] { nn::cross_entropy(logits, ad::zeros({3, 5}, ad::dtype(ad::kFloat32))); });
+  msg = error_of([&] { ad::nn::cross_entropy(logits, ad::zeros({3, 5}, ad::dtype(ad::kFloat32))); });
   EXPECT_TRUE(contains(msg, "dtype")) << msg;
-  msg = error_of([&] { nn::cross_entropy(ad::zeros({2, 3, 4}, ad::dtype(ad::kFloat64)), ad::index_tensor({0, 1})); });
+  msg = error_of([&] {
+    ad::nn::cross_entropy(ad::zeros({2, 3, 4}, ad::dtype(ad::kFloat64)), ad::index_tensor({0, 1}));
+  });
   EXPECT_TRUE(contains(msg, "[N, C]") && contains(msg, "[2, 3, 4]")) << msg;
-  msg = error_of([&] { nn::nll_loss(logits, f64({0, 1, 2})); });
+  msg = error_of([&] { ad::nn::nll_loss(logits, f64({0, 1, 2})); });
   EXPECT_TRUE(contains(msg, "nll_loss") && contains(msg, "Int64")) << msg;
-  msg = error_of([&] { nn::mse_loss(ad::Tensor(), x); });
+  msg = error_of([&] { ad::nn::mse_loss(ad::Tensor(), x); });
   EXPECT_TRUE(contains(msg, "undefined")) << msg;
 }
 

@@ -4,10 +4,10 @@
 #include <sstream>
 #include <utility>
 
-#include "nn/activation.h"
-#include "nn/dropout.h"
-#include "nn/linear.h"
-#include "nn/sequential.h"
+#include "adgraph/nn/activation.h"
+#include "adgraph/nn/dropout.h"
+#include "adgraph/nn/linear.h"
+#include "adgraph/nn/sequential.h"
 #include "tests/test_util.h"
 
 namespace {
@@ -15,13 +15,13 @@ namespace {
 using ad::testing::contains;
 using ad::testing::error_of;
 
-struct TwoLayer : nn::Module {
+struct TwoLayer : ad::nn::Module {
   TwoLayer() {
-    fc1 = register_module("fc1", std::make_shared<nn::Linear>(3, 4, true, ad::kFloat64));
-    fc2 = register_module("fc2", std::make_shared<nn::Linear>(4, 2, true, ad::kFloat64));
+    fc1 = register_module("fc1", std::make_shared<ad::nn::Linear>(3, 4, true, ad::kFloat64));
+    fc2 = register_module("fc2", std::make_shared<ad::nn::Linear>(4, 2, true, ad::kFloat64));
   }
   ad::Tensor forward(const ad::Tensor& x) const override { return fc2->forward(ad::tanh(fc1->forward(x))); }
-  std::shared_ptr<nn::Linear> fc1, fc2;
+  std::shared_ptr<ad::nn::Linear> fc1, fc2;
 };
 
 TEST(Module, NamedParametersAreStableAndNested) {
@@ -37,7 +37,7 @@ TEST(Module, NamedParametersAreStableAndNested) {
 }
 
 TEST(Module, ReplacingAParameterKeepsItInParameters) {
-  nn::Linear lin(2, 1, true, ad::kFloat64);
+  ad::nn::Linear lin(2, 1, true, ad::kFloat64);
   lin.set_param("weight", ad::tensor({0.5, -2.0}, {1, 2}, ad::dtype(ad::kFloat64)));
   const auto params = lin.parameters();
   ASSERT_EQ(params.size(), 2u);
@@ -59,7 +59,7 @@ TEST(Module, TrainEvalPropagatesToChildren) {
 }
 
 TEST(Module, LinearMatchesHandComputationAndGradchecks) {
-  nn::Linear lin(3, 2, true, ad::kFloat64);
+  ad::nn::Linear lin(3, 2, true, ad::kFloat64);
   const ad::Tensor x = ad::tensor({1, 2, 3, -1, 0, 1}, {2, 3}, ad::dtype(ad::kFloat64));
   const ad::Tensor y = lin.forward(x);
   const auto w = lin.weight().to_vector(), b = lin.bias().to_vector();
@@ -81,7 +81,7 @@ TEST(Module, ZeroGradClearsEveryParameter) {
 }
 
 TEST(Module, LinearRejectsWrongInputWidth) {
-  nn::Linear lin(3, 2);
+  ad::nn::Linear lin(3, 2);
   try {
     lin.forward(ad::ones({4, 5}));
     FAIL() << "expected an error";
@@ -92,7 +92,7 @@ TEST(Module, LinearRejectsWrongInputWidth) {
 
 TEST(Module, SetParamWritesInPlaceSoEveryHandleSeesIt) {
   ad::Generator gen(3);
-  nn::Linear lin(2, 1, true, ad::kFloat64, &gen);
+  ad::nn::Linear lin(2, 1, true, ad::kFloat64, &gen);
   // What an optimizer would hold: the handles from parameters(), taken before the replacement.
   std::vector<ad::Tensor> held = lin.parameters();
   const ad::Tensor v = ad::tensor({0.25, 4.0}, {1, 2}, ad::dtype(ad::kFloat64));
@@ -119,9 +119,9 @@ TEST(Module, SetParamWritesInPlaceSoEveryHandleSeesIt) {
 }
 
 TEST(Module, RegistrationRejectsBadAndDuplicateNames) {
-  struct Bad : nn::Module {
+  struct Bad : ad::nn::Module {
     void add(const std::string& n) { register_parameter(n, ad::zeros({1}, ad::dtype(ad::kFloat64))); }
-    void child(const std::string& n) { register_module(n, std::make_shared<nn::ReLU>()); }
+    void child(const std::string& n) { register_module(n, std::make_shared<ad::nn::ReLU>()); }
   } m;
   m.add("w");
   EXPECT_TRUE(contains(error_of([&] { m.add("w"); }), "already"));
@@ -132,19 +132,19 @@ TEST(Module, RegistrationRejectsBadAndDuplicateNames) {
 }
 
 TEST(Module, DefaultForwardThrowsNamingTheType) {
-  struct NoForward : nn::Module {};
+  struct NoForward : ad::nn::Module {};
   NoForward m;
   const std::string msg = error_of([&] { m.forward(ad::ones({2})); });
   EXPECT_TRUE(contains(msg, "NoForward")) << msg;
   EXPECT_EQ(m.name(), "NoForward");
-  EXPECT_EQ(nn::Linear(1, 1).name(), "Linear");
+  EXPECT_EQ(ad::nn::Linear(1, 1).name(), "Linear");
 }
 
 TEST(Module, ForwardEitherOverloadWorksThroughABasePointer) {
-  struct ConstFwd : nn::Module {
+  struct ConstFwd : ad::nn::Module {
     ad::Tensor forward(const ad::Tensor& x) const override { return x * 2.0; }
   };
-  struct MutableFwd : nn::Module {
+  struct MutableFwd : ad::nn::Module {
     ad::Tensor forward(const ad::Tensor& x) override {
       ++calls;
       return x + 1.0;
@@ -153,28 +153,28 @@ TEST(Module, ForwardEitherOverloadWorksThroughABasePointer) {
   };
   auto a = std::make_shared<ConstFwd>();
   auto b = std::make_shared<MutableFwd>();
-  std::shared_ptr<nn::Module> ma = a, mb = b;
+  std::shared_ptr<ad::nn::Module> ma = a, mb = b;
   const ad::Tensor x = ad::tensor({1.0, 2.0});
   EXPECT_EQ(ma->forward(x).to_vector(), (std::vector<double>{2.0, 4.0}));
   EXPECT_EQ(std::as_const(*ma).forward(x).to_vector(), (std::vector<double>{2.0, 4.0}));
   EXPECT_EQ((*mb)(x).to_vector(), (std::vector<double>{2.0, 3.0}));
   EXPECT_EQ(b->calls, 1);
-  nn::Sequential seq{a, b};
+  ad::nn::Sequential seq{a, b};
   EXPECT_EQ(seq.forward(x).to_vector(), (std::vector<double>{3.0, 5.0}));
   EXPECT_EQ(b->calls, 2);
 }
 
 TEST(Module, TrainEvalReachesDropoutInsideNestedSequential) {
   ad::Generator gen(7);
-  auto drop = std::make_shared<nn::Dropout>(0.5, &gen);
-  auto inner = std::make_shared<nn::Sequential>(std::initializer_list<std::shared_ptr<nn::Module>>{drop});
-  nn::Sequential outer{std::make_shared<nn::Linear>(4, 4, true, ad::kFloat64, &gen), inner};
+  auto drop = std::make_shared<ad::nn::Dropout>(0.5, &gen);
+  auto inner = std::make_shared<ad::nn::Sequential>(std::initializer_list<std::shared_ptr<ad::nn::Module>>{drop});
+  ad::nn::Sequential outer{std::make_shared<ad::nn::Linear>(4, 4, true, ad::kFloat64, &gen), inner};
   const ad::Tensor x = ad::ones({8, 4}, ad::dtype(ad::kFloat64));
   outer.eval();
   EXPECT_FALSE(drop->is_training());
   EXPECT_FALSE(inner->is_training());
   // eval: deterministic, equals the Linear alone
-  const auto lin = outer.at<nn::Linear>(0);
+  const auto lin = outer.at<ad::nn::Linear>(0);
   EXPECT_EQ(outer.forward(x).to_vector(), lin->forward(x).to_vector());
   outer.train();
   EXPECT_TRUE(drop->is_training());
@@ -192,9 +192,9 @@ TEST(Module, TrainEvalReachesDropoutInsideNestedSequential) {
 }
 
 TEST(Module, NamedModulesAndRepr) {
-  nn::Sequential seq{std::make_shared<nn::Linear>(2, 4), std::make_shared<nn::ReLU>(),
-                     std::make_shared<nn::Sequential>(std::initializer_list<std::shared_ptr<nn::Module>>{
-                         std::make_shared<nn::Linear>(4, 1, false), std::make_shared<nn::Sigmoid>()})};
+  ad::nn::Sequential seq{std::make_shared<ad::nn::Linear>(2, 4), std::make_shared<ad::nn::ReLU>(),
+                         std::make_shared<ad::nn::Sequential>(std::initializer_list<std::shared_ptr<ad::nn::Module>>{
+                             std::make_shared<ad::nn::Linear>(4, 1, false), std::make_shared<ad::nn::Sigmoid>()})};
   std::vector<std::string> paths;
   for (const auto& [p, m] : seq.named_modules()) paths.push_back(p + ":" + m->name());
   EXPECT_EQ(paths, (std::vector<std::string>{"0:Linear", "1:ReLU", "2:Sequential", "2.0:Linear", "2.1:Sigmoid"}));
@@ -213,7 +213,7 @@ TEST(Module, NamedModulesAndRepr) {
 
 TEST(Module, LinearAcceptsOneDimAndBatchedInputs) {
   ad::Generator gen(11);
-  nn::Linear lin(3, 2, true, ad::kFloat64, &gen);
+  ad::nn::Linear lin(3, 2, true, ad::kFloat64, &gen);
   const ad::Tensor x =
       ad::tensor({1, 2, 3, -1, 0, 1, 0.5, 0.5, 0.5, 2, -2, 1, 0, 0, 1, 3, 1, -1}, {3, 2, 3}, ad::dtype(ad::kFloat64));
   const ad::Tensor y = lin.forward(x);
@@ -242,11 +242,12 @@ TEST(Module, LinearAcceptsOneDimAndBatchedInputs) {
 
 TEST(Module, FunctionalCallRestoresParametersEvenOnError) {
   ad::Generator gen(5);
-  nn::Sequential seq{std::make_shared<nn::Linear>(2, 3, true, ad::kFloat64, &gen), std::make_shared<nn::Tanh>()};
+  ad::nn::Sequential seq{std::make_shared<ad::nn::Linear>(2, 3, true, ad::kFloat64, &gen),
+                         std::make_shared<ad::nn::Tanh>()};
   const auto before = seq.named_parameters();
   const ad::Tensor w = ad::zeros({3, 2}, ad::dtype(ad::kFloat64));
   const ad::Tensor y = seq.functional_call({{"0.weight", w}}, ad::ones({1, 2}, ad::dtype(ad::kFloat64)));
-  const auto b = seq.at<nn::Linear>(0)->bias().to_vector();
+  const auto b = seq.at<ad::nn::Linear>(0)->bias().to_vector();
   for (std::size_t i = 0; i < 3; ++i) EXPECT_NEAR(y.at({0, static_cast<std::int64_t>(i)}), std::tanh(b[i]), 1e-15);
   EXPECT_EQ(seq.named_parameters()[0].second.impl(), before[0].second.impl());
   EXPECT_TRUE(contains(error_of([&] {

@@ -3,10 +3,10 @@
 #include <cmath>
 #include <vector>
 
-#include "nn/linear.h"
-#include "nn/loss.h"
-#include "nn/mlp.h"
-#include "nn/regularizer.h"
+#include "adgraph/nn/linear.h"
+#include "adgraph/nn/loss.h"
+#include "adgraph/nn/mlp.h"
+#include "adgraph/nn/regularizer.h"
 #include "tests/test_util.h"
 
 namespace {
@@ -21,7 +21,7 @@ ad::Tensor f64(const std::vector<double>& v, const ad::Shape& shape) {
 TEST(Regularizer, L1ValueAndGradientIsSign) {
   const ad::Tensor a = f64({1.5, -2.0, 0.0, 0.25}, {2, 2});
   const ad::Tensor b = f64({-3.0}, {1});
-  const ad::Tensor l1 = nn::l1_penalty({a, b});
+  const ad::Tensor l1 = ad::nn::l1_penalty({a, b});
   EXPECT_EQ(l1.dim(), 0);
   EXPECT_DOUBLE_EQ(l1.item(), 1.5 + 2.0 + 0.0 + 0.25 + 3.0);
   l1.backward();
@@ -32,7 +32,7 @@ TEST(Regularizer, L1ValueAndGradientIsSign) {
 TEST(Regularizer, L2IsSumOfSquaresWithoutAHalf) {
   const ad::Tensor a = f64({1.5, -2.0, 0.0, 0.25}, {2, 2});
   const ad::Tensor b = f64({-3.0}, {1});
-  const ad::Tensor l2 = nn::l2_penalty({a, b});
+  const ad::Tensor l2 = ad::nn::l2_penalty({a, b});
   EXPECT_DOUBLE_EQ(l2.item(), 2.25 + 4.0 + 0.0 + 0.0625 + 9.0);
   l2.backward();
   EXPECT_EQ(a.grad().to_vector(), (std::vector<double>{3.0, -4.0, 0.0, 0.5}));  // 2 w
@@ -43,16 +43,16 @@ TEST(Regularizer, Gradcheck) {
   ad::Generator gen(6);
   const ad::Tensor a = ad::randn({3, 2}, ad::dtype(ad::kFloat64), &gen).requires_grad_();
   const ad::Tensor b = ad::randn({4}, ad::dtype(ad::kFloat64), &gen).requires_grad_();
-  auto r = ad::gradcheck([](const std::vector<ad::Tensor>& v) { return nn::l2_penalty(v); }, {a, b});
+  auto r = ad::gradcheck([](const std::vector<ad::Tensor>& v) { return ad::nn::l2_penalty(v); }, {a, b});
   EXPECT_TRUE(r.ok) << r.report;
-  r = ad::gradcheck([](const std::vector<ad::Tensor>& v) { return nn::l1_penalty(v); }, {a, b});
+  r = ad::gradcheck([](const std::vector<ad::Tensor>& v) { return ad::nn::l1_penalty(v); }, {a, b});
   EXPECT_TRUE(r.ok) << r.report;
 }
 
 TEST(Regularizer, WeightsSelectsOnlyWeightsAndTheTermJoinsTheLoss) {
   ad::Generator gen(9);
-  nn::MLP mlp({2, 3, 1}, nn::Activation::Tanh, nn::Activation::None, ad::kFloat64, &gen);
-  const auto w = nn::weights(mlp);
+  ad::nn::MLP mlp({2, 3, 1}, ad::nn::Activation::Tanh, ad::nn::Activation::None, ad::kFloat64, &gen);
+  const auto w = ad::nn::weights(mlp);
   ASSERT_EQ(w.size(), 2u);
   EXPECT_EQ(w[0].impl(), mlp.linear(0)->weight().impl());
   EXPECT_EQ(w[1].impl(), mlp.linear(1)->weight().impl());
@@ -60,11 +60,11 @@ TEST(Regularizer, WeightsSelectsOnlyWeightsAndTheTermJoinsTheLoss) {
   const ad::Tensor x = ad::randn({5, 2}, ad::dtype(ad::kFloat64), &gen);
   const ad::Tensor y = ad::randn({5, 1}, ad::dtype(ad::kFloat64), &gen);
   const double lambda = 0.1;
-  nn::mse_loss(mlp.forward(x), y).backward();
+  ad::nn::mse_loss(mlp.forward(x), y).backward();
   std::vector<std::vector<double>> plain;
   for (const auto& p : mlp.parameters()) plain.push_back(p.grad().to_vector());
   mlp.zero_grad();
-  (nn::mse_loss(mlp.forward(x), y) + lambda * nn::l2_penalty(w)).backward();
+  (ad::nn::mse_loss(mlp.forward(x), y) + lambda * ad::nn::l2_penalty(w)).backward();
   const auto params = mlp.named_parameters();
   for (std::size_t i = 0; i < params.size(); ++i) {
     const auto g = params[i].second.grad().to_vector(), v = params[i].second.to_vector();
@@ -75,12 +75,12 @@ TEST(Regularizer, WeightsSelectsOnlyWeightsAndTheTermJoinsTheLoss) {
 }
 
 TEST(Regularizer, Errors) {
-  EXPECT_TRUE(contains(error_of([] { nn::l2_penalty({}); }), "no tensors"));
+  EXPECT_TRUE(contains(error_of([] { ad::nn::l2_penalty({}); }), "no tensors"));
   EXPECT_TRUE(contains(error_of([] {
-                         nn::l1_penalty({ad::ones({2}, ad::dtype(ad::kFloat64)), ad::ones({2})});
+                         ad::nn::l1_penalty({ad::ones({2}, ad::dtype(ad::kFloat64)), ad::ones({2})});
                        }),
                        "Float32"));
-  EXPECT_TRUE(contains(error_of([] { nn::l1_penalty({ad::Tensor()}); }), "undefined"));
+  EXPECT_TRUE(contains(error_of([] { ad::nn::l1_penalty({ad::Tensor()}); }), "undefined"));
 }
 
 }  // namespace

@@ -8,9 +8,9 @@
 #include <memory>
 #include <string>
 
-#include "autodiff/safetensors.h"
-#include "nn/linear.h"
-#include "nn/serialize.h"
+#include "adgraph/autodiff/safetensors.h"
+#include "adgraph/nn/linear.h"
+#include "adgraph/nn/serialize.h"
 #include "tests/test_util.h"
 
 namespace {
@@ -20,16 +20,16 @@ using ad::testing::contains;
 using ad::testing::error_of;
 
 // A model with children, as PyTorch would name it: fc1.weight, fc1.bias, fc2.weight, fc2.bias.
-class TwoLayer : public nn::Module {
+class TwoLayer : public ad::nn::Module {
  public:
   TwoLayer(std::int64_t in, std::int64_t hidden, std::int64_t out, std::uint64_t seed, ad::Dtype dtype = ad::kFloat32,
            bool bias2 = true)
       : gen_(seed) {
-    fc1 = register_module("fc1", std::make_shared<nn::Linear>(in, hidden, true, dtype, &gen_));
-    fc2 = register_module("fc2", std::make_shared<nn::Linear>(hidden, out, bias2, dtype, &gen_));
+    fc1 = register_module("fc1", std::make_shared<ad::nn::Linear>(in, hidden, true, dtype, &gen_));
+    fc2 = register_module("fc2", std::make_shared<ad::nn::Linear>(hidden, out, bias2, dtype, &gen_));
   }
   ad::Tensor forward(const ad::Tensor& x) const { return fc2->forward(fc1->forward(x).relu()); }
-  std::shared_ptr<nn::Linear> fc1, fc2;
+  std::shared_ptr<ad::nn::Linear> fc1, fc2;
 
  private:
   ad::Generator gen_;
@@ -54,7 +54,7 @@ std::string raw_bytes(const ad::Tensor& t) {
 }
 
 // Names, shapes, dtypes and exact bytes of every parameter.
-std::vector<std::string> snapshot(const nn::Module& m) {
+std::vector<std::string> snapshot(const ad::nn::Module& m) {
   std::vector<std::string> out;
   for (const auto& [name, t] : m.named_parameters())
     out.push_back(name + " " + ad::shape_str(t.shape()) + " " + ad::dtype_name(t.dtype()) + " " + raw_bytes(t));
@@ -66,17 +66,17 @@ using ad::testing::write_bytes;
 
 TEST_F(Serialize, LinearRoundTripIsBitExact) {
   ad::Generator g1(1), g2(2);
-  nn::Linear a(5, 3, true, ad::kFloat64, &g1), b(5, 3, true, ad::kFloat64, &g2);
+  ad::nn::Linear a(5, 3, true, ad::kFloat64, &g1), b(5, 3, true, ad::kFloat64, &g2);
   ASSERT_NE(snapshot(a), snapshot(b));
-  nn::save(a, path("lin.safetensors"));
-  nn::load(b, path("lin.safetensors"));
+  ad::nn::save(a, path("lin.safetensors"));
+  ad::nn::load(b, path("lin.safetensors"));
   EXPECT_EQ(snapshot(a), snapshot(b));
 }
 
 TEST_F(Serialize, ModuleWithChildrenRoundTripsAndUsesPyTorchNames) {
   TwoLayer a(4, 6, 2, 1), b(4, 6, 2, 2);
   ASSERT_NE(snapshot(a), snapshot(b));
-  nn::save(a, path("net.safetensors"));
+  ad::nn::save(a, path("net.safetensors"));
 
   const auto file = ad::load_safetensors(path("net.safetensors"));
   ASSERT_EQ(file.tensors.size(), 4u);
@@ -87,7 +87,7 @@ TEST_F(Serialize, ModuleWithChildrenRoundTripsAndUsesPyTorchNames) {
   EXPECT_EQ(file.tensors[3].first, "fc2.bias");
   EXPECT_EQ(file.metadata, (std::map<std::string, std::string>{{"format", "pt"}}));
 
-  nn::load(b, path("net.safetensors"));
+  ad::nn::load(b, path("net.safetensors"));
   EXPECT_EQ(snapshot(a), snapshot(b));
   const auto x = ad::tensor({0.5, -1.0, 2.0, 0.25, 1.0, 1.0, -3.0, 0.0}, {2, 4}, ad::dtype(ad::kFloat32));
   EXPECT_EQ(a.forward(x).to_vector(), b.forward(x).to_vector());
@@ -97,12 +97,12 @@ TEST_F(Serialize, ModuleWithChildrenRoundTripsAndUsesPyTorchNames) {
 // the parameters stay leaves that require grad, and gradients still flow to them.
 TEST_F(Serialize, LoadKeepsParameterIdentity) {
   TwoLayer a(3, 4, 2, 1), b(3, 4, 2, 2);
-  nn::save(a, path("net.safetensors"));
+  ad::nn::save(a, path("net.safetensors"));
   const std::vector<ad::Tensor> handles = b.parameters();
   std::vector<const ad::TensorImpl*> impls;
   for (const auto& t : handles) impls.push_back(t.impl());
 
-  nn::load(b, path("net.safetensors"));
+  ad::nn::load(b, path("net.safetensors"));
   const auto after = b.parameters();
   const auto expected = a.parameters();
   ASSERT_EQ(after.size(), handles.size());
@@ -123,7 +123,7 @@ TEST_F(Serialize, FailedLoadsLeaveTheModuleUntouched) {
   std::vector<ad::Tensor> handles = net.parameters();
 
   auto expect_fails = [&](const std::string& file, std::initializer_list<const char*> parts) {
-    const std::string msg = error_of([&] { nn::load(net, file); });
+    const std::string msg = error_of([&] { ad::nn::load(net, file); });
     EXPECT_TRUE(contains(msg, file)) << msg;
     for (const char* p : parts) EXPECT_TRUE(contains(msg, p)) << "missing '" << p << "' in: " << msg;
     EXPECT_EQ(snapshot(net), before);
@@ -133,14 +133,14 @@ TEST_F(Serialize, FailedLoadsLeaveTheModuleUntouched) {
 
   // Another architecture: the hidden layer is wider.
   TwoLayer wide(4, 8, 2, 1);
-  nn::save(wide, path("wide.safetensors"));
+  ad::nn::save(wide, path("wide.safetensors"));
   expect_fails(path("wide.safetensors"), {"fc1.weight: expected [6, 4] Float32, found [8, 4] Float32",
                                           "fc1.bias: expected [6] Float32, found [8] Float32",
                                           "fc2.weight: expected [2, 6] Float32, found [2, 8] Float32"});
 
   // A missing key: fc2 without a bias.
   TwoLayer nobias(4, 6, 2, 1, ad::kFloat32, false);
-  nn::save(nobias, path("nobias.safetensors"));
+  ad::nn::save(nobias, path("nobias.safetensors"));
   expect_fails(path("nobias.safetensors"), {"missing keys", "fc2.bias (expected [2] Float32)"});
 
   // An unexpected key, alone (all the module's keys present and matching).
@@ -152,12 +152,12 @@ TEST_F(Serialize, FailedLoadsLeaveTheModuleUntouched) {
 
   // A dtype mismatch.
   TwoLayer f64(4, 6, 2, 1, ad::kFloat64);
-  nn::save(f64, path("f64.safetensors"));
+  ad::nn::save(f64, path("f64.safetensors"));
   expect_fails(path("f64.safetensors"), {"fc1.weight: expected [6, 4] Float32, found [6, 4] Float64"});
 
   // A truncated file, cut in the data and in the header.
   TwoLayer good(4, 6, 2, 1);
-  nn::save(good, path("good.safetensors"));
+  ad::nn::save(good, path("good.safetensors"));
   const std::string bytes = read_bytes(path("good.safetensors"));
   write_bytes(path("cut.safetensors"), bytes.substr(0, bytes.size() - 5));
   expect_fails(path("cut.safetensors"), {"load_safetensors", "run past"});
@@ -178,7 +178,7 @@ TEST_F(Serialize, FailedLoadsLeaveTheModuleUntouched) {
   expect_fails(path("none.safetensors"), {"no such file"});
 
   // After all that, a good file still loads.
-  nn::load(net, path("good.safetensors"));
+  ad::nn::load(net, path("good.safetensors"));
   EXPECT_EQ(snapshot(net), snapshot(good));
 }
 

@@ -6,10 +6,10 @@
 #include <cmath>
 #include <vector>
 
-#include "optim/adadelta.h"
-#include "optim/adagrad.h"
-#include "optim/adam.h"
-#include "optim/rmsprop.h"
+#include "adgraph/optim/adadelta.h"
+#include "adgraph/optim/adagrad.h"
+#include "adgraph/optim/adam.h"
+#include "adgraph/optim/rmsprop.h"
 #include "tests/test_util.h"
 
 namespace {
@@ -18,14 +18,14 @@ using ad::testing::contains;
 using ad::testing::error_of;
 
 // One step on f(p) = 0.5 * sum(p^2).
-void quadratic_step(const ad::Tensor& p, optim::Optimizer& opt) {
+void quadratic_step(const ad::Tensor& p, ad::optim::Optimizer& opt) {
   opt.zero_grad();
   (ad::pow(p, 2.0) * 0.5).sum().backward();
   opt.step();
 }
 
 // One step on f(p) = sum(c * p), whose gradient is c.
-void linear_step(const ad::Tensor& p, optim::Optimizer& opt, const std::vector<double>& c) {
+void linear_step(const ad::Tensor& p, ad::optim::Optimizer& opt, const std::vector<double>& c) {
   opt.zero_grad();
   (p * ad::tensor(c)).sum().backward();
   opt.step();
@@ -37,7 +37,7 @@ ad::Tensor param(std::initializer_list<double> v) { return ad::tensor(v).require
 
 TEST(Adagrad, QuadraticHandSteps) {
   ad::Tensor p = param({2.0});
-  optim::Adagrad opt({p}, {.lr = 0.1, .eps = 0.0});
+  ad::optim::Adagrad opt({p}, {.lr = 0.1, .eps = 0.0});
   quadratic_step(p, opt);  // g = 2, sum = 4, p = 2 - 0.1 * 2 / 2 = 1.9
   EXPECT_NEAR(p.item(), 1.9, 1e-15);
   quadratic_step(p, opt);  // g = 1.9, sum = 4 + 3.61 = 7.61, p = 1.9 - 0.19 / sqrt(7.61) = 1.9 - 0.0688749...
@@ -50,7 +50,7 @@ TEST(Adagrad, QuadraticHandSteps) {
 TEST(Adagrad, LrDecayAndInitialAccumulatorPerCoordinate) {
   // f = 3 p0 - 4 p1, gradient (3, -4); sum starts at 1; clr_t = 0.1 / (1 + (t - 1) * 0.5).
   ad::Tensor p = param({1.0, 1.0});
-  optim::Adagrad opt({p}, {.lr = 0.1, .lr_decay = 0.5, .initial_accumulator_value = 1.0, .eps = 0.0});
+  ad::optim::Adagrad opt({p}, {.lr = 0.1, .lr_decay = 0.5, .initial_accumulator_value = 1.0, .eps = 0.0});
   // t = 1: clr = 0.1, sum = (1 + 9, 1 + 16) = (10, 17), p = (1 - 0.3 / sqrt(10), 1 + 0.4 / sqrt(17))
   linear_step(p, opt, {3.0, -4.0});
   EXPECT_NEAR(p.at({0}), 1.0 - 0.3 / std::sqrt(10.0), 1e-15);  // 0.90513167
@@ -64,7 +64,7 @@ TEST(Adagrad, LrDecayAndInitialAccumulatorPerCoordinate) {
 TEST(Adagrad, WeightDecayAndDefaultEps) {
   // f = p, wd = 1: g = 1 + p = 3 at p = 2; sum = 9, p = 2 - 0.1 * 3 / (3 + 1e-10)
   ad::Tensor p = param({2.0});
-  optim::Adagrad opt({p}, {.lr = 0.1, .weight_decay = 1.0});
+  ad::optim::Adagrad opt({p}, {.lr = 0.1, .weight_decay = 1.0});
   linear_step(p, opt, {1.0});
   EXPECT_NEAR(p.item(), 2.0 - 0.3 / (3.0 + 1e-10), 1e-15);
 }
@@ -73,7 +73,7 @@ TEST(Adagrad, WeightDecayAndDefaultEps) {
 
 TEST(RMSprop, QuadraticHandSteps) {
   ad::Tensor p = param({2.0});
-  optim::RMSprop opt({p}, {.lr = 0.01, .alpha = 0.99, .eps = 0.0});
+  ad::optim::RMSprop opt({p}, {.lr = 0.01, .alpha = 0.99, .eps = 0.0});
   quadratic_step(p, opt);  // v = 0.01 * 4 = 0.04, d = 0.2, p = 2 - 0.01 * 2 / 0.2 = 1.9
   EXPECT_NEAR(p.item(), 1.9, 1e-14);
   quadratic_step(p, opt);  // v = 0.0396 + 0.0361 = 0.0757, d = 0.27513633, p = 1.9 - 0.019 / d = 1.83094333
@@ -84,7 +84,7 @@ TEST(RMSprop, QuadraticHandSteps) {
 
 TEST(RMSprop, MomentumHandSteps) {
   ad::Tensor p = param({2.0});
-  optim::RMSprop opt({p}, {.lr = 0.01, .eps = 0.0, .momentum = 0.9});
+  ad::optim::RMSprop opt({p}, {.lr = 0.01, .eps = 0.0, .momentum = 0.9});
   quadratic_step(p, opt);  // v = 0.04, b = 2 / 0.2 = 10, p = 2 - 0.01 * 10 = 1.9
   EXPECT_NEAR(p.item(), 1.9, 1e-14);
   quadratic_step(p, opt);  // v = 0.0757, b = 9 + 1.9 / 0.27513633 = 15.90566746, p = 1.9 - 0.1590566746
@@ -96,7 +96,7 @@ TEST(RMSprop, MomentumHandSteps) {
 
 TEST(RMSprop, CenteredSubtractsTheSquaredMeanGradient) {
   ad::Tensor p = param({2.0});
-  optim::RMSprop opt({p}, {.lr = 0.01, .eps = 0.0, .centered = true});
+  ad::optim::RMSprop opt({p}, {.lr = 0.01, .eps = 0.0, .centered = true});
   // v = 0.04, m = 0.01 * 2 = 0.02, d = sqrt(0.04 - 0.0004) = sqrt(0.0396) = 0.19899749, p = 2 - 0.02 / d
   quadratic_step(p, opt);
   EXPECT_NEAR(p.item(), 1.899496218474079, 1e-14);
@@ -109,7 +109,7 @@ TEST(RMSprop, CenteredSubtractsTheSquaredMeanGradient) {
 TEST(RMSprop, WeightDecayAddsToTheGradient) {
   // f = p, wd = 0.5: g = 1 + 0.5 p.
   ad::Tensor p = param({2.0});
-  optim::RMSprop opt({p}, {.lr = 0.01, .eps = 0.0, .weight_decay = 0.5});
+  ad::optim::RMSprop opt({p}, {.lr = 0.01, .eps = 0.0, .weight_decay = 0.5});
   linear_step(p, opt, {1.0});  // g = 2, v = 0.04, p = 2 - 0.01 * 2 / 0.2 = 1.9
   EXPECT_NEAR(p.item(), 1.9, 1e-14);
   linear_step(p, opt, {1.0});  // g = 1.95, v = 0.0396 + 0.038025 = 0.077625, p = 1.9 - 0.0195 / 0.27861263
@@ -120,7 +120,7 @@ TEST(RMSprop, WeightDecayAddsToTheGradient) {
 
 TEST(Adadelta, DefaultsAreLrOneRhoPointNineEpsOneEMinusSix) {
   ad::Tensor p = param({2.0});
-  optim::Adadelta opt({p});
+  ad::optim::Adadelta opt({p});
   EXPECT_EQ(opt.lr(), 1.0);
   EXPECT_EQ(opt.options().rho, 0.9);
   EXPECT_EQ(opt.options().eps, 1e-6);
@@ -128,7 +128,7 @@ TEST(Adadelta, DefaultsAreLrOneRhoPointNineEpsOneEMinusSix) {
 
 TEST(Adadelta, QuadraticHandSteps) {
   ad::Tensor p = param({2.0});
-  optim::Adadelta opt({p});  // lr 1, rho 0.9, eps 1e-6
+  ad::optim::Adadelta opt({p});  // lr 1, rho 0.9, eps 1e-6
   // v = 0.1 * 4 = 0.4, d = sqrt(0 + 1e-6) / sqrt(0.4 + 1e-6) * 2 = 0.00316227, u = 0.1 d^2 = 9.99997e-7
   quadratic_step(p, opt);
   EXPECT_NEAR(p.item(), 2.0 - 2.0 * std::sqrt(1e-6 / 0.400001), 1e-15);  // 1.99683773
@@ -142,7 +142,7 @@ TEST(Adadelta, QuadraticHandSteps) {
 
 TEST(Adadelta, LrScalesTheStep) {
   ad::Tensor a = param({2.0}), b = param({2.0});
-  optim::Adadelta full({a}), half({b}, {.lr = 0.5});
+  ad::optim::Adadelta full({a}), half({b}, {.lr = 0.5});
   quadratic_step(a, full);
   quadratic_step(b, half);
   EXPECT_NEAR(2.0 - b.item(), 0.5 * (2.0 - a.item()), 1e-15);
@@ -152,7 +152,7 @@ TEST(Adadelta, LrScalesTheStep) {
 
 TEST(Adam, QuadraticHandSteps) {
   ad::Tensor p = param({2.0});
-  optim::Adam opt({p}, {.lr = 0.1, .eps = 0.0});
+  ad::optim::Adam opt({p}, {.lr = 0.1, .eps = 0.0});
   // m = 0.1 * 2 = 0.2, v = 0.001 * 4 = 0.004; m^ = 0.2 / 0.1 = 2, v^ = 0.004 / 0.001 = 4; p = 2 - 0.1 * 2 / 2
   quadratic_step(p, opt);
   EXPECT_NEAR(p.item(), 1.9, 1e-14);
@@ -168,7 +168,7 @@ TEST(Adam, QuadraticHandSteps) {
 
 TEST(Adam, DefaultEpsEntersTheDenominator) {
   ad::Tensor p = param({2.0});
-  optim::Adam opt({p}, {.lr = 0.1});
+  ad::optim::Adam opt({p}, {.lr = 0.1});
   quadratic_step(p, opt);  // p = 2 - 0.1 * 2 / (2 + 1e-8)
   EXPECT_NEAR(p.item(), 2.0 - 0.2 / (2.0 + 1e-8), 1e-15);
 }
@@ -176,8 +176,8 @@ TEST(Adam, DefaultEpsEntersTheDenominator) {
 TEST(Adam, L2WeightDecayEntersTheMoments) {
   // f = p, wd = 0.5: g = 1 + 0.5 p. Without decay every g is 1, so each step is exactly lr.
   ad::Tensor p = param({2.0}), q = param({2.0});
-  optim::Adam decayed({p}, {.lr = 0.1, .eps = 0.0, .weight_decay = 0.5});
-  optim::Adam plain({q}, {.lr = 0.1, .eps = 0.0});
+  ad::optim::Adam decayed({p}, {.lr = 0.1, .eps = 0.0, .weight_decay = 0.5});
+  ad::optim::Adam plain({q}, {.lr = 0.1, .eps = 0.0});
   linear_step(p, decayed, {1.0});  // g = 2: first step is lr * sign(g): p = 1.9
   linear_step(q, plain, {1.0});
   EXPECT_NEAR(p.item(), 1.9, 1e-14);
@@ -196,8 +196,8 @@ TEST(Adam, AmsgradDividesByTheRunningMaximumOfV) {
   // Gradients 10 then 0.1: v1 = 0.001 * 100 = 0.1, v2 = 0.0999 + 0.00001 = 0.09991 < v1, so
   // AMSGrad keeps v_max = 0.1 and takes a smaller second step.
   ad::Tensor a = param({1.0}), b = param({1.0});
-  optim::Adam ams({a}, {.lr = 0.1, .eps = 0.0, .amsgrad = true});
-  optim::Adam plain({b}, {.lr = 0.1, .eps = 0.0});
+  ad::optim::Adam ams({a}, {.lr = 0.1, .eps = 0.0, .amsgrad = true});
+  ad::optim::Adam plain({b}, {.lr = 0.1, .eps = 0.0});
   linear_step(a, ams, {10.0});  // both: p = 1 - 0.1 = 0.9
   linear_step(b, plain, {10.0});
   EXPECT_NEAR(a.item(), 0.9, 1e-15);
@@ -216,7 +216,7 @@ TEST(Adam, AmsgradDividesByTheRunningMaximumOfV) {
 TEST(AdamW, DecoupledDecayHandSteps) {
   // f = p (g = 1 always, so each Adam step is exactly lr = 0.1), wd = 0.5: p = p * (1 - 0.05) - 0.1.
   ad::Tensor p = param({2.0});
-  optim::AdamW opt({p}, {.lr = 0.1, .eps = 0.0, .weight_decay = 0.5});
+  ad::optim::AdamW opt({p}, {.lr = 0.1, .eps = 0.0, .weight_decay = 0.5});
   linear_step(p, opt, {1.0});  // 2 * 0.95 - 0.1 = 1.8
   EXPECT_NEAR(p.item(), 1.8, 1e-14);
   linear_step(p, opt, {1.0});  // 1.8 * 0.95 - 0.1 = 1.61
@@ -232,8 +232,8 @@ TEST(AdamW, DiffersFromAdamExactlyByTheDecoupledDecayTerm) {
   // the decay: p_t = (1 - lr wd) p_{t-1} - u_t, where u_t = q_{t-1} - q_t for Adam's iterate q.
   const double lr = 0.05, wd = 0.3;
   ad::Tensor q = param({1.5, -2.0}), p = param({1.5, -2.0});
-  optim::Adam adam({q}, {.lr = lr});
-  optim::AdamW adamw({p}, {.lr = lr, .weight_decay = wd});
+  ad::optim::Adam adam({q}, {.lr = lr});
+  ad::optim::AdamW adamw({p}, {.lr = lr, .weight_decay = wd});
   const std::vector<std::vector<double>> grads{{1.0, -2.0}, {0.5, 3.0}, {-4.0, 0.25}, {2.0, 2.0}};
   for (const auto& c : grads) {
     const std::vector<double> q0 = q.to_vector(), p0 = p.to_vector();
@@ -247,27 +247,27 @@ TEST(AdamW, DiffersFromAdamExactlyByTheDecoupledDecayTerm) {
   }
   // Adam with L2 decay is a different method: its trajectory differs from AdamW's.
   ad::Tensor r = param({1.5, -2.0});
-  optim::Adam adam_l2({r}, {.lr = lr, .weight_decay = wd});
+  ad::optim::Adam adam_l2({r}, {.lr = lr, .weight_decay = wd});
   for (const auto& c : grads) linear_step(r, adam_l2, c);
   EXPECT_GT(std::abs(r.at({0}) - p.at({0})), 1e-4);
 }
 
 TEST(AdamW, WithoutDecayIsBitIdenticalToAdam) {
   ad::Tensor a = param({2.0, -1.0}), b = param({2.0, -1.0});
-  optim::Adam adam({a}, {.lr = 0.1});
-  optim::AdamW adamw({b}, {.lr = 0.1, .weight_decay = 0.0});
+  ad::optim::Adam adam({a}, {.lr = 0.1});
+  ad::optim::AdamW adamw({b}, {.lr = 0.1, .weight_decay = 0.0});
   for (int i = 0; i < 4; ++i) {
     quadratic_step(a, adam);
     quadratic_step(b, adamw);
   }
   EXPECT_EQ(a.to_vector(), b.to_vector());
-  EXPECT_EQ(optim::AdamW({param({1.0})}).options().weight_decay, 1e-2);  // PyTorch's default
-  EXPECT_EQ(optim::Adam({param({1.0})}).options().weight_decay, 0.0);
+  EXPECT_EQ(ad::optim::AdamW({param({1.0})}).options().weight_decay, 1e-2);  // PyTorch's default
+  EXPECT_EQ(ad::optim::Adam({param({1.0})}).options().weight_decay, 0.0);
 }
 
 TEST(Adam, Float32ParametersKeepFloat32State) {
   ad::Tensor p = ad::tensor({2.0, -3.0}, ad::dtype(ad::kFloat32)).requires_grad_();
-  optim::Adam opt({p}, {.lr = 0.1});
+  ad::optim::Adam opt({p}, {.lr = 0.1});
   quadratic_step(p, opt);  // first step: lr * sign(g)
   EXPECT_EQ(p.dtype(), ad::kFloat32);
   EXPECT_EQ(opt.state(0).buffers.at("exp_avg").dtype(), ad::kFloat32);
@@ -279,36 +279,36 @@ TEST(Adam, Float32ParametersKeepFloat32State) {
 
 TEST(AdaptiveOptimizers, RejectBadOptionsNamingTheOptimizerOptionAndRange) {
   ad::Tensor p = param({1.0});
-  EXPECT_TRUE(
-      contains(error_of([&] { optim::Adagrad({p}, {.lr = -1.0}); }), "Adagrad: lr must be finite and >= 0, got -1"));
-  EXPECT_TRUE(contains(error_of([&] { optim::Adagrad({p}, {.lr_decay = -0.1}); }),
+  EXPECT_TRUE(contains(error_of([&] { ad::optim::Adagrad({p}, {.lr = -1.0}); }),
+                       "Adagrad: lr must be finite and >= 0, got -1"));
+  EXPECT_TRUE(contains(error_of([&] { ad::optim::Adagrad({p}, {.lr_decay = -0.1}); }),
                        "Adagrad: lr_decay must be finite and >= 0, got -0.1"));
-  EXPECT_TRUE(contains(error_of([&] { optim::Adagrad({p}, {.initial_accumulator_value = -1.0}); }),
+  EXPECT_TRUE(contains(error_of([&] { ad::optim::Adagrad({p}, {.initial_accumulator_value = -1.0}); }),
                        "Adagrad: initial_accumulator_value must be"));
   EXPECT_TRUE(
-      contains(error_of([&] { optim::Adagrad({p}, {.eps = -1e-10}); }), "Adagrad: eps must be finite and >= 0"));
-  EXPECT_TRUE(
-      contains(error_of([&] { optim::RMSprop({p}, {.alpha = 1.5}); }), "RMSprop: alpha must be in [0, 1], got 1.5"));
-  EXPECT_TRUE(contains(error_of([&] { optim::RMSprop({p}, {.momentum = -0.9}); }),
+      contains(error_of([&] { ad::optim::Adagrad({p}, {.eps = -1e-10}); }), "Adagrad: eps must be finite and >= 0"));
+  EXPECT_TRUE(contains(error_of([&] { ad::optim::RMSprop({p}, {.alpha = 1.5}); }),
+                       "RMSprop: alpha must be in [0, 1], got 1.5"));
+  EXPECT_TRUE(contains(error_of([&] { ad::optim::RMSprop({p}, {.momentum = -0.9}); }),
                        "RMSprop: momentum must be finite and >= 0"));
   EXPECT_TRUE(
-      contains(error_of([&] { optim::RMSprop({p}, {.weight_decay = -1.0}); }), "RMSprop: weight_decay must be"));
-  EXPECT_TRUE(
-      contains(error_of([&] { optim::Adadelta({p}, {.rho = -0.1}); }), "Adadelta: rho must be in [0, 1], got -0.1"));
-  EXPECT_TRUE(contains(error_of([&] { optim::Adadelta({p}, {.eps = std::nan("")}); }),
+      contains(error_of([&] { ad::optim::RMSprop({p}, {.weight_decay = -1.0}); }), "RMSprop: weight_decay must be"));
+  EXPECT_TRUE(contains(error_of([&] { ad::optim::Adadelta({p}, {.rho = -0.1}); }),
+                       "Adadelta: rho must be in [0, 1], got -0.1"));
+  EXPECT_TRUE(contains(error_of([&] { ad::optim::Adadelta({p}, {.eps = std::nan("")}); }),
                        "Adadelta: eps must be finite and >= 0, got nan"));
   EXPECT_TRUE(contains(error_of([&] {
-                         optim::Adam({p}, {.betas = {1.0, 0.999}});
+                         ad::optim::Adam({p}, {.betas = {1.0, 0.999}});
                        }),
                        "Adam: betas.first must be in [0, 1), got 1"));
   EXPECT_TRUE(contains(error_of([&] {
-                         optim::Adam({p}, {.betas = {0.9, -0.5}});
+                         ad::optim::Adam({p}, {.betas = {0.9, -0.5}});
                        }),
                        "Adam: betas.second must be in [0, 1), got -0.5"));
-  EXPECT_TRUE(contains(error_of([&] { optim::Adam({p}, {.eps = -1.0}); }), "Adam: eps must be finite and >= 0"));
-  EXPECT_TRUE(contains(error_of([&] { optim::AdamW({p}, {.weight_decay = -0.01}); }),
+  EXPECT_TRUE(contains(error_of([&] { ad::optim::Adam({p}, {.eps = -1.0}); }), "Adam: eps must be finite and >= 0"));
+  EXPECT_TRUE(contains(error_of([&] { ad::optim::AdamW({p}, {.weight_decay = -0.01}); }),
                        "AdamW: weight_decay must be finite and >= 0, got -0.01"));
-  EXPECT_TRUE(contains(error_of([&] { optim::AdamW({p}, {.lr = std::numeric_limits<double>::infinity()}); }),
+  EXPECT_TRUE(contains(error_of([&] { ad::optim::AdamW({p}, {.lr = std::numeric_limits<double>::infinity()}); }),
                        "AdamW: lr must be finite"));
 }
 

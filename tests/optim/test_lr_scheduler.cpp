@@ -6,8 +6,8 @@
 #include <numbers>
 #include <vector>
 
-#include "optim/lr_scheduler.h"
-#include "optim/sgd.h"
+#include "adgraph/optim/lr_scheduler.h"
+#include "adgraph/optim/sgd.h"
 #include "tests/test_util.h"
 
 namespace {
@@ -18,12 +18,12 @@ using ad::testing::error_of;
 struct Fixture {
   explicit Fixture(double lr) : p(ad::tensor({1.0}).requires_grad_()), opt({p}, {.lr = lr}) {}
   ad::Tensor p;
-  optim::SGD opt;
+  ad::optim::SGD opt;
 };
 
 TEST(ExponentialLR, ValuesAndSteps) {
   Fixture f(0.1);
-  optim::ExponentialLR s(f.opt, 0.5);
+  ad::optim::ExponentialLR s(f.opt, 0.5);
   EXPECT_DOUBLE_EQ(s.lr_at(0), 0.1);
   EXPECT_DOUBLE_EQ(s.lr_at(1), 0.05);    // 0.1 * 0.5
   EXPECT_DOUBLE_EQ(s.lr_at(3), 0.0125);  // 0.1 * 0.5^3
@@ -40,7 +40,7 @@ TEST(ExponentialLR, ValuesAndSteps) {
 TEST(ExponentialLR, TheOptimizerStepsWithTheScheduledLr) {
   // f = 0.5 p^2 from p = 1 with lr 0.1 then 0.05: p = 0.9, then 0.9 - 0.05 * 0.9 = 0.855.
   Fixture f(0.1);
-  optim::ExponentialLR s(f.opt, 0.5);
+  ad::optim::ExponentialLR s(f.opt, 0.5);
   for (int epoch = 0; epoch < 2; ++epoch) {
     f.opt.zero_grad();
     (ad::pow(f.p, 2.0) * 0.5).sum().backward();
@@ -52,7 +52,7 @@ TEST(ExponentialLR, TheOptimizerStepsWithTheScheduledLr) {
 
 TEST(MultiStepLR, DecaysAtEachMilestone) {
   Fixture f(1.0);
-  optim::MultiStepLR s(f.opt, {2, 5}, 0.1);
+  ad::optim::MultiStepLR s(f.opt, {2, 5}, 0.1);
   const std::vector<double> expect{1.0, 1.0, 0.1, 0.1, 0.1, 0.01, 0.01};  // t = 0..6
   for (std::size_t t = 0; t < expect.size(); ++t) EXPECT_NEAR(s.lr_at(static_cast<std::int64_t>(t)), expect[t], 1e-16);
   for (std::size_t t = 1; t < expect.size(); ++t) {
@@ -63,7 +63,7 @@ TEST(MultiStepLR, DecaysAtEachMilestone) {
 
 TEST(PiecewiseConstantLR, ChangesAfterEachBoundaryLikeTensorFlow) {
   Fixture f(123.0);
-  optim::PiecewiseConstantLR s(f.opt, {2, 5}, {1.0, 0.5, 0.1});
+  ad::optim::PiecewiseConstantLR s(f.opt, {2, 5}, {1.0, 0.5, 0.1});
   EXPECT_EQ(f.opt.lr(), 1.0);  // values[0] replaces the optimizer's lr
   // t <= 2: 1.0; 2 < t <= 5: 0.5; t > 5: 0.1
   const std::vector<double> expect{1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.1, 0.1};
@@ -74,7 +74,7 @@ TEST(PiecewiseConstantLR, ChangesAfterEachBoundaryLikeTensorFlow) {
 
 TEST(PolynomialLR, DecaysToEndLrAndStays) {
   Fixture f(1.0);
-  optim::PolynomialLR s(f.opt, {.total_steps = 4, .power = 2.0, .end_lr = 0.1});
+  ad::optim::PolynomialLR s(f.opt, {.total_steps = 4, .power = 2.0, .end_lr = 0.1});
   // lr = 0.9 (1 - min(t, 4) / 4)^2 + 0.1
   EXPECT_DOUBLE_EQ(s.lr_at(0), 1.0);
   EXPECT_DOUBLE_EQ(s.lr_at(1), 0.60625);  // 0.9 * 0.5625 + 0.1
@@ -86,7 +86,7 @@ TEST(PolynomialLR, DecaysToEndLrAndStays) {
 
 TEST(PolynomialLR, CycleStretchesTheHorizonByCeilOfStepOverTotal) {
   Fixture f(1.0);
-  optim::PolynomialLR s(f.opt, {.total_steps = 4, .power = 2.0, .end_lr = 0.1, .cycle = true});
+  ad::optim::PolynomialLR s(f.opt, {.total_steps = 4, .power = 2.0, .end_lr = 0.1, .cycle = true});
   // T' = 4 * max(1, ceil(t / 4)); lr = 0.9 (1 - t / T')^2 + 0.1
   EXPECT_DOUBLE_EQ(s.lr_at(0), 1.0);        // T' = 4
   EXPECT_DOUBLE_EQ(s.lr_at(3), 0.15625);    // T' = 4: 0.9 * (1/4)^2 + 0.1
@@ -98,7 +98,7 @@ TEST(PolynomialLR, CycleStretchesTheHorizonByCeilOfStepOverTotal) {
 
 TEST(PolynomialLR, DefaultsArePyTorchsLinearDecayToZero) {
   Fixture f(0.1);
-  optim::PolynomialLR s(f.opt, {.total_steps = 5});
+  ad::optim::PolynomialLR s(f.opt, {.total_steps = 5});
   EXPECT_NEAR(s.lr_at(1), 0.08, 1e-16);  // 0.1 * (1 - 1/5)
   EXPECT_NEAR(s.lr_at(4), 0.02, 1e-16);
   EXPECT_EQ(s.lr_at(5), 0.0);
@@ -107,7 +107,7 @@ TEST(PolynomialLR, DefaultsArePyTorchsLinearDecayToZero) {
 
 TEST(CosineAnnealingLR, HalfCosineFromBaseToEtaMin) {
   Fixture f(0.1);
-  optim::CosineAnnealingLR s(f.opt, 4, 0.01);
+  ad::optim::CosineAnnealingLR s(f.opt, 4, 0.01);
   // lr = 0.01 + 0.09 (1 + cos(pi t / 4)) / 2
   EXPECT_DOUBLE_EQ(s.lr_at(0), 0.1);
   EXPECT_NEAR(s.lr_at(1), 0.01 + 0.09 * (1.0 + std::numbers::sqrt2 / 2.0) / 2.0, 1e-16);  // 0.08681981
@@ -121,26 +121,31 @@ TEST(CosineAnnealingLR, HalfCosineFromBaseToEtaMin) {
 
 TEST(LRScheduler, RejectsBadArguments) {
   Fixture f(0.1);
-  EXPECT_TRUE(contains(error_of([&] { optim::ExponentialLR(f.opt, 0.0); }),
+  EXPECT_TRUE(contains(error_of([&] { ad::optim::ExponentialLR(f.opt, 0.0); }),
                        "ExponentialLR: gamma must be finite and > 0, got 0"));
   EXPECT_TRUE(contains(error_of([&] {
-                         optim::MultiStepLR(f.opt, {3, 2});
+                         ad::optim::MultiStepLR(f.opt, {3, 2});
                        }),
                        "MultiStepLR: milestones must be strictly increasing"));
-  EXPECT_TRUE(contains(error_of([&] { optim::MultiStepLR(f.opt, {0, 2}); }), "MultiStepLR: milestones must be >= 1"));
-  EXPECT_TRUE(
-      contains(error_of([&] { optim::PiecewiseConstantLR(f.opt, {2}, {1.0}); }), "one more value than boundaries"));
   EXPECT_TRUE(contains(error_of([&] {
-                         optim::PiecewiseConstantLR(f.opt, {2}, {1.0, -1.0});
+                         ad::optim::MultiStepLR(f.opt, {0, 2});
+                       }),
+                       "MultiStepLR: milestones must be >= 1"));
+  EXPECT_TRUE(
+      contains(error_of([&] { ad::optim::PiecewiseConstantLR(f.opt, {2}, {1.0}); }), "one more value than boundaries"));
+  EXPECT_TRUE(contains(error_of([&] {
+                         ad::optim::PiecewiseConstantLR(f.opt, {2}, {1.0, -1.0});
                        }),
                        "values must be finite and >= 0"));
-  EXPECT_TRUE(contains(error_of([&] { optim::PolynomialLR(f.opt, {.total_steps = 0}); }),
+  EXPECT_TRUE(contains(error_of([&] { ad::optim::PolynomialLR(f.opt, {.total_steps = 0}); }),
                        "PolynomialLR: total_steps must be >= 1, got 0"));
   EXPECT_TRUE(
-      contains(error_of([&] { optim::PolynomialLR(f.opt, {.total_steps = 3, .power = -1.0}); }), "power must be"));
-  EXPECT_TRUE(contains(error_of([&] { optim::CosineAnnealingLR(f.opt, 0); }), "CosineAnnealingLR: T_max must be >= 1"));
-  EXPECT_TRUE(contains(error_of([&] { optim::CosineAnnealingLR(f.opt, 5, -0.1); }), "eta_min must be finite and >= 0"));
-  optim::ExponentialLR s(f.opt, 0.5);
+      contains(error_of([&] { ad::optim::PolynomialLR(f.opt, {.total_steps = 3, .power = -1.0}); }), "power must be"));
+  EXPECT_TRUE(
+      contains(error_of([&] { ad::optim::CosineAnnealingLR(f.opt, 0); }), "CosineAnnealingLR: T_max must be >= 1"));
+  EXPECT_TRUE(
+      contains(error_of([&] { ad::optim::CosineAnnealingLR(f.opt, 5, -0.1); }), "eta_min must be finite and >= 0"));
+  ad::optim::ExponentialLR s(f.opt, 0.5);
   EXPECT_TRUE(contains(error_of([&] { s.set_step(-1); }), "set_step: the step must be >= 0"));
   EXPECT_DOUBLE_EQ(f.opt.lr(), 0.1);  // failed constructions and calls left the lr alone
 }
@@ -149,7 +154,7 @@ TEST(LRScheduler, RejectsBadArguments) {
 
 TEST(ReduceLROnPlateau, ScriptedLossWithPatienceCooldownAndMinLr) {
   Fixture f(1.0);
-  optim::ReduceLROnPlateau s(f.opt, {.factor = 0.5, .patience = 2, .threshold = 0.1, .cooldown = 1, .min_lr = 0.2});
+  ad::optim::ReduceLROnPlateau s(f.opt, {.factor = 0.5, .patience = 2, .threshold = 0.1, .cooldown = 1, .min_lr = 0.2});
   struct Row {
     double metric;
     bool reduced;
@@ -185,8 +190,10 @@ TEST(ReduceLROnPlateau, ScriptedLossWithPatienceCooldownAndMinLr) {
 
 TEST(ReduceLROnPlateau, MaxModeWithAbsoluteThreshold) {
   Fixture f(1.0);
-  optim::ReduceLROnPlateau s(
-      f.opt, {.mode = optim::Mode::Max, .patience = 1, .threshold = 0.05, .threshold_mode = optim::ThresholdMode::Abs});
+  ad::optim::ReduceLROnPlateau s(f.opt, {.mode = ad::optim::Mode::Max,
+                                         .patience = 1,
+                                         .threshold = 0.05,
+                                         .threshold_mode = ad::optim::ThresholdMode::Abs});
   EXPECT_FALSE(s.step(0.5));    // best 0.5
   EXPECT_FALSE(s.step(0.6));    // 0.6 > 0.55: best 0.6
   EXPECT_FALSE(s.step(0.605));  // not > 0.65: bad 1
@@ -199,7 +206,7 @@ TEST(ReduceLROnPlateau, MaxModeWithAbsoluteThreshold) {
 
 TEST(ReduceLROnPlateau, NaNIsNeverAnImprovement) {
   Fixture f(1.0);
-  optim::ReduceLROnPlateau s(f.opt, {.patience = 0});
+  ad::optim::ReduceLROnPlateau s(f.opt, {.patience = 0});
   EXPECT_FALSE(s.step(1.0));
   EXPECT_TRUE(s.step(std::nan("")));
   EXPECT_NEAR(f.opt.lr(), 0.1, 1e-16);
@@ -208,15 +215,16 @@ TEST(ReduceLROnPlateau, NaNIsNeverAnImprovement) {
 
 TEST(ReduceLROnPlateau, RejectsBadOptions) {
   Fixture f(1.0);
-  EXPECT_TRUE(contains(error_of([&] { optim::ReduceLROnPlateau(f.opt, {.factor = 1.0}); }),
+  EXPECT_TRUE(contains(error_of([&] { ad::optim::ReduceLROnPlateau(f.opt, {.factor = 1.0}); }),
                        "ReduceLROnPlateau: factor must be in (0, 1), got 1"));
-  EXPECT_TRUE(
-      contains(error_of([&] { optim::ReduceLROnPlateau(f.opt, {.patience = -1}); }), "patience must be >= 0, got -1"));
-  EXPECT_TRUE(contains(error_of([&] { optim::ReduceLROnPlateau(f.opt, {.threshold = -1e-4}); }),
+  EXPECT_TRUE(contains(error_of([&] { ad::optim::ReduceLROnPlateau(f.opt, {.patience = -1}); }),
+                       "patience must be >= 0, got -1"));
+  EXPECT_TRUE(contains(error_of([&] { ad::optim::ReduceLROnPlateau(f.opt, {.threshold = -1e-4}); }),
                        "threshold must be finite and >= 0"));
-  EXPECT_TRUE(contains(error_of([&] { optim::ReduceLROnPlateau(f.opt, {.cooldown = -2}); }), "cooldown must be >= 0"));
   EXPECT_TRUE(
-      contains(error_of([&] { optim::ReduceLROnPlateau(f.opt, {.min_lr = -1.0}); }), "min_lr must be finite and >= 0"));
+      contains(error_of([&] { ad::optim::ReduceLROnPlateau(f.opt, {.cooldown = -2}); }), "cooldown must be >= 0"));
+  EXPECT_TRUE(contains(error_of([&] { ad::optim::ReduceLROnPlateau(f.opt, {.min_lr = -1.0}); }),
+                       "min_lr must be finite and >= 0"));
 }
 
 }  // namespace

@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "nn/linear.h"
-#include "optim/optim.h"
+#include "adgraph/nn/linear.h"
+#include "adgraph/optim/optim.h"
 #include "tests/test_util.h"
 
 namespace {
@@ -22,7 +22,7 @@ using ad::testing::contains;
 using ad::testing::error_of;
 
 using Params = std::vector<ad::Tensor>;
-using Factory = std::function<std::unique_ptr<optim::Optimizer>(Params)>;
+using Factory = std::function<std::unique_ptr<ad::optim::Optimizer>(Params)>;
 
 // A least-squares problem y = x W^T + b with fixed data: the gradients come from backward.
 struct Problem {
@@ -34,7 +34,7 @@ struct Problem {
     return {ad::tensor({0.1, -0.2, 0.3, 0.4, 0.5, -0.6}, {2, 3}, ad::dtype(ad::kFloat64)).requires_grad_(),
             ad::tensor({0.05, -0.05}).requires_grad_()};
   }
-  void train_step(const Params& p, optim::Optimizer& opt) const {
+  void train_step(const Params& p, ad::optim::Optimizer& opt) const {
     opt.zero_grad();
     const ad::Tensor pred = ad::matmul_t(x, p[0], false, true) + p[1];
     ad::mean(ad::pow(pred - y, 2.0)).backward();
@@ -63,31 +63,33 @@ struct Case {
 
 template <class Opt, class Options>
 Factory factory(Options o) {
-  return [o](Params p) -> std::unique_ptr<optim::Optimizer> { return std::make_unique<Opt>(std::move(p), o); };
+  return [o](Params p) -> std::unique_ptr<ad::optim::Optimizer> { return std::make_unique<Opt>(std::move(p), o); };
 }
 
 std::vector<Case> cases() {
   return {
-      {"SGD", factory<optim::SGD>(optim::SGDOptions{.lr = 0.05}), false},
+      {"SGD", factory<ad::optim::SGD>(ad::optim::SGDOptions{.lr = 0.05}), false},
       {"SGDNesterov",
-       factory<optim::SGD>(optim::SGDOptions{.lr = 0.05, .momentum = 0.9, .nesterov = true, .weight_decay = 0.01}),
+       factory<ad::optim::SGD>(
+           ad::optim::SGDOptions{.lr = 0.05, .momentum = 0.9, .nesterov = true, .weight_decay = 0.01}),
        true},
-      {"SGDDampening", factory<optim::SGD>(optim::SGDOptions{.lr = 0.05, .momentum = 0.5, .dampening = 0.3}), true},
+      {"SGDDampening", factory<ad::optim::SGD>(ad::optim::SGDOptions{.lr = 0.05, .momentum = 0.5, .dampening = 0.3}),
+       true},
       {"Adagrad",
-       factory<optim::Adagrad>(
-           optim::AdagradOptions{.lr = 0.1, .lr_decay = 0.01, .weight_decay = 0.01, .initial_accumulator_value = 0.1}),
+       factory<ad::optim::Adagrad>(ad::optim::AdagradOptions{
+           .lr = 0.1, .lr_decay = 0.01, .weight_decay = 0.01, .initial_accumulator_value = 0.1}),
        true},
-      {"RMSprop", factory<optim::RMSprop>(optim::RMSpropOptions{.lr = 0.01}), true},
+      {"RMSprop", factory<ad::optim::RMSprop>(ad::optim::RMSpropOptions{.lr = 0.01}), true},
       {"RMSpropCenteredMomentum",
-       factory<optim::RMSprop>(
-           optim::RMSpropOptions{.lr = 0.01, .weight_decay = 0.01, .momentum = 0.9, .centered = true}),
+       factory<ad::optim::RMSprop>(
+           ad::optim::RMSpropOptions{.lr = 0.01, .weight_decay = 0.01, .momentum = 0.9, .centered = true}),
        true},
-      {"Adadelta", factory<optim::Adadelta>(optim::AdadeltaOptions{.weight_decay = 0.01}), true},
-      {"Adam", factory<optim::Adam>(optim::AdamOptions{.lr = 0.01}), true},
-      {"AdamL2Amsgrad", factory<optim::Adam>(optim::AdamOptions{.lr = 0.01, .weight_decay = 0.1, .amsgrad = true}),
-       true},
-      {"AdamW", factory<optim::AdamW>(optim::AdamWOptions{.lr = 0.01, .weight_decay = 0.1}), true},
-      {"AdamWAmsgrad", factory<optim::AdamW>(optim::AdamWOptions{.lr = 0.01, .amsgrad = true}), true},
+      {"Adadelta", factory<ad::optim::Adadelta>(ad::optim::AdadeltaOptions{.weight_decay = 0.01}), true},
+      {"Adam", factory<ad::optim::Adam>(ad::optim::AdamOptions{.lr = 0.01}), true},
+      {"AdamL2Amsgrad",
+       factory<ad::optim::Adam>(ad::optim::AdamOptions{.lr = 0.01, .weight_decay = 0.1, .amsgrad = true}), true},
+      {"AdamW", factory<ad::optim::AdamW>(ad::optim::AdamWOptions{.lr = 0.01, .weight_decay = 0.1}), true},
+      {"AdamWAmsgrad", factory<ad::optim::AdamW>(ad::optim::AdamWOptions{.lr = 0.01, .amsgrad = true}), true},
   };
 }
 
@@ -145,7 +147,7 @@ TEST_P(Resume, FromFileTakesABitIdenticalNextStepAndRestoresTheLr) {
   Params params = Problem::initial();
   auto opt = c.make(params);
   const double base_lr = opt->lr();
-  optim::ExponentialLR schedule(*opt, 0.5);
+  ad::optim::ExponentialLR schedule(*opt, 0.5);
   for (int i = 0; i < 3; ++i) {
     prob.train_step(params, *opt);
     schedule.step();
@@ -172,7 +174,7 @@ class OptimizerState : public TempDir {};
 TEST_F(OptimizerState, StateDictLayout) {
   const Problem prob;
   Params params = Problem::initial();
-  optim::Adam opt(params, {.lr = 0.01, .amsgrad = true});
+  ad::optim::Adam opt(params, {.lr = 0.01, .amsgrad = true});
   std::vector<std::string> names;
   for (const auto& [k, t] : opt.state_dict()) names.push_back(k);
   // Before any step the parameters have a step count and no buffers.
@@ -203,7 +205,7 @@ TEST_F(OptimizerState, StateDictLayout) {
 TEST_F(OptimizerState, LoadingAFreshStateResetsTheOptimizer) {
   const Problem prob;
   Params a = Problem::initial(), b = Problem::initial();
-  optim::Adam opt_a(a, {.lr = 0.01}), opt_b(b, {.lr = 0.01});
+  ad::optim::Adam opt_a(a, {.lr = 0.01}), opt_b(b, {.lr = 0.01});
   const ad::NamedTensors initial = opt_a.state_dict();
   for (int i = 0; i < 3; ++i) prob.train_step(a, opt_a);
   // Put a back where b is and reset its optimizer: both now take the same first step.
@@ -223,7 +225,7 @@ TEST_F(OptimizerState, LoadingAFreshStateResetsTheOptimizer) {
 TEST_F(OptimizerState, RejectedStatesLeaveTheOptimizerUntouched) {
   const Problem prob;
   Params a = Problem::initial(), b = Problem::initial();
-  optim::Adam opt(a, {.lr = 0.01}), twin(b, {.lr = 0.01});
+  ad::optim::Adam opt(a, {.lr = 0.01}), twin(b, {.lr = 0.01});
   for (int i = 0; i < 3; ++i) {
     prob.train_step(a, opt);
     prob.train_step(b, twin);
@@ -267,14 +269,14 @@ TEST_F(OptimizerState, RejectedStatesLeaveTheOptimizerUntouched) {
 
   // States of other optimizers and models.
   Params sgd_params = Problem::initial();
-  optim::SGD sgd(sgd_params, {.lr = 0.01, .momentum = 0.9});
+  ad::optim::SGD sgd(sgd_params, {.lr = 0.01, .momentum = 0.9});
   prob.train_step(sgd_params, sgd);
   EXPECT_TRUE(contains(rejected(sgd.state_dict()), "missing entry 'options.beta1'"));
   Params adamw_params = Problem::initial();
-  optim::AdamW adamw(adamw_params, {.lr = 0.01, .weight_decay = 0.0});
+  ad::optim::AdamW adamw(adamw_params, {.lr = 0.01, .weight_decay = 0.0});
   EXPECT_TRUE(contains(rejected(adamw.state_dict()), "option decoupled_weight_decay is 1 in the state but 0"));
   Params one{ad::tensor({1.0}).requires_grad_()};
-  optim::Adam single(one, {.lr = 0.01});
+  ad::optim::Adam single(one, {.lr = 0.01});
   EXPECT_TRUE(contains(rejected(single.state_dict()), "missing entry 'param.1.step'"));
 
   // Files: missing, corrupt, another optimizer's, no optimizer metadata.
@@ -298,13 +300,13 @@ TEST_F(OptimizerState, RejectedStatesLeaveTheOptimizerUntouched) {
   EXPECT_EQ(values(a), values(b));
 }
 
-// The same round trip with an nn::Linear model: parameters copied back with set_param.
+// The same round trip with an ad::nn::Linear model: parameters copied back with set_param.
 TEST_F(OptimizerState, ResumeWithAnNnLinearModel) {
   const Problem prob;
   ad::Generator gen(42);
-  nn::Linear model(3, 2, true, ad::kFloat64, &gen);
-  optim::Adam opt(model.parameters(), {.lr = 0.01});
-  auto train_step = [&](nn::Linear& m, optim::Optimizer& o) {
+  ad::nn::Linear model(3, 2, true, ad::kFloat64, &gen);
+  ad::optim::Adam opt(model.parameters(), {.lr = 0.01});
+  auto train_step = [&](ad::nn::Linear& m, ad::optim::Optimizer& o) {
     o.zero_grad();
     ad::mean(ad::pow(m.forward(prob.x) - prob.y, 2.0)).backward();
     o.step();
@@ -316,9 +318,9 @@ TEST_F(OptimizerState, ResumeWithAnNnLinearModel) {
   const auto expected = values(model.parameters());
 
   ad::Generator other(7);
-  nn::Linear restored(3, 2, true, ad::kFloat64, &other);
+  ad::nn::Linear restored(3, 2, true, ad::kFloat64, &other);
   for (const auto& [name, t] : ad::load_safetensors(path("model.safetensors")).tensors) restored.set_param(name, t);
-  optim::Adam fresh(restored.parameters(), {.lr = 0.01});
+  ad::optim::Adam fresh(restored.parameters(), {.lr = 0.01});
   fresh.load_state(path("opt.safetensors"));
   train_step(restored, fresh);
   EXPECT_EQ(values(restored.parameters()), expected);

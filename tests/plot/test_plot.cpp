@@ -15,8 +15,8 @@
 #include <string>
 #include <vector>
 
-#include "autodiff/autodiff.h"
-#include "plot/plot.h"
+#include "adgraph/autodiff/autodiff.h"
+#include "adgraph/plot/plot.h"
 #include "tests/test_util.h"
 
 namespace {
@@ -93,7 +93,7 @@ bool is_png(const std::string& path) {
   return b.size() > 8 && b.compare(0, 8, "\x89PNG\r\n\x1a\n") == 0;
 }
 
-bool near(const Rgb& p, const plot::Color& c, int tol = 40) {
+bool near(const Rgb& p, const ad::plot::Color& c, int tol = 40) {
   return std::abs(p.r - static_cast<int>(std::lround(c.r * 255))) <= tol &&
          std::abs(p.g - static_cast<int>(std::lround(c.g * 255))) <= tol &&
          std::abs(p.b - static_cast<int>(std::lround(c.b * 255))) <= tol;
@@ -102,7 +102,7 @@ bool near(const Rgb& p, const plot::Color& c, int tol = 40) {
 bool is_white(const Rgb& p) { return p.r >= 250 && p.g >= 250 && p.b >= 250; }
 
 // Pixels of `img` inside `r` (shrunk by `inset`) close to colour c.
-int count_near(const Image& img, const plot::Rect& r, const plot::Color& c, int inset = 2, int tol = 40) {
+int count_near(const Image& img, const ad::plot::Rect& r, const ad::plot::Color& c, int inset = 2, int tol = 40) {
   int n = 0;
   for (int y = static_cast<int>(r.y) + inset; y < static_cast<int>(r.y + r.h) - inset; ++y)
     for (int x = static_cast<int>(r.x) + inset; x < static_cast<int>(r.x + r.w) - inset; ++x)
@@ -110,12 +110,12 @@ int count_near(const Image& img, const plot::Rect& r, const plot::Color& c, int 
   return n;
 }
 
-const plot::Color kGreen{0, 0.8, 0, 1};
+const ad::plot::Color kGreen{0, 0.8, 0, 1};
 
 // ---------------------------------------------------------------- files
 
 TEST(PlotFiles, PngIsValidAndHasTheFigureSize) {
-  plot::Figure fig(500, 360);
+  ad::plot::Figure fig(500, 360);
   fig.title("loss").xlabel("epoch").ylabel("value").line({0, 1, 2, 3}, {3, 1, 0.5, 0.2}, "train");
   const std::string path = out("valid.png");
   fig.save(path);
@@ -129,7 +129,7 @@ TEST(PlotFiles, PngIsValidAndHasTheFigureSize) {
 }
 
 TEST(PlotFiles, ExtensionIsCaseInsensitive) {
-  plot::Figure fig;
+  ad::plot::Figure fig;
   fig.line({0, 1}, {0, 1});
   const std::string path = out("upper.PNG");
   fig.save(path);
@@ -137,7 +137,7 @@ TEST(PlotFiles, ExtensionIsCaseInsensitive) {
 }
 
 TEST(PlotFiles, SvgIsValid) {
-  plot::Figure fig;
+  ad::plot::Figure fig;
   fig.title("svg").line({0, 1, 2}, {1, 4, 9}, "squares").scatter({0, 1, 2}, {1, 4, 9});
   const std::string path = out("valid.svg");
   fig.save(path);
@@ -149,8 +149,8 @@ TEST(PlotFiles, SvgIsValid) {
 }
 
 TEST(PlotFiles, HeatmapSvgEmbedsTheImage) {
-  plot::Figure fig;
-  fig.heatmap(plot::Field::sample({0, 1, 0, 1, 10, 10}, [](double x, double y) { return x * y; }));
+  ad::plot::Figure fig;
+  fig.heatmap(ad::plot::Field::sample({0, 1, 0, 1, 10, 10}, [](double x, double y) { return x * y; }));
   const std::string path = out("heat.svg");
   fig.save(path);
   const std::string s = read_bytes(path);
@@ -161,12 +161,12 @@ TEST(PlotFiles, HeatmapSvgEmbedsTheImage) {
 // ---------------------------------------------------------------- pixels
 
 TEST(PlotPixels, LineDrawsInsideTheAxesArea) {
-  plot::Figure fig;
+  ad::plot::Figure fig;
   fig.line({0, 1, 2, 3, 4}, {0, 1, 0, 1, 0}, "zigzag", kGreen, 3.0);
   const std::string path = out("line.png");
   fig.save(path);
   const Image img = read_png(path);
-  const plot::Rect a = fig.plot_area();
+  const ad::plot::Rect a = fig.plot_area();
   EXPECT_GT(a.x, 20);
   EXPECT_GT(a.y, 5);
   EXPECT_LT(a.x + a.w, 640);
@@ -175,7 +175,7 @@ TEST(PlotPixels, LineDrawsInsideTheAxesArea) {
   EXPECT_GT(a.h, 300);
   // Many green pixels inside the data area, and none left of it (the tick labels' margin).
   EXPECT_GT(count_near(img, a, kGreen), 500);
-  EXPECT_EQ(count_near(img, plot::Rect{0, 0, a.x - 1, 480}, kGreen, 0), 0);
+  EXPECT_EQ(count_near(img, ad::plot::Rect{0, 0, a.x - 1, 480}, kGreen, 0), 0);
   // The data area is not blank, while the far corner of the figure is background.
   EXPECT_TRUE(is_white(img.at(2, 2)));
   // The line passes through the middle of the area at x = 2 (y = 0 at the bottom).
@@ -187,31 +187,32 @@ TEST(PlotPixels, LineDrawsInsideTheAxesArea) {
 }
 
 TEST(PlotPixels, EmptyAxesDrawOnlyTheFrame) {
-  plot::Figure fig;
+  ad::plot::Figure fig;
   fig.title("nothing");
   const std::string path = out("empty_axes.png");
   fig.save(path);
   const Image img = read_png(path);
-  const plot::Rect a = fig.plot_area();
+  const ad::plot::Rect a = fig.plot_area();
   EXPECT_EQ(count_near(img, a, kGreen), 0);
   EXPECT_FALSE(is_white(img.at(static_cast<int>(a.x), static_cast<int>(a.y + a.h / 2))));  // the frame
 }
 
 TEST(PlotPixels, HeatmapLeftHalfZeroRightHalfOne) {
-  plot::Figure fig;
-  const plot::GridSpec g{0, 1, 0, 1, 40, 40};
-  plot::HeatmapOptions o;
-  o.cmap = plot::Colormap::Viridis;
-  fig.heatmap(plot::Field::sample(g, [](double x, double) { return x < 0.5 ? 0.0 : 1.0; }), o);
+  ad::plot::Figure fig;
+  const ad::plot::GridSpec g{0, 1, 0, 1, 40, 40};
+  ad::plot::HeatmapOptions o;
+  o.cmap = ad::plot::Colormap::Viridis;
+  fig.heatmap(ad::plot::Field::sample(g, [](double x, double) { return x < 0.5 ? 0.0 : 1.0; }), o);
   const std::string path = out("heat_halves.png");
   fig.save(path);
   const Image img = read_png(path);
-  const plot::Rect a = fig.plot_area();
+  const ad::plot::Rect a = fig.plot_area();
   const int y = static_cast<int>(a.y + a.h / 2);
   const Rgb left = img.at(static_cast<int>(a.x + 0.15 * a.w), y);
   const Rgb right = img.at(static_cast<int>(a.x + 0.85 * a.w), y);
-  EXPECT_TRUE(near(left, plot::colormap(plot::Colormap::Viridis, 0.0), 12)) << left.r << " " << left.g << " " << left.b;
-  EXPECT_TRUE(near(right, plot::colormap(plot::Colormap::Viridis, 1.0), 12))
+  EXPECT_TRUE(near(left, ad::plot::colormap(ad::plot::Colormap::Viridis, 0.0), 12))
+      << left.r << " " << left.g << " " << left.b;
+  EXPECT_TRUE(near(right, ad::plot::colormap(ad::plot::Colormap::Viridis, 1.0), 12))
       << right.r << " " << right.g << " " << right.b;
   EXPECT_GT(std::abs(left.r - right.r) + std::abs(left.g - right.g) + std::abs(left.b - right.b), 200);
   // The field fills the whole area: its four corners are coloured.
@@ -220,14 +221,14 @@ TEST(PlotPixels, HeatmapLeftHalfZeroRightHalfOne) {
 }
 
 TEST(PlotPixels, ContourAtHalfOnAStepSitsInTheMiddle) {
-  plot::Figure fig;
-  const plot::GridSpec g{-1, 1, -1, 1, 41, 41};
-  const plot::Field p = plot::Field::sample(g, [](double x, double) { return 1 / (1 + std::exp(-8 * x)); });
+  ad::plot::Figure fig;
+  const ad::plot::GridSpec g{-1, 1, -1, 1, 41, 41};
+  const ad::plot::Field p = ad::plot::Field::sample(g, [](double x, double) { return 1 / (1 + std::exp(-8 * x)); });
   fig.ax().decision_boundary(p);
   const std::string path = out("contour_mid.png");
   fig.save(path);
   const Image img = read_png(path);
-  const plot::Rect a = fig.plot_area();
+  const ad::plot::Rect a = fig.plot_area();
   const int y = static_cast<int>(a.y + a.h / 2);
   int dark_col = -1;
   for (int x = static_cast<int>(a.x) + 3; x < static_cast<int>(a.x + a.w) - 3; ++x) {
@@ -245,14 +246,14 @@ TEST(PlotPixels, ContourAtHalfOnAStepSitsInTheMiddle) {
 }
 
 TEST(PlotPixels, ContourOfACircle) {
-  plot::Figure fig(500, 500);
-  const plot::GridSpec g{-2, 2, -2, 2, 81, 81};
+  ad::plot::Figure fig(500, 500);
+  const ad::plot::GridSpec g{-2, 2, -2, 2, 81, 81};
   fig.xlim(-2, 2).ylim(-2, 2);
-  fig.contour(plot::Field::sample(g, [](double x, double y) { return x * x + y * y; }), {1.0}, kGreen, 2.0);
+  fig.contour(ad::plot::Field::sample(g, [](double x, double y) { return x * x + y * y; }), {1.0}, kGreen, 2.0);
   const std::string path = out("circle.png");
   fig.save(path);
   const Image img = read_png(path);
-  const plot::Rect a = fig.plot_area();
+  const ad::plot::Rect a = fig.plot_area();
   const auto px = [&](double x) { return static_cast<int>(a.x + (x + 2) / 4 * a.w); };
   const auto py = [&](double y) { return static_cast<int>(a.y + (2 - y) / 4 * a.h); };
   const auto green_near = [&](int x, int y) {
@@ -270,14 +271,14 @@ TEST(PlotPixels, ContourOfACircle) {
 }
 
 TEST(PlotPixels, LogScalePlacesDecadesEvenly) {
-  plot::Figure fig;
+  ad::plot::Figure fig;
   fig.log_y().ylim(1e-4, 1e2).xlim(0, 1);
-  fig.line({0, 1}, {1e-2, 1e-2}, "", kGreen, 2.0);                 // 2 of 6 decades above the bottom
-  fig.line({0, 0.5, 1}, {1, -1, 1}, "", plot::Color{0, 0, 1, 1});  // non-positive y is left out
+  fig.line({0, 1}, {1e-2, 1e-2}, "", kGreen, 2.0);                     // 2 of 6 decades above the bottom
+  fig.line({0, 0.5, 1}, {1, -1, 1}, "", ad::plot::Color{0, 0, 1, 1});  // non-positive y is left out
   const std::string path = out("logy.png");
   fig.save(path);
   const Image img = read_png(path);
-  const plot::Rect a = fig.plot_area();
+  const ad::plot::Rect a = fig.plot_area();
   const int x = static_cast<int>(a.x + 0.3 * a.w);
   int row = -1;
   for (int y = static_cast<int>(a.y); y < static_cast<int>(a.y + a.h); ++y)
@@ -289,24 +290,24 @@ TEST(PlotPixels, LogScalePlacesDecadesEvenly) {
 }
 
 TEST(PlotPixels, ScatterColoursByClass) {
-  plot::Figure fig;
+  ad::plot::Figure fig;
   fig.xlim(0, 1).ylim(0, 1);
   fig.scatter({0.25, 0.75}, {0.5, 0.5}, std::vector<int>{0, 1}, {"zero", "one"}, 8.0);
   const std::string path = out("scatter_classes.png");
   fig.save(path);
   const Image img = read_png(path);
-  const plot::Rect a = fig.plot_area();
+  const ad::plot::Rect a = fig.plot_area();
   const int y = static_cast<int>(a.y + a.h / 2);
-  EXPECT_TRUE(near(img.at(static_cast<int>(a.x + 0.25 * a.w), y), plot::palette(0), 30));
-  EXPECT_TRUE(near(img.at(static_cast<int>(a.x + 0.75 * a.w), y), plot::palette(1), 30));
+  EXPECT_TRUE(near(img.at(static_cast<int>(a.x + 0.25 * a.w), y), ad::plot::palette(0), 30));
+  EXPECT_TRUE(near(img.at(static_cast<int>(a.x + 0.75 * a.w), y), ad::plot::palette(1), 30));
 }
 
 TEST(PlotPixels, PanelsSideBySide) {
-  plot::Figure fig = plot::Figure::subplots(2, 3, 300, 260);
+  ad::plot::Figure fig = ad::plot::Figure::subplots(2, 3, 300, 260);
   fig.suptitle("hidden sizes");
   EXPECT_EQ(fig.width(), 900);
   EXPECT_EQ(fig.height(), 2 * 260 + 36);
-  const plot::GridSpec g{-1, 1, -1, 1, 30, 30};
+  const ad::plot::GridSpec g{-1, 1, -1, 1, 30, 30};
   const ad::Tensor X = ad::tensor({-0.5, 0.5, 0.5, -0.5}, {2, 2}, ad::dtype(ad::kFloat64));
   const ad::Tensor y = ad::index_tensor({0, 1}, {2});
   const int sizes[6] = {1, 2, 4, 10, 20, 50};
@@ -314,8 +315,8 @@ TEST(PlotPixels, PanelsSideBySide) {
     const double k = sizes[i];
     fig.panel(i)
         .title("hidden = " + std::to_string(sizes[i]))
-        .decision_boundary(plot::Field::sample(g, [k](double a, double b) { return 1 / (1 + std::exp(-k * (a - b))); }),
-                           X, y);
+        .decision_boundary(
+            ad::plot::Field::sample(g, [k](double a, double b) { return 1 / (1 + std::exp(-k * (a - b))); }), X, y);
   }
   const std::string path = out("panels.png");
   fig.save(path);
@@ -325,7 +326,7 @@ TEST(PlotPixels, PanelsSideBySide) {
   EXPECT_EQ(img.height, 2 * 260 + 36);
   for (int r = 0; r < 2; ++r)
     for (int c = 0; c < 3; ++c) {
-      const plot::Rect a = fig.plot_area(r, c);
+      const ad::plot::Rect a = fig.plot_area(r, c);
       EXPECT_GE(a.x, c * 300);
       EXPECT_LE(a.x + a.w, (c + 1) * 300);
       EXPECT_GE(a.y, 36 + r * 260);
@@ -336,76 +337,76 @@ TEST(PlotPixels, PanelsSideBySide) {
 }
 
 TEST(PlotPixels, FilledContourAndPath) {
-  plot::Figure fig;
-  const plot::GridSpec g{-2, 2, -2, 2, 60, 60};
-  const plot::Field loss = plot::Field::sample(g, [](double w, double b) { return w * w + 2 * b * b + 0.01; });
+  ad::plot::Figure fig;
+  const ad::plot::GridSpec g{-2, 2, -2, 2, 60, 60};
+  const ad::plot::Field loss = ad::plot::Field::sample(g, [](double w, double b) { return w * w + 2 * b * b + 0.01; });
   fig.title("loss surface").xlabel("w").ylabel("b");
-  fig.filled_contour(loss, plot::log_levels(0.02, 10, 8), plot::Colormap::Viridis, "loss");
+  fig.filled_contour(loss, ad::plot::log_levels(0.02, 10, 8), ad::plot::Colormap::Viridis, "loss");
   fig.path({1.5, 0.8, 0.3, 0.1, 0.0}, {1.5, -0.6, 0.25, -0.1, 0.0}, "GD", kGreen);
   const std::string path = out("surface.png");
   fig.save(path);
   const Image img = read_png(path);
-  const plot::Rect a = fig.plot_area();
+  const ad::plot::Rect a = fig.plot_area();
   EXPECT_GT(count_near(img, a, kGreen), 50);
   // The colour bar sits right of the data area and stays inside the figure.
   const Rgb bar_low = img.at(static_cast<int>(a.x + a.w + 20), static_cast<int>(a.y + a.h - 5));
-  EXPECT_TRUE(near(bar_low, plot::colormap(plot::Colormap::Viridis, 0), 12));
+  EXPECT_TRUE(near(bar_low, ad::plot::colormap(ad::plot::Colormap::Viridis, 0), 12));
   EXPECT_LT(a.x + a.w + 20, 640);
 }
 
 // ---------------------------------------------------------------- helpers
 
 TEST(PlotHelpers, Colours) {
-  const plot::Color c = plot::Color::hex("#1f77b4");
+  const ad::plot::Color c = ad::plot::Color::hex("#1f77b4");
   EXPECT_NEAR(c.r, 0x1f / 255.0, 1e-12);
   EXPECT_NEAR(c.b, 0xb4 / 255.0, 1e-12);
-  EXPECT_EQ(plot::Color::hex("ff0000"), (plot::Color{1, 0, 0, 1}));
-  EXPECT_EQ(plot::palette(0), plot::palette(10));
-  EXPECT_EQ(plot::palette(-1), plot::palette(9));
-  EXPECT_NE(plot::palette(0), plot::palette(1));
-  EXPECT_TRUE(near(Rgb{255, 255, 255}, plot::Color{0, 0, 0, 1}.lighter(1.0), 0));
-  EXPECT_EQ(plot::colormap(plot::Colormap::Gray, 0), (plot::Color{0, 0, 0, 1}));
-  EXPECT_EQ(plot::colormap(plot::Colormap::Gray, 2.0), (plot::Color{1, 1, 1, 1}));  // clamped
-  EXPECT_EQ(plot::colormap(plot::Colormap::Classes, 3), plot::palette(3));
-  EXPECT_TRUE(contains(error_of([] { plot::Color::hex("#12"); }), "6 hex digits"));
-  EXPECT_TRUE(contains(error_of([] { plot::Color::hex("#12345g"); }), "6 hex digits"));
+  EXPECT_EQ(ad::plot::Color::hex("ff0000"), (ad::plot::Color{1, 0, 0, 1}));
+  EXPECT_EQ(ad::plot::palette(0), ad::plot::palette(10));
+  EXPECT_EQ(ad::plot::palette(-1), ad::plot::palette(9));
+  EXPECT_NE(ad::plot::palette(0), ad::plot::palette(1));
+  EXPECT_TRUE(near(Rgb{255, 255, 255}, ad::plot::Color{0, 0, 0, 1}.lighter(1.0), 0));
+  EXPECT_EQ(ad::plot::colormap(ad::plot::Colormap::Gray, 0), (ad::plot::Color{0, 0, 0, 1}));
+  EXPECT_EQ(ad::plot::colormap(ad::plot::Colormap::Gray, 2.0), (ad::plot::Color{1, 1, 1, 1}));  // clamped
+  EXPECT_EQ(ad::plot::colormap(ad::plot::Colormap::Classes, 3), ad::plot::palette(3));
+  EXPECT_TRUE(contains(error_of([] { ad::plot::Color::hex("#12"); }), "6 hex digits"));
+  EXPECT_TRUE(contains(error_of([] { ad::plot::Color::hex("#12345g"); }), "6 hex digits"));
 }
 
 TEST(PlotHelpers, GridPointsAndFields) {
-  const plot::GridSpec g{0, 2, 10, 11, 3, 2};
-  const ad::Tensor pts = plot::grid_points(g);
+  const ad::plot::GridSpec g{0, 2, 10, 11, 3, 2};
+  const ad::Tensor pts = ad::plot::grid_points(g);
   EXPECT_EQ(pts.shape(), (ad::Shape{6, 2}));
   EXPECT_EQ(pts.to_vector(), (std::vector<double>{0, 10, 1, 10, 2, 10, 0, 11, 1, 11, 2, 11}));
-  const plot::Field f = plot::Field::evaluate(g, [](const ad::Tensor& p) {
+  const ad::plot::Field f = ad::plot::Field::evaluate(g, [](const ad::Tensor& p) {
     return ad::sum(p, {1}, true);  // [6, 1]: x + y
   });
   EXPECT_EQ(f.z, (std::vector<double>{10, 11, 12, 11, 12, 13}));
   EXPECT_EQ(f.at(2, 1), 13);
   EXPECT_EQ(f.min(), 10);
   EXPECT_EQ(f.max(), 13);
-  const plot::Field s = plot::Field::sample(g, [](double x, double y) { return x * y; });
+  const ad::plot::Field s = ad::plot::Field::sample(g, [](double x, double y) { return x * y; });
   EXPECT_EQ(s.at(1, 1), 11);
 
   const ad::Tensor X = ad::tensor({0, 0, 2, 1}, {2, 2}, ad::dtype(ad::kFloat64));
-  const plot::GridSpec around = plot::GridSpec::around(X, 0.5, 20, 10);
+  const ad::plot::GridSpec around = ad::plot::GridSpec::around(X, 0.5, 20, 10);
   EXPECT_EQ(around.x0, -0.5);
   EXPECT_EQ(around.x1, 2.5);
   EXPECT_EQ(around.y0, -0.5);
   EXPECT_EQ(around.y1, 1.5);
   EXPECT_EQ(around.nx, 20);
 
-  EXPECT_EQ(plot::linear_levels(0, 1, 3), (std::vector<double>{0, 0.5, 1}));
-  const auto lv = plot::log_levels(0.01, 100, 5);
+  EXPECT_EQ(ad::plot::linear_levels(0, 1, 3), (std::vector<double>{0, 0.5, 1}));
+  const auto lv = ad::plot::log_levels(0.01, 100, 5);
   EXPECT_NEAR(lv[0], 0.01, 1e-15);
   EXPECT_NEAR(lv[2], 1, 1e-12);
   EXPECT_NEAR(lv[4], 100, 1e-9);
-  EXPECT_EQ(plot::range(3, 1), (std::vector<double>{1, 2, 3}));
+  EXPECT_EQ(ad::plot::range(3, 1), (std::vector<double>{1, 2, 3}));
 }
 
 // ---------------------------------------------------------------- errors
 
 TEST(PlotErrors, MismatchedLengths) {
-  plot::Figure fig;
+  ad::plot::Figure fig;
   std::string msg = error_of([&] { fig.line({0, 1, 2}, {0, 1}); });
   EXPECT_TRUE(contains(msg, "line")) << msg;
   EXPECT_TRUE(contains(msg, "3 values") && contains(msg, "2")) << msg;
@@ -413,7 +414,7 @@ TEST(PlotErrors, MismatchedLengths) {
   EXPECT_TRUE(contains(msg, "scatter")) << msg;
   msg = error_of([&] { fig.scatter({0, 1}, {0, 1}, std::vector<int>{0}); });
   EXPECT_TRUE(contains(msg, "class id")) << msg;
-  msg = error_of([&] { fig.scatter({0, 1}, {0, 1}, std::vector<plot::Color>{plot::palette(0)}); });
+  msg = error_of([&] { fig.scatter({0, 1}, {0, 1}, std::vector<ad::plot::Color>{ad::plot::palette(0)}); });
   EXPECT_TRUE(contains(msg, "colour")) << msg;
   msg = error_of([&] { fig.ax().scatter(ad::zeros({3, 2}, ad::dtype(ad::kFloat64)), ad::index_tensor({0, 1}, {2})); });
   EXPECT_TRUE(contains(msg, "3 points")) << msg;
@@ -421,17 +422,17 @@ TEST(PlotErrors, MismatchedLengths) {
 }
 
 TEST(PlotErrors, EmptyData) {
-  plot::Figure fig;
+  ad::plot::Figure fig;
   EXPECT_TRUE(contains(error_of([&] { fig.line({}, {}); }), "no data"));
   EXPECT_TRUE(contains(error_of([&] { fig.scatter(std::vector<double>{}, std::vector<double>{}); }), "no data"));
-  const plot::GridSpec g{0, 1, 0, 1, 2, 2};
+  const ad::plot::GridSpec g{0, 1, 0, 1, 2, 2};
   const double nan = std::nan("");
   EXPECT_TRUE(contains(error_of([&] {
-                         fig.heatmap(plot::Field(g, std::vector<double>{nan, nan, nan, nan}));
+                         fig.heatmap(ad::plot::Field(g, std::vector<double>{nan, nan, nan, nan}));
                        }),
                        "no finite value"));
   EXPECT_TRUE(contains(error_of([&] {
-                         fig.contour(plot::Field(g, std::vector<double>{0, 1, 2, 3}), {});
+                         fig.contour(ad::plot::Field(g, std::vector<double>{0, 1, 2, 3}), {});
                        }),
                        "no levels"));
   EXPECT_TRUE(fig.ax().empty());
@@ -439,17 +440,17 @@ TEST(PlotErrors, EmptyData) {
 
 TEST(PlotErrors, BadGridsAndFields) {
   EXPECT_TRUE(contains(error_of([] {
-                         plot::Field(plot::GridSpec{0, 1, 0, 1, 3, 3}, std::vector<double>(8));
+                         ad::plot::Field(ad::plot::GridSpec{0, 1, 0, 1, 3, 3}, std::vector<double>(8));
                        }),
                        "needs 9 values"));
-  EXPECT_TRUE(contains(error_of([] { plot::grid_points(plot::GridSpec{1, 0, 0, 1, 3, 3}); }), "x0 < x1"));
-  EXPECT_TRUE(contains(error_of([] { plot::grid_points(plot::GridSpec{0, 1, 0, 1, 1, 3}); }), "nx, ny >= 2"));
-  EXPECT_TRUE(contains(error_of([] { plot::log_levels(0, 1, 3); }), "0 < lo"));
-  EXPECT_TRUE(contains(error_of([] { plot::GridSpec::around(ad::zeros({3})); }), "[n, 2]"));
+  EXPECT_TRUE(contains(error_of([] { ad::plot::grid_points(ad::plot::GridSpec{1, 0, 0, 1, 3, 3}); }), "x0 < x1"));
+  EXPECT_TRUE(contains(error_of([] { ad::plot::grid_points(ad::plot::GridSpec{0, 1, 0, 1, 1, 3}); }), "nx, ny >= 2"));
+  EXPECT_TRUE(contains(error_of([] { ad::plot::log_levels(0, 1, 3); }), "0 < lo"));
+  EXPECT_TRUE(contains(error_of([] { ad::plot::GridSpec::around(ad::zeros({3})); }), "[n, 2]"));
 }
 
 TEST(PlotErrors, UnknownExtension) {
-  plot::Figure fig;
+  ad::plot::Figure fig;
   fig.line({0, 1}, {0, 1});
   std::string msg = error_of([&] { fig.save(out("picture.jpg")); });
   EXPECT_TRUE(contains(msg, "'.jpg'")) << msg;
@@ -460,7 +461,7 @@ TEST(PlotErrors, UnknownExtension) {
 }
 
 TEST(PlotErrors, UnwritablePath) {
-  plot::Figure fig;
+  ad::plot::Figure fig;
   fig.line({0, 1}, {0, 1});
   for (const std::string path : {"/nonexistent_dir_for_plot_test/x.png", "/nonexistent_dir_for_plot_test/x.svg"}) {
     const std::string msg = error_of([&] { fig.save(path); });
@@ -473,18 +474,18 @@ TEST(PlotErrors, UnwritablePath) {
 }
 
 TEST(PlotErrors, FigureAndAxesArguments) {
-  EXPECT_TRUE(contains(error_of([] { plot::Figure(10, 10); }), "120..8000"));
-  EXPECT_TRUE(contains(error_of([] { plot::Figure::subplots(0, 2); }), "rows and columns"));
-  plot::Figure fig = plot::Figure::subplots(1, 2);
+  EXPECT_TRUE(contains(error_of([] { ad::plot::Figure(10, 10); }), "120..8000"));
+  EXPECT_TRUE(contains(error_of([] { ad::plot::Figure::subplots(0, 2); }), "rows and columns"));
+  ad::plot::Figure fig = ad::plot::Figure::subplots(1, 2);
   EXPECT_TRUE(contains(error_of([&] { fig.ax(1, 0); }), "out of range"));
   EXPECT_TRUE(contains(error_of([&] { fig.panel(2); }), "out of range"));
   EXPECT_TRUE(contains(error_of([&] { fig.ax().xlim(1, 0); }), "lo < hi"));
-  plot::HeatmapOptions o;
+  ad::plot::HeatmapOptions o;
   o.vmin = 1;
   o.vmax = 0;
   EXPECT_TRUE(
       contains(error_of([&] {
-                 fig.ax().heatmap(plot::Field::sample({0, 1, 0, 1, 2, 2}, [](double, double) { return 0.0; }), o);
+                 fig.ax().heatmap(ad::plot::Field::sample({0, 1, 0, 1, 2, 2}, [](double, double) { return 0.0; }), o);
                }),
                "vmin < vmax"));
 }

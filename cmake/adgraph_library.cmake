@@ -1,0 +1,56 @@
+# How every adgraph library is declared.
+#
+# Headers are included as <adgraph/autodiff/tensor.h>, <adgraph/nn/linear.h>, ...: installed under
+# include/adgraph/, and in the build tree through ${ADGRAPH_INCLUDE_DIR}/adgraph/<folder>, a symlink
+# to the source folder. So a consumer's own nn/ or data/ folder can never shadow ours, and the
+# source root itself is never on a consumer's include path.
+set(ADGRAPH_INCLUDE_DIR ${PROJECT_BINARY_DIR}/include)
+file(MAKE_DIRECTORY ${ADGRAPH_INCLUDE_DIR}/adgraph)
+foreach(entry autodiff nn optim data plot adgraph.h)
+  if(NOT EXISTS ${ADGRAPH_INCLUDE_DIR}/adgraph/${entry})
+    file(CREATE_LINK ${PROJECT_SOURCE_DIR}/${entry} ${ADGRAPH_INCLUDE_DIR}/adgraph/${entry} SYMBOLIC)
+  endif()
+endforeach()
+
+# Warnings of our own sources (never propagated to consumers).
+add_library(adgraph_warnings INTERFACE)
+target_compile_options(adgraph_warnings INTERFACE -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor)
+if(ADGRAPH_WERROR)
+  target_compile_options(adgraph_warnings INTERFACE -Werror)
+endif()
+
+# adgraph_library(<name> SOURCES ... [PUBLIC deps...] [PRIVATE deps...])
+# Target adgraph_<name>, alias and export name adgraph::<name>, file libadgraph_<name>.so/.a.
+function(adgraph_library name)
+  cmake_parse_arguments(L "" "" "SOURCES;PUBLIC;PRIVATE" ${ARGN})
+  set(t adgraph_${name})
+  add_library(${t} ${L_SOURCES})
+  add_library(adgraph::${name} ALIAS ${t})
+  set_target_properties(${t} PROPERTIES
+    EXPORT_NAME ${name}
+    VERSION ${PROJECT_VERSION}
+    SOVERSION ${PROJECT_VERSION_MAJOR}.${PROJECT_VERSION_MINOR}  # no ABI promise before 1.0
+    INSTALL_RPATH "$ORIGIN")
+  target_compile_features(${t} PUBLIC cxx_std_20)
+  target_include_directories(${t} PUBLIC
+    $<BUILD_INTERFACE:${ADGRAPH_INCLUDE_DIR}>
+    $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
+  get_target_property(type ${t} TYPE)
+  if(type STREQUAL "SHARED_LIBRARY")
+    # Private dependencies stay out of the exported interface: the .so records them itself.
+    set(private)
+    foreach(dep IN LISTS L_PRIVATE)
+      list(APPEND private $<BUILD_INTERFACE:${dep}>)
+    endforeach()
+    # Export only ad:: (cmake/exports.map); calls inside the library bind directly.
+    target_compile_options(${t} PRIVATE -fno-semantic-interposition)
+    target_link_options(${t} PRIVATE
+      "LINKER:--version-script=${PROJECT_SOURCE_DIR}/cmake/exports.map" "LINKER:-Bsymbolic-functions" "LINKER:--no-undefined")
+    set_property(TARGET ${t} APPEND PROPERTY LINK_DEPENDS ${PROJECT_SOURCE_DIR}/cmake/exports.map)
+  else()
+    # A static library's consumer links its private dependencies too (the package config finds them).
+    set(private ${L_PRIVATE})
+  endif()
+  target_link_libraries(${t} PUBLIC ${L_PUBLIC} PRIVATE $<BUILD_INTERFACE:adgraph_warnings> ${private})
+  set_property(GLOBAL APPEND PROPERTY ADGRAPH_LIBRARIES ${t})
+endfunction()
