@@ -12,7 +12,7 @@ install(TARGETS ${libraries} adgraph_all
 
 # Public headers: every header of a library folder except its private ones.
 set(private_headers autodiff/ops/ autodiff/kernels/ plot/detail.h)
-foreach(folder autodiff nn optim data plot)
+foreach(folder autodiff nn optim data plot report)
   set(excludes)
   foreach(p IN LISTS private_headers)
     if(p MATCHES "^${folder}/(.*)")

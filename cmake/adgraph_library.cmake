@@ -6,7 +6,7 @@
 # source root itself is never on a consumer's include path.
 set(ADGRAPH_INCLUDE_DIR ${PROJECT_BINARY_DIR}/include)
 file(MAKE_DIRECTORY ${ADGRAPH_INCLUDE_DIR}/adgraph)
-foreach(entry autodiff nn optim data plot adgraph.h)
+foreach(entry autodiff nn optim data plot report adgraph.h)
   if(NOT EXISTS ${ADGRAPH_INCLUDE_DIR}/adgraph/${entry})
     file(CREATE_LINK ${PROJECT_SOURCE_DIR}/${entry} ${ADGRAPH_INCLUDE_DIR}/adgraph/${entry} SYMBOLIC)
   endif()

@@ -6,6 +6,8 @@
 // The engine derives these deltas from the recorded graph; nothing here writes them by hand.
 // Hidden sizes 1, 2, 4, 10, 20, 50 side by side show how the boundary gains freedom with h.
 // Any other layer structure can be given on the command line, e.g. 2,8,8,1 (tanh between layers).
+// Each run shows a progress line on a terminal; the loss and training accuracy per epoch of all
+// runs go to moons_history.csv / .png (moons_<layers>_history.* for a structure given).
 //   usage: 05_bp_moons [output-dir] [layer sizes, e.g. 2,8,8,1]
 #include <algorithm>
 #include <cstdio>
@@ -20,11 +22,14 @@
 #include "adgraph/nn/mlp.h"
 #include "adgraph/optim/adam.h"
 #include "adgraph/plot/plot.h"
+#include "adgraph/report/report.h"
 
 namespace {
 
+const int kEpochs = 600;
+
 struct Result {
-  std::vector<double> losses;
+  ad::report::History history;  // per epoch: "loss" and "train_acc", before that epoch's step
   double train_acc = 0, test_acc = 0;
   ad::plot::Field probability;
 };
@@ -45,12 +50,18 @@ Result train(const std::vector<std::int64_t>& sizes, const ad::data::Split& s, c
   ad::optim::Adam opt(model.parameters(), {.lr = 0.02});
   const ad::Tensor y_train = ad::data::float_labels(s.y_train), y_test = ad::data::float_labels(s.y_test);
   Result r;
-  for (int epoch = 0; epoch < 600; ++epoch) {
+  ad::report::Progress progress("layers " + sizes_str(sizes), kEpochs);
+  for (int epoch = 0; epoch < kEpochs; ++epoch) {
     opt.zero_grad();
-    const ad::Tensor loss = ad::nn::binary_cross_entropy_with_logits(model(s.X_train), y_train);
+    const ad::Tensor logits = model(s.X_train);
+    const ad::Tensor loss = ad::nn::binary_cross_entropy_with_logits(logits, y_train);
     loss.backward();
     opt.step();
-    r.losses.push_back(loss.item());
+    ad::NoGradGuard no_grad;
+    const ad::report::Metrics metrics = {{"loss", loss.item()},
+                                         {"train_acc", ad::mean(ad::eq(logits > 0.0, y_train)).item()}};
+    r.history.record(epoch, metrics);
+    progress.update(epoch + 1, metrics);
   }
   ad::NoGradGuard no_grad;
   r.train_acc = ad::mean(ad::eq(model(s.X_train) > 0.0, y_train)).item();
@@ -68,6 +79,15 @@ std::vector<std::int64_t> parse_sizes(const std::string& text) {
     throw ad::Error("layer sizes '" + text +
                     "' must start with 2 (the inputs) and end with 1 (the logit), e.g. 2,8,8,1");
   return sizes;
+}
+
+// <dir>/<stem>_history.csv and .png.
+void save_history(const ad::report::History& history, const std::filesystem::path& dir, const std::string& stem,
+                  const std::string& title) {
+  const std::string csv = (dir / (stem + "_history.csv")).string(), png = (dir / (stem + "_history.png")).string();
+  history.write_csv(csv);
+  history.save_plot(png, title);
+  std::printf("history: %s, %s\n", csv.c_str(), png.c_str());
 }
 
 }  // namespace
@@ -94,7 +114,7 @@ int main(int argc, char** argv) {
       results.push_back(train({2, hidden[i], 1}, s, grid));
       const Result& r = results.back();
       std::printf("hidden %2lld: train accuracy %.3f, test accuracy %.3f, final loss %.4f\n",
-                  static_cast<long long>(hidden[i]), r.train_acc, r.test_acc, r.losses.back());
+                  static_cast<long long>(hidden[i]), r.train_acc, r.test_acc, r.history.last("loss"));
       char title[64];
       std::snprintf(title, sizeof title, "h = %lld: test acc %.2f", static_cast<long long>(hidden[i]), r.test_acc);
       boundaries.panel(static_cast<int>(i))
@@ -102,7 +122,7 @@ int main(int argc, char** argv) {
           .xlabel("x1")
           .ylabel("x2")
           .decision_boundary(r.probability, s.X_test, s.y_test);
-      curves.line(ad::plot::range(r.losses.size()), r.losses, "h = " + std::to_string(hidden[i]));
+      curves.line(ad::plot::range(r.history.size()), r.history.values("loss"), "h = " + std::to_string(hidden[i]));
     }
     const std::string boundaries_png = (dir / "moons_boundaries.png").string();
     boundaries.save(boundaries_png);
@@ -110,13 +130,25 @@ int main(int argc, char** argv) {
     const std::string curves_png = (dir / "moons_losses.png").string();
     curves.save(curves_png);
     std::printf("picture: %s\n", curves_png.c_str());
+    // Every run's columns side by side: loss_h1, train_acc_h1, loss_h2, ...
+    std::vector<std::pair<std::string, std::vector<double>>> columns;
+    for (std::size_t i = 0; i < hidden.size(); ++i)
+      for (const std::string name : {"loss", "train_acc"})
+        columns.emplace_back(name + "_h" + std::to_string(hidden[i]), results[i].history.values(name));
+    ad::report::History all;
+    for (std::size_t epoch = 0; epoch < static_cast<std::size_t>(kEpochs); ++epoch) {
+      ad::report::Metrics row;
+      for (const auto& [name, values] : columns) row.emplace_back(name, values[epoch]);
+      all.record(static_cast<std::int64_t>(epoch), row);
+    }
+    save_history(all, dir, "moons", "2-h-1 tanh networks on two moons, by hidden size h");
 
     bool ok = true;
     if (argc > 2) {  // any layer structure
       const std::vector<std::int64_t> sizes = parse_sizes(argv[2]);
       const Result r = train(sizes, s, grid);
       std::printf("layers %s: train accuracy %.3f, test accuracy %.3f, final loss %.4f\n", sizes_str(sizes).c_str(),
-                  r.train_acc, r.test_acc, r.losses.back());
+                  r.train_acc, r.test_acc, r.history.last("loss"));
       char title[96];
       std::snprintf(title, sizeof title, "layers %s: test acc %.2f", sizes_str(sizes).c_str(), r.test_acc);
       ad::plot::Figure fig(520, 440);
@@ -124,7 +156,8 @@ int main(int argc, char** argv) {
       const std::string png = (dir / ("moons_" + sizes_str(sizes) + ".png")).string();
       fig.save(png);
       std::printf("picture: %s\n", png.c_str());
-      ok &= r.losses.back() < r.losses.front();
+      save_history(r.history, dir, "moons_" + sizes_str(sizes), "layers " + sizes_str(sizes) + " on two moons");
+      ok &= r.history.last("loss") < r.history.values("loss").front();
     }
 
     // Measured: h = 1 reaches 0.81 test accuracy (one tanh unit: a straight boundary), h = 50 0.97.

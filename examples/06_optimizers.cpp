@@ -12,6 +12,8 @@
 // Schedules (t = epoch): exponential lr0 gamma^t; piecewise constant; polynomial
 // (lr0 - lr_end)(1 - t/T)^p + lr_end, with cycle T -> T ceil(t/T); cosine lr_min + (lr0 - lr_min)(1 + cos(pi t/T))/2.
 // Early stopping: stop once the validation loss has not improved for `patience` epochs.
+// Each training run shows a progress line on a terminal; the losses per epoch are also written
+// as optimizers_history, gd_variants_history and early_stopping_history (.csv and .png).
 //   usage: 06_optimizers [output-dir]
 #include <cmath>
 #include <cstdio>
@@ -27,6 +29,7 @@
 #include "adgraph/nn/mlp.h"
 #include "adgraph/optim/optim.h"
 #include "adgraph/plot/plot.h"
+#include "adgraph/report/report.h"
 
 namespace {
 
@@ -49,23 +52,43 @@ double full_loss(ad::nn::MLP& model, const ad::Tensor& X, const ad::Tensor& y) {
 }
 
 // Trains a fresh network (init seed 1, batch order seed 2: the same for every call) and returns
-// the training-set loss before training and after each epoch.
-std::vector<double> train(const Problem& p, const std::vector<std::int64_t>& sizes, const OptimizerFactory& make,
-                          std::int64_t batch_size, int epochs) {
+// the training-set loss before training (epoch 0) and after each epoch (1..epochs).
+std::vector<double> train(const std::string& label, const Problem& p, const std::vector<std::int64_t>& sizes,
+                          const OptimizerFactory& make, std::int64_t batch_size, int epochs) {
   ad::Generator init(1), order(2);
   ad::nn::MLP model(sizes, ad::nn::Activation::Tanh, ad::nn::Activation::None, ad::kFloat64, &init);
   const std::unique_ptr<ad::optim::Optimizer> opt = make(model.parameters());
   ad::data::DataLoader loader(p.X_train, p.y_train, batch_size, /*shuffle=*/true, &order);
-  std::vector<double> losses{full_loss(model, p.X_train, p.y_train)};
-  for (int epoch = 0; epoch < epochs; ++epoch) {
+  ad::report::History history;
+  history.record(0, {{"loss", full_loss(model, p.X_train, p.y_train)}});
+  ad::report::Progress progress(label, epochs);
+  for (int epoch = 1; epoch <= epochs; ++epoch) {
     for (auto [xb, yb] : loader) {
       opt->zero_grad();
       ad::nn::binary_cross_entropy_with_logits(model(xb), yb).backward();
       opt->step();
     }
-    losses.push_back(full_loss(model, p.X_train, p.y_train));
+    const ad::report::Metrics metrics = {{"loss", full_loss(model, p.X_train, p.y_train)}};
+    history.record(epoch, metrics);
+    progress.update(epoch, metrics);
   }
-  return losses;
+  return history.values("loss");
+}
+
+// Loss curves of several runs (the same epochs 0..n-1) as one history, a column per run:
+// "<run> loss". Written to <dir>/<stem>_history.csv and .png.
+void save_history(const std::vector<std::pair<std::string, std::vector<double>>>& runs,
+                  const std::filesystem::path& dir, const std::string& stem, const std::string& title) {
+  ad::report::History history;
+  for (std::size_t epoch = 0; epoch < runs.front().second.size(); ++epoch) {
+    ad::report::Metrics row;
+    for (const auto& [name, losses] : runs) row.emplace_back(name + " loss", losses[epoch]);
+    history.record(static_cast<std::int64_t>(epoch), row);
+  }
+  const std::string csv = (dir / (stem + "_history.csv")).string(), png = (dir / (stem + "_history.png")).string();
+  history.write_csv(csv);
+  history.save_plot(png, title);
+  std::printf("history: %s, %s\n", csv.c_str(), png.c_str());
 }
 
 bool compare_optimizers(const Problem& p, const std::filesystem::path& dir) {
@@ -93,8 +116,10 @@ bool compare_optimizers(const Problem& p, const std::filesystem::path& dir) {
   bool ok = true;
   ad::plot::Figure fig(720, 520);
   fig.title("one network, eight optimizers").xlabel("epoch").ylabel("training loss (log scale)").log_y();
+  std::vector<std::pair<std::string, std::vector<double>>> runs;
   for (const auto& [name, make] : optimizers) {
-    const std::vector<double> losses = train(p, {2, 16, 1}, make, 32, 60);
+    const std::vector<double> losses = train(name, p, {2, 16, 1}, make, 32, 60);
+    runs.emplace_back(name, losses);
     const bool fell = losses.back() < losses.front();
     std::printf("%-18s initial loss %.4f  final loss %.4f%s\n", name.c_str(), losses.front(), losses.back(),
                 fell ? "" : "  <-- did not decrease");
@@ -104,6 +129,7 @@ bool compare_optimizers(const Problem& p, const std::filesystem::path& dir) {
   const std::string png = (dir / "optimizers_loss.png").string();
   fig.save(png);
   std::printf("picture: %s\n", png.c_str());
+  save_history(runs, dir, "optimizers", "2-16-1 network on two moons: training loss by optimizer");
   std::printf("every optimizer decreased the loss: %s\n", ok ? "yes" : "NO");
   return ok;
 }
@@ -156,8 +182,10 @@ bool batch_sizes(const Problem& p, const std::filesystem::path& dir) {
   ad::plot::Figure fig(640, 480);
   fig.title("batch size and progress per epoch").xlabel("epoch").ylabel("training loss (log scale)").log_y();
   std::vector<double> finals;
+  std::vector<std::pair<std::string, std::vector<double>>> runs;
   for (const auto& [name, size] : variants) {
-    const std::vector<double> losses = train(p, {2, 16, 1}, sgd, size, 30);
+    const std::vector<double> losses = train(name, p, {2, 16, 1}, sgd, size, 30);
+    runs.emplace_back(name, losses);
     std::printf("%-18s %4lld updates per epoch, final loss %.4f\n", name.c_str(),
                 static_cast<long long>((n + size - 1) / size), losses.back());
     fig.line(ad::plot::range(losses.size()), losses, name);
@@ -166,6 +194,7 @@ bool batch_sizes(const Problem& p, const std::filesystem::path& dir) {
   const std::string png = (dir / "gd_variants.png").string();
   fig.save(png);
   std::printf("picture: %s\n", png.c_str());
+  save_history(runs, dir, "gd_variants", "SGD (lr 0.1) with batch sizes all, 1 and 32: training loss");
   // More updates per epoch make more progress per epoch: stochastic < mini-batch < batch.
   return finals[1] < finals[2] && finals[2] < finals[0];
 }
@@ -181,19 +210,23 @@ bool early_stopping(const std::filesystem::path& dir) {
   ad::data::DataLoader loader(p.X_train, p.y_train, 16, true, &order);
   ad::optim::EarlyStopping stopper(40, 1e-4);
   std::vector<ad::Tensor> best_weights;  // copies of the parameters at the best epoch, restored at the end
-  std::vector<double> train_losses, val_losses;
+  ad::report::History history;           // "train_loss", "val_loss" after each epoch (from 0)
   std::int64_t stop_epoch = -1;
   const int epochs = 300;
+  ad::report::Progress progress("early stopping", epochs);
   for (int epoch = 0; epoch < epochs; ++epoch) {
     for (auto [xb, yb] : loader) {
       opt.zero_grad();
       ad::nn::binary_cross_entropy_with_logits(model(xb), yb).backward();
       opt.step();
     }
-    train_losses.push_back(full_loss(model, p.X_train, p.y_train));
-    val_losses.push_back(full_loss(model, p.X_val, p.y_val));
+    const double val_loss = full_loss(model, p.X_val, p.y_val);
+    const ad::report::Metrics metrics = {{"train_loss", full_loss(model, p.X_train, p.y_train)},
+                                         {"val_loss", val_loss}};
+    history.record(epoch, metrics);
+    progress.update(epoch + 1, metrics);
     if (stop_epoch >= 0) continue;
-    const bool stop = stopper.step(val_losses.back());
+    const bool stop = stopper.step(val_loss);
     if (stopper.best_epoch() == epoch) {
       best_weights.clear();
       for (const ad::Tensor& w : model.parameters()) best_weights.push_back(w.detach().clone());
@@ -206,6 +239,7 @@ bool early_stopping(const std::filesystem::path& dir) {
     for (std::size_t i = 0; i < params.size(); ++i) ad::Tensor(params[i]).copy_(best_weights[i]);
   }
   const double restored = full_loss(model, p.X_val, p.y_val);
+  const std::vector<double> train_losses = history.values("train_loss"), val_losses = history.values("val_loss");
   std::printf(
       "early stopping: stopped at epoch %lld of %d; best validation loss %.4f at epoch %lld "
       "(training loss then %.4f)\n",
@@ -232,6 +266,11 @@ bool early_stopping(const std::filesystem::path& dir) {
   const std::string png = (dir / "early_stopping.png").string();
   fig.save(png);
   std::printf("picture: %s\n", png.c_str());
+  const std::string csv = (dir / "early_stopping_history.csv").string();
+  const std::string history_png = (dir / "early_stopping_history.png").string();
+  history.write_csv(csv);
+  history.save_plot(history_png, "2-64-64-1 network, Adam (early stop at epoch " + std::to_string(stop_epoch) + ")");
+  std::printf("history: %s, %s\n", csv.c_str(), history_png.c_str());
   return stop_epoch >= 0 && stop_epoch < epochs - 1 && val_losses.back() > stopper.best() &&
          std::abs(restored - stopper.best()) < 1e-12;
 }
