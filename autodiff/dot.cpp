@@ -15,6 +15,7 @@
 #include <sstream>
 #include <unordered_map>
 
+#include "adgraph/autodiff/file.h"
 #include "adgraph/autodiff/node.h"
 
 extern char** environ;
@@ -139,17 +140,7 @@ std::string to_dot(const Tensor& output, const DotOptions& opt) { return to_dot(
 
 void write_dot(const std::string& path, const Tensor& output, const DotOptions& opt) {
   const std::string text = to_dot(output, opt);
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f) throw Error("write_dot: cannot open '" + tmp + "' for writing");
-    f << text;
-    f.flush();
-    if (!f) throw Error("write_dot: writing '" + tmp + "' failed (disk full?)");
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) throw Error("write_dot: cannot rename '" + tmp + "' to '" + path + "': " + ec.message());
+  replace_file(path, text, "write_dot");
 }
 
 namespace {

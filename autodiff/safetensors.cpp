@@ -17,6 +17,8 @@
 #include <unordered_map>
 #include <utility>
 
+#include "adgraph/autodiff/file.h"
+
 namespace ad {
 
 // Tensor data is copied to and from the file byte for byte; the format is little-endian.
@@ -73,50 +75,27 @@ struct Fd {
 
 // ---------------------------------------------------------------- writing
 
-// Removes the temporary file on scope exit unless it was renamed into place.
-struct TempFile {
-  std::string path;
-  bool committed = false;
-  ~TempFile() {
-    if (!committed && !path.empty()) ::unlink(path.c_str());
-  }
-};
-
-// A write(2) loop with a buffer for the many small writes of small tensors.
+// Buffers the many small writes of small tensors; large tensors go to the file directly.
 class Writer {
  public:
-  Writer(int fd, const std::string& path) : fd_(fd), path_(path) { buf_.reserve(kBuf); }
+  explicit Writer(int fd) : fd_(fd) { buf_.reserve(kBuf); }
   void append(const void* p, std::size_t n) {
     const char* c = static_cast<const char*>(p);
     if (buf_.size() + n > kBuf) flush();
     if (n >= kBuf) {
-      write_all(c, n);
+      write_all(fd_, std::string_view(c, n));
     } else {
       buf_.insert(buf_.end(), c, c + n);
     }
   }
   void flush() {
-    write_all(buf_.data(), buf_.size());
+    write_all(fd_, std::string_view(buf_.data(), buf_.size()));
     buf_.clear();
   }
 
  private:
   static constexpr std::size_t kBuf = 1 << 20;
-  void write_all(const char* p, std::size_t n) {
-    while (n > 0) {
-      const ssize_t w = ::write(fd_, p, n);
-      if (w < 0) {
-        const int err = errno;
-        if (err == EINTR) continue;
-        throw Error("save_safetensors('" + path_ + "'): writing the temporary file failed: " + errno_str(err) +
-                    "; the existing file, if any, is unchanged");
-      }
-      p += w;
-      n -= static_cast<std::size_t>(w);
-    }
-  }
   int fd_;
-  const std::string& path_;
   std::vector<char> buf_;
 };
 
@@ -156,19 +135,6 @@ std::string build_header(const std::string& path, const NamedTensors& tensors,
   }
   text.append((8 - text.size() % 8) % 8, ' ');  // pad to a multiple of 8, as the reference does
   return text;
-}
-
-// A name for the temporary file: hidden, in the target's directory, unique per process and call.
-std::string temp_name(const fs::path& target) {
-  static std::atomic<std::uint64_t> counter{0};
-  const fs::path dir = target.parent_path();
-  std::string leaf = ".";
-  leaf += target.filename().string();
-  leaf += ".tmp-";
-  leaf += std::to_string(::getpid());
-  leaf += '-';
-  leaf += std::to_string(counter.fetch_add(1));
-  return (dir.empty() ? fs::path(leaf) : dir / leaf).string();
 }
 
 // ---------------------------------------------------------------- reading
@@ -234,45 +200,20 @@ void save_safetensors(const std::string& path, const NamedTensors& tensors,
 
   const std::string header = build_header(path, tensors, metadata);
 
-  TempFile tmp;
-  tmp.path = temp_name(target);
-  Fd fd(::open(tmp.path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666));
-  const int open_err = errno;
-  if (fd.fd < 0)
-    throw fail("cannot create the temporary file '" + tmp.path + "': " + errno_str(open_err) +
-               "; the existing file, if any, is unchanged");
-  {
-    Writer w(fd.fd, path);
-    unsigned char len[8];
-    const std::uint64_t n = header.size();
-    for (int i = 0; i < 8; ++i) len[i] = static_cast<unsigned char>(n >> (8 * i));
-    w.append(len, 8);
-    w.append(header.data(), header.size());
-    for (const auto& [name, t] : tensors)
-      w.append(t.impl()->storage->data, static_cast<std::size_t>(t.numel()) * dtype_size(t.dtype()));
-    w.flush();
-  }
-  if (::fsync(fd.fd) != 0) {
-    const int err = errno;
-    throw fail("flushing the temporary file to disk failed: " + errno_str(err) +
-               "; the existing file, if any, is unchanged");
-  }
-  if (::close(fd.release()) != 0) {
-    const int err = errno;
-    throw fail("closing the temporary file failed: " + errno_str(err) + "; the existing file, if any, is unchanged");
-  }
-
-  std::error_code ec;
-  fs::rename(tmp.path, target, ec);
-  if (ec)
-    throw fail("cannot move the temporary file into place: " + ec.message() +
-               "; the existing file, if any, is unchanged");
-  tmp.committed = true;
-
-  // Persist the rename itself; best effort, the data is already safe in the new file.
-  const fs::path dir = target.parent_path().empty() ? fs::path(".") : target.parent_path();
-  Fd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (dfd.fd >= 0) ::fsync(dfd.fd);
+  replace_file_with(
+      path,
+      [&](int fd) {
+        Writer w(fd);
+        unsigned char len[8];
+        const std::uint64_t n = header.size();
+        for (int i = 0; i < 8; ++i) len[i] = static_cast<unsigned char>(n >> (8 * i));
+        w.append(len, 8);
+        w.append(header.data(), header.size());
+        for (const auto& [name, t] : tensors)
+          w.append(t.impl()->storage->data, static_cast<std::size_t>(t.numel()) * dtype_size(t.dtype()));
+        w.flush();
+      },
+      "save_safetensors");
 }
 
 SafetensorsFile load_safetensors(const std::string& path) {

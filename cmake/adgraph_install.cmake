@@ -2,24 +2,23 @@
 # version file, exported targets adgraph::*), a pkg-config file, and the Debian package (cpack -G DEB).
 include(CMakePackageConfigHelpers)
 
-get_property(libraries GLOBAL PROPERTY ADGRAPH_LIBRARIES)
-install(TARGETS ${libraries} adgraph_all
+install(TARGETS ${ADGRAPH_LIBRARIES} adgraph_all
   EXPORT adgraphTargets
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT adgraph
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT adgraph
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT adgraph
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 
-# Public headers: every header of a library folder except its private ones.
-set(private_headers autodiff/ops/ autodiff/kernels/ plot/detail.h)
-foreach(folder autodiff nn optim data plot report)
+# Public headers: every header of a library's folder except its private ones.
+foreach(t IN LISTS ADGRAPH_LIBRARIES)
+  get_target_property(dir ${t} ADGRAPH_FOLDER)
+  get_target_property(private ${t} ADGRAPH_PRIVATE_HEADERS)
+  cmake_path(GET dir FILENAME folder)
   set(excludes)
-  foreach(p IN LISTS private_headers)
-    if(p MATCHES "^${folder}/(.*)")
-      list(APPEND excludes PATTERN ${CMAKE_MATCH_1} EXCLUDE)
-    endif()
+  foreach(p IN LISTS private)
+    list(APPEND excludes PATTERN ${p} EXCLUDE)
   endforeach()
-  install(DIRECTORY ${folder}/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/adgraph/${folder} COMPONENT adgraph
+  install(DIRECTORY ${dir}/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/adgraph/${folder} COMPONENT adgraph
     FILES_MATCHING PATTERN "*.h" ${excludes})
 endforeach()
 install(FILES adgraph.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/adgraph COMPONENT adgraph)
@@ -36,6 +35,13 @@ install(FILES ${PROJECT_BINARY_DIR}/adgraphConfig.cmake ${PROJECT_BINARY_DIR}/ad
 
 # Relocatable: the prefix is found from the .pc file's own place (the .deb installs under /usr).
 file(RELATIVE_PATH ADGRAPH_PC_TO_PREFIX /p/${CMAKE_INSTALL_LIBDIR}/pkgconfig /p)
+string(REGEX REPLACE "/$" "" ADGRAPH_PC_TO_PREFIX "${ADGRAPH_PC_TO_PREFIX}")
+set(ADGRAPH_PC_LIBS)
+set(reversed ${ADGRAPH_LIBRARIES})
+list(REVERSE reversed)  # a library before the ones it depends on
+foreach(t IN LISTS reversed)
+  string(APPEND ADGRAPH_PC_LIBS " -l${t}")
+endforeach()
 set(ADGRAPH_PC_PRIVATE "")
 if(ADGRAPH_LIBRARY_TYPE STREQUAL "STATIC_LIBRARY")
   set(ADGRAPH_PC_PRIVATE "Requires.private: openblas cairo spdlog")

@@ -6,11 +6,7 @@
 # source root itself is never on a consumer's include path.
 set(ADGRAPH_INCLUDE_DIR ${PROJECT_BINARY_DIR}/include)
 file(MAKE_DIRECTORY ${ADGRAPH_INCLUDE_DIR}/adgraph)
-foreach(entry autodiff nn optim data plot report adgraph.h)
-  if(NOT EXISTS ${ADGRAPH_INCLUDE_DIR}/adgraph/${entry})
-    file(CREATE_LINK ${PROJECT_SOURCE_DIR}/${entry} ${ADGRAPH_INCLUDE_DIR}/adgraph/${entry} SYMBOLIC)
-  endif()
-endforeach()
+file(CREATE_LINK ${PROJECT_SOURCE_DIR}/adgraph.h ${ADGRAPH_INCLUDE_DIR}/adgraph/adgraph.h SYMBOLIC)
 
 # Warnings of our own sources (never propagated to consumers).
 add_library(adgraph_warnings INTERFACE)
@@ -19,11 +15,15 @@ if(ADGRAPH_WERROR)
   target_compile_options(adgraph_warnings INTERFACE -Werror)
 endif()
 
-# adgraph_library(<name> SOURCES ... [PUBLIC deps...] [PRIVATE deps...])
-# Target adgraph_<name>, alias and export name adgraph::<name>, file libadgraph_<name>.so/.a.
+# adgraph_library(<name> SOURCES ... [PUBLIC deps...] [PRIVATE deps...] [PRIVATE_HEADERS paths...])
+# Called in the library's folder. Target adgraph_<name>, alias and export name adgraph::<name>,
+# file libadgraph_<name>.so/.a; headers <adgraph/<folder>/...>, installed except PRIVATE_HEADERS
+# (files or subfolders, relative to the folder).
 function(adgraph_library name)
-  cmake_parse_arguments(L "" "" "SOURCES;PUBLIC;PRIVATE" ${ARGN})
+  cmake_parse_arguments(L "" "" "SOURCES;PUBLIC;PRIVATE;PRIVATE_HEADERS" ${ARGN})
   set(t adgraph_${name})
+  cmake_path(GET CMAKE_CURRENT_SOURCE_DIR FILENAME folder)
+  file(CREATE_LINK ${CMAKE_CURRENT_SOURCE_DIR} ${ADGRAPH_INCLUDE_DIR}/adgraph/${folder} SYMBOLIC)
   add_library(${t} ${L_SOURCES})
   add_library(adgraph::${name} ALIAS ${t})
   set_target_properties(${t} PROPERTIES
@@ -52,5 +52,7 @@ function(adgraph_library name)
     set(private ${L_PRIVATE})
   endif()
   target_link_libraries(${t} PUBLIC ${L_PUBLIC} PRIVATE $<BUILD_INTERFACE:adgraph_warnings> ${private})
+  set_target_properties(${t} PROPERTIES ADGRAPH_FOLDER ${CMAKE_CURRENT_SOURCE_DIR}
+    ADGRAPH_PRIVATE_HEADERS "${L_PRIVATE_HEADERS}")
   set_property(GLOBAL APPEND PROPERTY ADGRAPH_LIBRARIES ${t})
 endfunction()

@@ -1,5 +1,7 @@
 #include "adgraph/data/csv.h"
 
+#include <dlfcn.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -275,6 +277,18 @@ std::string project_file(const char* name) {
     const fs::path p = fs::path(env) / name;
     if (found(p)) return p.string();
   }
+#ifdef ADGRAPH_DATA_FROM_LIBDIR
+  // Installed: the data directory relative to the directory of the library holding this code.
+  Dl_info info{};
+  if (::dladdr(reinterpret_cast<void*>(&project_file), &info) != 0 && info.dli_fname != nullptr) {
+    const fs::path lib = fs::weakly_canonical(fs::path(info.dli_fname), ec);
+    if (!ec) {
+      const fs::path p = lib.parent_path() / ADGRAPH_DATA_FROM_LIBDIR / name;
+      if (found(p.lexically_normal())) return p.lexically_normal().string();
+    }
+    ec.clear();
+  }
+#endif
   // This file is <source dir>/data/csv.cpp.
   const fs::path here = fs::path(__FILE__);
   if (here.is_absolute()) {

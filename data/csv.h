@@ -69,9 +69,11 @@ Dataset load_csv_dataset(const std::string& path, std::string_view label = "labe
 // The path of a file shipped in the project's data/files/ directory (e.g. "digits.csv").
 // Looked up, in order:
 //   1. $AD_DATA_DIR/<name>, when that environment variable is set;
-//   2. <source dir>/data/files/<name>, where the source dir is taken from __FILE__ of
+//   2. <libdir>/../share/adgraph/<name> beside the installed libadgraph_data (cmake --install,
+//      the .deb), found from the library's own path at run time;
+//   3. <source dir>/data/files/<name>, where the source dir is taken from __FILE__ of
 //      data/csv.cpp at compile time (works for every build dir of this checkout);
-//   3. data/files/<name> in the current directory and then in each parent directory.
+//   4. data/files/<name> in the current directory and then in each parent directory.
 // Throws ad::Error listing the places tried when none holds the file.
 std::string project_file(const char* name);
 

@@ -117,26 +117,10 @@ int main(int argc, char** argv) {
     std::printf("saved to %s; a fresh model scores %.4f, after ad::nn::load %.4f: %s\n", path.c_str(), before, reloaded,
                 same ? "identical predictions" : "DIFFERENT predictions");
 
-    ad::plot::Figure fig = ad::plot::Figure::subplots(1, 2, 440, 360);
-    fig.suptitle("digits: MLP 64-128-10, Adam with a cosine schedule, mini-batches of 32");
-    fig.ax(0, 0).title("training loss").xlabel("epoch").ylabel("cross-entropy (log scale)").log_y();
-    const std::vector<double> epoch_axis = ad::plot::range(history.size(), 1.0);
-    fig.ax(0, 0).line(epoch_axis, history.values("loss"), "train", ad::plot::palette(0));
-    fig.ax(0, 1)
-        .title("accuracy")
-        .xlabel("epoch")
-        .ylabel("accuracy")
-        .ylim(0.85, 1.005)
-        .legend(ad::plot::Legend::LowerRight);
-    fig.ax(0, 1).line(epoch_axis, history.values("train_acc"), "train", ad::plot::palette(0));
-    fig.ax(0, 1).line(epoch_axis, history.values("test_acc"), "test", ad::plot::palette(1));
-    const std::string png = (dir / "digits_curves.png").string();
-    fig.save(png);
-    std::printf("picture: %s\n", png.c_str());
     const std::string history_csv = (dir / "digits_history.csv").string();
     const std::string history_png = (dir / "digits_history.png").string();
     history.write_csv(history_csv);
-    history.save_plot(history_png, "digits: MLP 64-128-10");
+    history.save_plot(history_png, "digits: MLP 64-128-10, Adam with a cosine schedule, mini-batches of 32");
     std::printf("history: %s, %s\n", history_csv.c_str(), history_png.c_str());
 
     // Test images, the misclassified ones first, with the prediction above each.

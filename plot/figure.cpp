@@ -3,15 +3,13 @@
 #include <dlfcn.h>
 
 #include <cctype>
-#include <cerrno>
 #include <cstdlib>
-#include <cstring>
-#include <fstream>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "adgraph/autodiff/file.h"
 #include "adgraph/plot/detail.h"
 #include "adgraph/plot/plot.h"
 
@@ -194,16 +192,6 @@ std::string lower_extension(const std::string& path) {
   return e;
 }
 
-void write_file(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out)
-    throw ad::Error("ad::plot::Figure::save: cannot open '" + path + "' for writing (" + std::strerror(errno) +
-                    "); check that the directory exists and is writable");
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  out.close();
-  if (!out) throw ad::Error("ad::plot::Figure::save: writing '" + path + "' failed (" + std::strerror(errno) + ")");
-}
-
 Rect panel_rect(int r, int c, int pw, int ph, int top) {
   return Rect{static_cast<double>(c * pw), static_cast<double>(top + r * ph), static_cast<double>(pw),
               static_cast<double>(ph)};
@@ -266,7 +254,7 @@ void Figure::save(const std::string& path) const {
       throw ad::Error(std::string("ad::plot::Figure::save: SVG output failed: ") +
                       cairo_status_to_string(cairo_surface_status(surface.get())));
   }
-  write_file(path, bytes);
+  ad::replace_file(path, bytes, "ad::plot::Figure::save");
 }
 
 }  // namespace ad::plot

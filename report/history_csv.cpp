@@ -6,7 +6,7 @@
 #include <string_view>
 
 #include "adgraph/autodiff/dtype.h"  // ad::Error
-#include "adgraph/report/atomic_file.h"
+#include "adgraph/autodiff/file.h"
 #include "adgraph/report/history.h"
 
 namespace ad::report {
@@ -49,7 +49,7 @@ void History::write_csv(const std::string& path) const {
     }
     text += '\n';
   }
-  replace_file(path, text, "ad::report::History::write_csv");
+  ad::replace_file(path, text, "ad::report::History::write_csv");
 }
 
 History History::read_csv(const std::string& path) {

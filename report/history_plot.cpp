@@ -6,7 +6,6 @@
 
 #include "adgraph/autodiff/dtype.h"  // ad::Error
 #include "adgraph/plot/plot.h"
-#include "adgraph/report/atomic_file.h"
 #include "adgraph/report/history.h"
 
 namespace ad::report {
@@ -66,8 +65,11 @@ void History::save_plot(const std::string& path, const std::string& title) const
                              .ylabel(accuracies ? "accuracy" : "value");
     draw_curves(ax, *this, others);
   }
-  replace_file_with(
-      path, [&](const std::string& tmp) { fig.save(tmp); }, op);
+  try {
+    fig.save(path);  // atomic: a failed save leaves the old picture
+  } catch (const ad::Error& e) {
+    throw ad::Error(std::string(op) + ": " + e.what());
+  }
 }
 
 }  // namespace ad::report

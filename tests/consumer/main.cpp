@@ -12,11 +12,10 @@
 
 int consumer_plot();
 
-struct TwoLayer : ad::nn::Module {
-  std::shared_ptr<ad::nn::Linear> fc1, fc2;
-  explicit TwoLayer(ad::Generator& gen)
-      : fc1(register_module("fc1", std::make_shared<ad::nn::Linear>(2, 16, true, ad::kFloat32, &gen))),
-        fc2(register_module("fc2", std::make_shared<ad::nn::Linear>(16, 1, true, ad::kFloat32, &gen))) {}
+// The README's custom model, verbatim.
+struct Net : ad::nn::Module {
+  std::shared_ptr<ad::nn::Linear> fc1 = register_module("fc1", std::make_shared<ad::nn::Linear>(2, 16));
+  std::shared_ptr<ad::nn::Linear> fc2 = register_module("fc2", std::make_shared<ad::nn::Linear>(16, 1));
   ad::Tensor forward(const ad::Tensor& x) override { return (*fc2)(ad::tanh((*fc1)(x))); }
 };
 
@@ -24,7 +23,7 @@ int main() {
   ad::Generator gen(7);
   auto [X, y] = ad::data::make_moons(128, 0.1, gen);
   const ad::Tensor x = X.to(ad::kFloat32), target = ad::data::float_labels(y).to(ad::kFloat32);
-  TwoLayer model(gen);
+  Net model;
   ad::optim::Adam opt(model.parameters(), {.lr = 0.05});
   double first = 0, last = 0;
   for (int step = 0; step < 50; ++step) {
@@ -34,6 +33,11 @@ int main() {
     opt.step();
     (step == 0 ? first : last) = loss.item();
   }
+  // The shipped data set, found beside the installed library or in the fetched source tree.
+  const std::string digits_path = ad::data::project_file("digits.csv");
+  const ad::data::Table digits = ad::data::read_csv(digits_path);
+  std::printf("consumer: digits.csv has %lld rows, from %s\n", static_cast<long long>(digits.values.size(0)),
+              digits_path.c_str());
   std::printf("consumer: loss %.4f -> %.4f, decreased: %s (own headers %d, own plot %d)\n", first, last,
               last < first ? "yes" : "no", consumer::own_nn_module(), consumer_plot());
   return last < first ? 0 : 1;

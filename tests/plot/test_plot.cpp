@@ -466,11 +466,13 @@ TEST(PlotErrors, UnwritablePath) {
   for (const std::string path : {"/nonexistent_dir_for_plot_test/x.png", "/nonexistent_dir_for_plot_test/x.svg"}) {
     const std::string msg = error_of([&] { fig.save(path); });
     EXPECT_TRUE(contains(msg, path)) << msg;
-    EXPECT_TRUE(contains(msg, "cannot open")) << msg;
+    EXPECT_TRUE(contains(msg, "cannot write")) << msg;
+    EXPECT_TRUE(contains(msg, "check that the directory exists")) << msg;
   }
   const fs::path dir = out_dir() / "a_directory.png";
   fs::create_directories(dir);
-  EXPECT_TRUE(contains(error_of([&] { fig.save(dir.string()); }), "cannot open"));
+  EXPECT_TRUE(contains(error_of([&] { fig.save(dir.string()); }), "renaming the temporary file over it failed"));
+  EXPECT_TRUE(fs::is_directory(dir));
 }
 
 TEST(PlotErrors, FigureAndAxesArguments) {

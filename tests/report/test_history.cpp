@@ -1,5 +1,5 @@
 // History: recording (missing values, first-seen order, best/last), the errors, the exact CSV
-// text, atomic writes (replace_file / replace_file_with), the bit-exact read_csv round trip, and
+// text, atomic writes, the bit-exact read_csv round trip, and
 // the pictures (PNG read back with cairo, SVG).
 #include <cairo/cairo.h>
 #include <gtest/gtest.h>
@@ -14,7 +14,6 @@
 #include <string>
 #include <vector>
 
-#include "adgraph/report/atomic_file.h"
 #include "adgraph/report/history.h"
 #include "tests/test_util.h"
 
@@ -227,36 +226,6 @@ TEST(HistoryCsv, AtomicWrite) {
   EXPECT_TRUE(contains(taken, "renaming the temporary file over it failed")) << taken;
   EXPECT_EQ(entries(dir), (std::vector<std::string>{"h.csv", "taken.csv"}));
   EXPECT_EQ(read_bytes((dir / "taken.csv" / "inside").string()), "keep");
-}
-
-TEST(ReplaceFile, WriterGetsATemporaryFileAndFailuresCleanUp) {
-  const fs::path dir = fresh_dir("replace");
-  const std::string path = (dir / "pic.png").string();
-  ad::report::replace_file(path, "old");
-  std::string seen;
-  ad::report::replace_file_with(path, [&](const std::string& tmp) {
-    seen = tmp;
-    write_bytes(tmp, "new");
-  });
-  EXPECT_EQ(read_bytes(path), "new");
-  EXPECT_EQ(fs::path(seen).parent_path(), dir);   // same directory: the rename is atomic
-  EXPECT_EQ(fs::path(seen).extension(), ".png");  // writers that go by the extension work
-  EXPECT_NE(seen, path);
-
-  const std::string e = ad::testing::error_of([&] {
-    ad::report::replace_file_with(
-        path,
-        [&](const std::string& tmp) {
-          write_bytes(tmp, "half");
-          throw ad::Error("the writer failed");
-        },
-        "my_save");
-  });
-  EXPECT_EQ(e, "my_save: cannot write '" + path + "': the writer failed");
-  EXPECT_EQ(read_bytes(path), "new");  // untouched
-  EXPECT_EQ(entries(dir), (std::vector<std::string>{"pic.png"}));
-  const std::string d = error_of([&] { ad::report::replace_file((dir / "no" / "x").string(), "x"); });
-  EXPECT_TRUE(contains(d, "ad::report::replace_file: cannot write")) << d;
 }
 
 struct Png {

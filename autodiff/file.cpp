@@ -1,0 +1,95 @@
+#include "adgraph/autodiff/file.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <tuple>
+#include <utility>
+
+#include "adgraph/autodiff/dtype.h"  // ad::Error
+
+namespace ad {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string errno_text(int err) { return std::strerror(err); }
+
+// A new, empty temporary file next to `target`: its path and open descriptor.
+std::pair<std::string, int> create_temp(const fs::path& target) {
+  static std::atomic<unsigned> counter{0};
+  const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
+  std::string stem = target.filename().string();  // built by appending: GCC 12 warns (-Wrestrict) on "." + s
+  stem.insert(0, 1, '.');
+  stem.append(".tmp-").append(std::to_string(::getpid())).append("-");
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    const fs::path tmp = dir / (stem + std::to_string(counter++) + target.extension().string());
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd >= 0) return {tmp.string(), fd};
+    if (errno != EEXIST)
+      throw Error("cannot create a temporary file in '" + dir.string() + "' (" + errno_text(errno) +
+                  "); check that the directory exists and is writable");
+  }
+  throw Error("cannot find a free temporary file name in '" + dir.string() + "'");
+}
+
+}  // namespace
+
+void write_all(int fd, std::string_view bytes) {
+  while (!bytes.empty()) {
+    const ssize_t n = ::write(fd, bytes.data(), bytes.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) throw Error("write failed (" + errno_text(n < 0 ? errno : EIO) + ")");
+    bytes.remove_prefix(static_cast<std::size_t>(n));
+  }
+}
+
+void replace_file_with(const std::string& path, const std::function<void(int fd)>& write, const std::string& caller) {
+  const auto fail = [&](const std::string& why) {
+    return Error(caller + ": cannot write '" + path + "': " + why + "; the existing file, if any, is unchanged");
+  };
+  const fs::path target(path);
+  if (path.empty() || !target.has_filename()) throw fail("the path names no file");
+  std::string tmp;
+  int fd = -1;
+  const auto clean_up = [&] {
+    if (fd >= 0) ::close(fd);
+    if (!tmp.empty()) ::unlink(tmp.c_str());
+  };
+  try {
+    std::tie(tmp, fd) = create_temp(target);
+    write(fd);
+    // On disk before the rename makes it visible.
+    if (::fsync(fd) != 0) throw Error("flushing the temporary file to disk failed (" + errno_text(errno) + ")");
+    const int closed = ::close(fd);
+    fd = -1;
+    if (closed != 0) throw Error("closing the temporary file failed (" + errno_text(errno) + ")");
+    if (std::rename(tmp.c_str(), path.c_str()) != 0)
+      throw Error("renaming the temporary file over it failed (" + errno_text(errno) + ")");
+  } catch (const std::exception& e) {
+    clean_up();
+    throw fail(e.what());
+  } catch (...) {
+    clean_up();
+    throw;
+  }
+  // Persist the rename itself; best effort, the data is already safe in the new file.
+  const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
+  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+}
+
+void replace_file(const std::string& path, std::string_view bytes, const std::string& caller) {
+  replace_file_with(
+      path, [&](int fd) { write_all(fd, bytes); }, caller);
+}
+
+}  // namespace ad
