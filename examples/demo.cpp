@@ -14,6 +14,7 @@
 #include "adgraph/optim/adam.h"
 #include "adgraph/optim/sgd.h"
 #include "adgraph/plot/plot.h"
+#include "adgraph/report/report.h"
 
 namespace {
 
@@ -132,7 +133,7 @@ void train_moons_network(const std::filesystem::path& out_dir) {
   std::printf("picture: %s\n", png.c_str());
 }
 
-void train_digits() {
+void train_digits(const std::filesystem::path& out_dir) {
   section("6. Handwritten digits: MLP 64-64-10, ReLU, cross-entropy, Adam, mini-batches");
   auto [X, y] = ad::data::load_csv_dataset(ad::data::project_file("digits.csv"));
   ad::Generator gen(1);
@@ -148,7 +149,11 @@ void train_digits() {
     for (std::size_t i = 0; i < pred.size(); ++i) right += pred[i] == truth[i];
     return static_cast<double>(right) / static_cast<double>(pred.size());
   };
-  for (int epoch = 1; epoch <= 8; ++epoch) {
+  // On a terminal, a progress line with the ETA; the history goes to CSV and PNG either way.
+  const int epochs = 8;
+  ad::report::Progress progress("digits", epochs);
+  ad::report::History history;
+  for (int epoch = 1; epoch <= epochs; ++epoch) {
     double total = 0;
     for (auto [xb, yb] : loader) {
       opt.zero_grad();
@@ -157,10 +162,17 @@ void train_digits() {
       opt.step();
       total += loss.item() * static_cast<double>(xb.size(0));
     }
-    if (epoch % 2 == 0)
-      std::printf("epoch %d  loss %.4f  test accuracy %.3f\n", epoch, total / static_cast<double>(s.X_train.size(0)),
-                  accuracy(s.X_test, s.y_test));
+    const ad::report::Metrics metrics = {{"loss", total / static_cast<double>(s.X_train.size(0))},
+                                         {"test_acc", accuracy(s.X_test, s.y_test)}};
+    history.record(epoch, metrics);
+    progress.update(epoch, metrics);
   }
+  const std::vector<double> losses = history.values("loss");
+  std::printf("loss %.4f after epoch 1, %.4f after epoch %d\n", losses.front(), losses.back(), epochs);
+  history.write_csv((out_dir / "digits_history.csv").string());
+  history.save_plot((out_dir / "digits_history.png").string(), "demo: digits, MLP 64-64-10");
+  std::printf("history: %s/digits_history.csv, picture: %s/digits_history.png\n", out_dir.string().c_str(),
+              out_dir.string().c_str());
   std::printf("digits: test accuracy %.3f on %lld held-out images\n", accuracy(s.X_test, s.y_test),
               static_cast<long long>(s.X_test.size(0)));
 }
@@ -176,7 +188,7 @@ int main(int argc, char** argv) {
     scalar_fast_path();
     train_logistic_regression(out_dir);
     train_moons_network(out_dir);
-    train_digits();
+    train_digits(out_dir);
     std::printf("\nDone. Pictures and graphs are in %s/\n", out_dir.string().c_str());
     return 0;
   } catch (const std::exception& e) {
