@@ -43,7 +43,9 @@ function(adgraph_library name)
       list(APPEND private $<BUILD_INTERFACE:${dep}>)
     endforeach()
     # Export only ad:: (cmake/exports.map); calls inside the library bind directly.
-    target_compile_options(${t} PRIVATE -fno-semantic-interposition)
+    # Thread-locals (grad mode, the release work list) as initial-exec: no __tls_get_addr call per
+    # access. Fine for a library linked at start-up or dlopen()ed into glibc's static TLS reserve.
+    target_compile_options(${t} PRIVATE -fno-semantic-interposition -ftls-model=initial-exec)
     target_link_options(${t} PRIVATE
       "LINKER:--version-script=${PROJECT_SOURCE_DIR}/cmake/exports.map" "LINKER:-Bsymbolic-functions" "LINKER:--no-undefined")
     set_property(TARGET ${t} APPEND PROPERTY LINK_DEPENDS ${PROJECT_SOURCE_DIR}/cmake/exports.map)
