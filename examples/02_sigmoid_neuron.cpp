@@ -14,6 +14,7 @@
 
 #include "adgraph/autodiff/autodiff.h"
 #include "adgraph/plot/plot.h"
+#include "adgraph/report/report.h"
 
 namespace {
 
@@ -40,13 +41,16 @@ int main(int argc, char** argv) {
     ad::Tensor b = ad::scalar_tensor(-8.0).requires_grad_().set_label("b");
 
     bool ok = true;
-    std::vector<double> losses, ws{w.item()}, bs{b.item()};
+    // Per epoch: the loss at (w, b) and that (w, b), before the epoch's step; a progress line on a
+    // terminal.
+    ad::report::History history;
+    ad::report::Progress progress("gradient descent", epochs);
     for (int epoch = 0; epoch < epochs; ++epoch) {
       w.zero_grad();
       b.zero_grad();
       const ad::Tensor loss = loss_of(w, b);
       loss.backward();
-      losses.push_back(loss.item());
+      history.record(epoch, {{"loss", loss.item()}, {"w", w.item()}, {"b", b.item()}});
       if (epoch == 0) {  // an independent check of the engine's gradient: the hand formula above
         double gw = 0, gb = 0;
         for (int i = 0; i < 2; ++i) {
@@ -65,11 +69,16 @@ int main(int argc, char** argv) {
         w.sub_(w.grad(), lr);
         b.sub_(b.grad(), lr);
       }
-      ws.push_back(w.item());
-      bs.push_back(b.item());
-      if (epoch % 100 == 0 || epoch == epochs - 1)
-        std::printf("epoch %4d  loss %.6f  w %8.4f  b %8.4f\n", epoch, loss.item(), ws[epoch], bs[epoch]);
+      progress.update(epoch + 1, {{"loss", loss.item()}});
     }
+    // The plateau and the drop, every 100 epochs of the recorded history.
+    const std::vector<double> losses = history.values("loss");
+    std::vector<double> ws = history.values("w"), bs = history.values("b");
+    ws.push_back(w.item());  // the trajectory's end point, after the last step
+    bs.push_back(b.item());
+    for (int epoch = 0; epoch < epochs; ++epoch)
+      if (epoch % 100 == 0 || epoch == epochs - 1)
+        std::printf("epoch %4d  loss %.6f  w %8.4f  b %8.4f\n", epoch, losses[epoch], ws[epoch], bs[epoch]);
     const double initial = losses.front();
     const double final_loss = loss_of(w, b).item();
     const ad::Tensor f = ad::sigmoid(w * kX + b);
@@ -111,6 +120,9 @@ int main(int argc, char** argv) {
     const std::string curve_png = (dir / "sigmoid_loss_curve.png").string();
     curve.save(curve_png);
     std::printf("picture: %s\n", curve_png.c_str());
+    const std::string history_csv = (dir / "sigmoid_history.csv").string();
+    history.write_csv(history_csv);
+    std::printf("history: %s\n", history_csv.c_str());
     return ok ? 0 : 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "02_sigmoid_neuron failed: %s\n", e.what());
