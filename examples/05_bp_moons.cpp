@@ -84,10 +84,9 @@ std::vector<std::int64_t> parse_sizes(const std::string& text) {
 // <dir>/<stem>_history.csv and .png.
 void save_history(const ad::report::History& history, const std::filesystem::path& dir, const std::string& stem,
                   const std::string& title) {
-  const std::string csv = (dir / (stem + "_history.csv")).string(), png = (dir / (stem + "_history.png")).string();
-  history.write_csv(csv);
-  history.save_plot(png, title);
-  std::printf("history: %s, %s\n", csv.c_str(), png.c_str());
+  const std::string path = (dir / (stem + "_history")).string();
+  history.save(path, title);
+  std::printf("history: %s.csv, %s.png\n", path.c_str(), path.c_str());
 }
 
 }  // namespace

@@ -85,10 +85,9 @@ void save_history(const std::vector<std::pair<std::string, std::vector<double>>>
     for (const auto& [name, losses] : runs) row.emplace_back(name + " loss", losses[epoch]);
     history.record(static_cast<std::int64_t>(epoch), row);
   }
-  const std::string csv = (dir / (stem + "_history.csv")).string(), png = (dir / (stem + "_history.png")).string();
-  history.write_csv(csv);
-  history.save_plot(png, title);
-  std::printf("history: %s, %s\n", csv.c_str(), png.c_str());
+  const std::string path = (dir / (stem + "_history")).string();
+  history.save(path, title);
+  std::printf("history: %s.csv, %s.png\n", path.c_str(), path.c_str());
 }
 
 bool compare_optimizers(const Problem& p, const std::filesystem::path& dir) {
@@ -266,11 +265,9 @@ bool early_stopping(const std::filesystem::path& dir) {
   const std::string png = (dir / "early_stopping.png").string();
   fig.save(png);
   std::printf("picture: %s\n", png.c_str());
-  const std::string csv = (dir / "early_stopping_history.csv").string();
-  const std::string history_png = (dir / "early_stopping_history.png").string();
-  history.write_csv(csv);
-  history.save_plot(history_png, "2-64-64-1 network, Adam (early stop at epoch " + std::to_string(stop_epoch) + ")");
-  std::printf("history: %s, %s\n", csv.c_str(), history_png.c_str());
+  const std::string history_path = (dir / "early_stopping_history").string();
+  history.save(history_path, "2-64-64-1 network, Adam (early stop at epoch " + std::to_string(stop_epoch) + ")");
+  std::printf("history: %s.csv, %s.png\n", history_path.c_str(), history_path.c_str());
   return stop_epoch >= 0 && stop_epoch < epochs - 1 && val_losses.back() > stopper.best() &&
          std::abs(restored - stopper.best()) < 1e-12;
 }

@@ -117,11 +117,9 @@ int main(int argc, char** argv) {
     std::printf("saved to %s; a fresh model scores %.4f, after ad::nn::load %.4f: %s\n", path.c_str(), before, reloaded,
                 same ? "identical predictions" : "DIFFERENT predictions");
 
-    const std::string history_csv = (dir / "digits_history.csv").string();
-    const std::string history_png = (dir / "digits_history.png").string();
-    history.write_csv(history_csv);
-    history.save_plot(history_png, "digits: MLP 64-128-10, Adam with a cosine schedule, mini-batches of 32");
-    std::printf("history: %s, %s\n", history_csv.c_str(), history_png.c_str());
+    const std::string history_path = (dir / "digits_history").string();
+    history.save(history_path, "digits: MLP 64-128-10, Adam with a cosine schedule, mini-batches of 32");
+    std::printf("history: %s.csv, %s.png\n", history_path.c_str(), history_path.c_str());
 
     // Test images, the misclassified ones first, with the prediction above each.
     const std::vector<double> pred = predict(*model, s.X_test), truth = s.y_test.to_vector();

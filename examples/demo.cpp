@@ -169,8 +169,7 @@ void train_digits(const std::filesystem::path& out_dir) {
   }
   const std::vector<double> losses = history.values("loss");
   std::printf("loss %.4f after epoch 1, %.4f after epoch %d\n", losses.front(), losses.back(), epochs);
-  history.write_csv((out_dir / "digits_history.csv").string());
-  history.save_plot((out_dir / "digits_history.png").string(), "demo: digits, MLP 64-64-10");
+  history.save((out_dir / "digits_history").string(), "demo: digits, MLP 64-64-10");
   std::printf("history: %s/digits_history.csv, picture: %s/digits_history.png\n", out_dir.string().c_str(),
               out_dir.string().c_str());
   std::printf("digits: test accuracy %.3f on %lld held-out images\n", accuracy(s.X_test, s.y_test),

@@ -8,6 +8,7 @@
 //   }
 //   history.write_csv("out/digits_history.csv");   // epoch,loss,train_acc,test_acc
 //   history.save_plot("out/digits_history.png");   // loss curves | the other metrics
+//   history.save("out/digits_history");            // both
 //   auto [acc, epoch] = history.best("test_acc", ad::report::Mode::Max);
 //
 // A metric may first appear in a later epoch (e.g. a validation metric computed every 5 epochs):
@@ -73,6 +74,9 @@ class History {
   // Throws ad::Error when the history has no metrics, the extension is not .png or .svg, or the
   // file cannot be written.
   void save_plot(const std::string& path, const std::string& title = {}) const;
+  // Both at once: write_csv(stem + ".csv") and save_plot(stem + ".png", title), e.g.
+  // save("out/digits_history") writes out/digits_history.csv and out/digits_history.png.
+  void save(const std::string& stem, const std::string& title = {}) const;
 
  private:
   std::size_t column(const char* op, std::string_view name) const;  // index in names_, or throws

@@ -72,4 +72,9 @@ void History::save_plot(const std::string& path, const std::string& title) const
   }
 }
 
+void History::save(const std::string& stem, const std::string& title) const {
+  write_csv(stem + ".csv");
+  save_plot(stem + ".png", title);
+}
+
 }  // namespace ad::report

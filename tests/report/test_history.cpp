@@ -288,6 +288,15 @@ TEST(HistoryPlot, PngWithTwoPanels) {
   EXPECT_GT(read_png(path).height, 400);  // the band of the title
 }
 
+TEST(HistoryPlot, SaveWritesTheCsvAndThePng) {
+  const fs::path dir = fresh_dir("save");
+  sample().save((dir / "run").string(), "a title");
+  EXPECT_EQ(entries(dir), (std::vector<std::string>{"run.csv", "run.png"}));
+  sample().write_csv((dir / "alone.csv").string());
+  EXPECT_EQ(read_bytes((dir / "run.csv").string()), read_bytes((dir / "alone.csv").string()));
+  EXPECT_EQ(read_png((dir / "run.png").string()).width, 1040);  // both panels, as save_plot draws them
+}
+
 TEST(HistoryPlot, SvgAndErrors) {
   const fs::path dir = fresh_dir("svg");
   const std::string svg = (dir / "h.SVG").string();
