@@ -1,6 +1,7 @@
 #include "adgraph/autodiff/file.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -38,6 +39,36 @@ std::pair<std::string, int> create_temp(const fs::path& target) {
   throw Error("cannot find a free temporary file name in '" + dir.string() + "'");
 }
 
+// Removes the temporary files of `target` that a writer killed mid-write left behind: names
+// ".<name>.tmp-<pid>-<n>..." whose process no longer exists. Files of live processes (another
+// save of the same target running now, in this process or another) are left alone.
+void remove_stale_temps(const fs::path& target) {
+  const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
+  std::string prefix = target.filename().string();  // by appending: GCC 12 warns (-Wrestrict) on "." + s
+  prefix.insert(0, 1, '.');
+  prefix.append(".tmp-");
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.rfind(prefix, 0) != 0) continue;
+    const std::size_t dash = name.find('-', prefix.size());
+    if (dash == std::string::npos || dash == prefix.size()) continue;
+    long pid = 0;
+    for (std::size_t i = prefix.size(); i < dash; ++i) {
+      if (name[i] < '0' || name[i] > '9' || pid > 100000000) {
+        pid = 0;
+        break;
+      }
+      pid = pid * 10 + (name[i] - '0');
+    }
+    if (pid <= 0 || pid == ::getpid()) continue;
+    if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) {
+      std::error_code remove_ec;
+      fs::remove(it->path(), remove_ec);  // best effort: a temp we cannot remove does no harm
+    }
+  }
+}
+
 }  // namespace
 
 void write_all(int fd, std::string_view bytes) {
@@ -61,6 +92,7 @@ void replace_file_with(const std::string& path, const std::function<void(int fd)
     if (fd >= 0) ::close(fd);
     if (!tmp.empty()) ::unlink(tmp.c_str());
   };
+  remove_stale_temps(target);
   try {
     std::tie(tmp, fd) = create_temp(target);
     write(fd);

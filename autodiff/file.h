@@ -17,6 +17,8 @@ namespace ad {
 //   "<caller>: cannot write '<path>': <why>; the existing file, if any, is unchanged"
 // when the temporary file cannot be created or written (e.g. the directory does not exist, the
 // disk is full) or the rename fails (e.g. `path` is a directory); the temporary file is removed.
+// Temporary files of `path` left by a writer that was killed mid-write (their process is gone)
+// are removed first, so a crash never leaves them behind for good.
 void replace_file(const std::string& path, std::string_view bytes, const std::string& caller);
 
 // The same for a writer that writes in pieces: write(fd) fills the temporary file through `fd`

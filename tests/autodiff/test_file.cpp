@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -122,6 +123,25 @@ TEST_F(ReplaceFile, MissingDirectoryAndDirectoryTargetAreErrorsThatKeepEverythin
 
   EXPECT_TRUE(contains(error_of([&] { ad::replace_file("", "x", "save_thing"); }), "the path names no file"));
   EXPECT_TRUE(contains(error_of([&] { ad::replace_file(path("sub/"), "x", "save_thing"); }), "the path names no file"));
+}
+
+// A writer killed mid-write leaves its temporary file; the next save of the same target removes it
+// (its process is gone) but keeps those of live processes and of other targets.
+TEST_F(ReplaceFile, TheNextSaveRemovesTemporaryFilesOfDeadWriters) {
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) ::_exit(0);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);  // reaped: the pid names no process now
+  const std::string dead = ".m.bin.tmp-" + std::to_string(child) + "-3.bin";
+  const std::string live = ".m.bin.tmp-" + std::to_string(::getppid()) + "-0.bin";
+  const std::string other = ".n.bin.tmp-" + std::to_string(child) + "-0.bin";
+  for (const std::string& name : {dead, live, other}) write_bytes(path(name), "half");
+  ad::replace_file(path("m.bin"), "whole", "test");
+  EXPECT_EQ(read_bytes(path("m.bin")), "whole");
+  std::vector<std::string> want{live, other, "m.bin"};
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(entries(), want);
 }
 
 TEST_F(ReplaceFile, WriteAllReportsABadDescriptor) {
