@@ -71,7 +71,8 @@ Tensor pow(const Tensor& a, double p) {
   });
 }
 
-// d(a^b) = g * b * a^(b-1), g * a^b * log(a)   (the second is 0 where a = 0 and b >= 0)
+// d(a^b) = g * b * a^(b-1), g * a^b * log(a)   (the first is 0 where b = 0, as for a scalar
+// exponent, also at a = 0; the second is 0 where a = 0 and b >= 0)
 Tensor pow(const Tensor& a, const Tensor& b) {
   Tensor out = map_binary(a, b, "pow", [](auto x, auto y) { return std::pow(x, y); });
   const bool ga = a.requires_grad(), gb = b.requires_grad();
@@ -79,12 +80,9 @@ Tensor pow(const Tensor& a, const Tensor& b) {
       "pow", out, {a, b},
       [sa = SavedTensor(a), sb = SavedTensor(b), ga, gb](const Tensor& g, const Tensor& o) {
         const Tensor &av = sa.get(), &bv = sb.get();
-        Tensor da = ga ? mul_grad(g, bv * pow(av, bv - 1.0)) : Tensor();
-        Tensor db;
-        if (gb) {
-          const Tensor zero = scalar_like(av, 0.0);
-          db = where(eq(av, zero) * ge(bv, zero), zero, mul_grad(g, o * log(av)));
-        }
+        const Tensor zero = scalar_like(av, 0.0);
+        Tensor da = ga ? where(eq(bv, zero), zero, mul_grad(g, bv * pow(av, bv - 1.0))) : Tensor();
+        Tensor db = gb ? where(eq(av, zero) * ge(bv, zero), zero, mul_grad(g, o * log(av))) : Tensor();
         return GradList{da, db};
       },
       /*keep_output=*/true);

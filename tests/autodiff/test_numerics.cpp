@@ -555,6 +555,28 @@ TEST(NumericsHigherOrder, SecondDerivativeOfSquareIsTwo) {
   EXPECT_NEAR(d3[0].item(), 6.0, 1e-15);
 }
 
+// x^p with a tensor exponent: d/dx at x = 0, p = 0 is 0 (x^0 = 1 everywhere), as for the scalar
+// exponent, not 0 * 0^-1 = NaN; d/dp = x^p log x is 0 at x = 0, p >= 0. Also to second order.
+TEST(NumericsPow, TensorExponentZeroAtZeroBaseHasZeroGradient) {
+  Tensor x = leaf({0.0, 0.0, 0.5, 2.0});
+  Tensor p = leaf({0.0, 1.0, 0.0, 3.0});
+  ad::pow(x, p).sum().backward();
+  EXPECT_EQ(x.grad().to_vector(), (std::vector<double>{0.0, 1.0, 0.0, 12.0}));
+  EXPECT_EQ(p.grad().to_vector(), (std::vector<double>{0.0, 0.0, std::log(0.5), 8.0 * std::log(2.0)}));
+  Tensor xs = leaf({0.0, 0.5});
+  ad::pow(xs, 0.0).sum().backward();  // the scalar exponent agrees
+  EXPECT_EQ(xs.grad().to_vector(), (std::vector<double>{0.0, 0.0}));
+
+  // Central differences in x agree, p = 0 at x = 0 included (both sides give 1).
+  const Tensor p_const = ad::tensor({0.0, 1.0, 2.5}, ad::dtype(ad::kFloat64));
+  const auto f = [&](const std::vector<Tensor>& in) { return ad::pow(in[0], p_const); };
+  const Tensor x0 = leaf({0.0, 0.7, 1.3});
+  const ad::GradcheckResult first = ad::gradcheck(f, {x0});
+  EXPECT_TRUE(first.ok) << first.report;
+  const ad::GradcheckResult second = ad::gradgradcheck(f, {x0});
+  EXPECT_TRUE(second.ok) << second.report;
+}
+
 // Hessian of hypot(x, y) = sqrt(x^2 + y^2): [[y^2, -xy], [-xy, x^2]] / r^3.
 void expect_hypot_hessian(double x0, double y0, const std::function<Tensor(const Tensor&, const Tensor&)>& f) {
   Tensor x = ad::scalar_tensor(x0).requires_grad_();
