@@ -158,6 +158,10 @@ void run_backward(const std::vector<Root>& roots, bool keep_graph, bool create_g
     GradList grads;
     if (g.defined()) {
       grads = call_backward(*n, std::move(g), n);
+      if (grads.size() != n->next.size())
+        throw Error("backward of " + describe(*n) + " returned " + std::to_string(grads.size()) +
+                    " gradients for its " + std::to_string(n->next.size()) +
+                    " inputs; a backward rule returns one per input, in order (Tensor() for an input that gets none)");
       if (!keep_graph && !n->is_accumulator()) n->release();
       if (anomaly) check_finite(*n, grads);
     }
@@ -167,7 +171,13 @@ void run_backward(const std::vector<Root>& roots, bool keep_graph, bool create_g
       if (i < grads.size() && grads[i].defined()) {
         Tensor gi = std::move(grads[i]);
         const InputMeta& meta = n->inputs[i];
-        if (gi.shape() != meta.shape) gi = sum_to(gi, meta.shape);  // undo broadcasting, for every op at once
+        if (gi.shape() != meta.shape) {  // undo broadcasting, for every op at once
+          if (!broadcastable_to(meta.shape, gi.shape()))
+            throw Error("backward of " + describe(*n) + " returned a gradient of shape " + shape_str(gi.shape()) +
+                        " for its input " + std::to_string(i) + " of shape " + shape_str(meta.shape) +
+                        "; a gradient has its input's shape, or one that broadcasting reduces to it");
+          gi = sum_to(gi, meta.shape);
+        }
         if (gi.dtype() != meta.dtype) gi = gi.to(meta.dtype);
         accumulate_into(next->buffer, std::move(gi));
       }

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdint>
 #include <fstream>
+#include <functional>
 #include <optional>
 #include <string>
 #include <thread>
@@ -839,6 +840,50 @@ TEST(EngineRetainGrad, RetainedGradNeverAliasesTheSeed) {
   EXPECT_EQ(seed.to_vector(), (std::vector<double>{1.0, 1.0}));
   EXPECT_EQ(y.grad().to_vector(), (std::vector<double>{2.0, 2.0}));
   x.zero_grad();  // drops the create_graph history held by x.grad
+}
+
+}  // namespace
+
+namespace {
+
+// A custom op out = a + b (recorded with ad::record) whose backward returns `grads(g)`.
+Tensor custom_add(const Tensor& a, const Tensor& b, std::function<ad::GradList(const Tensor&)> grads) {
+  Tensor out;
+  {
+    ad::NoGradGuard ng;
+    out = a + b;
+  }
+  return ad::record("my_add", out, {a, b}, [grads](const Tensor& g, const Tensor&) { return grads(g); });
+}
+
+// A backward rule with the wrong number of gradients, or a gradient that cannot be reduced to its
+// input's shape, is an error naming the op (it used to be dropped or reshaped silently).
+TEST(EngineRuleChecks, WrongGradientCountOrShapeNamesTheOp) {
+  const Tensor a = ad::ones({2, 2}, ad::dtype(ad::kFloat64)).requires_grad_();
+  const Tensor b = ad::ones({2, 2}, ad::dtype(ad::kFloat64)).requires_grad_();
+
+  const std::string count =
+      error_of([&] { custom_add(a, b, [](const Tensor& g) { return ad::GradList{g}; }).sum().backward(); });
+  EXPECT_TRUE(contains(count, "my_add")) << count;
+  EXPECT_TRUE(contains(count, "returned 1 gradients for its 2 inputs")) << count;
+  EXPECT_FALSE(a.grad().defined());  // nothing was accumulated
+
+  const std::string shape = error_of([&] {
+    custom_add(a, b,
+               [](const Tensor& g) {
+                 return ad::GradList{g, ad::ones({3}, ad::dtype(ad::kFloat64))};
+               })
+        .sum()
+        .backward();
+  });
+  EXPECT_TRUE(contains(shape, "my_add")) << shape;
+  EXPECT_TRUE(contains(shape, "gradient of shape [3] for its input 1 of shape [2, 2]")) << shape;
+
+  // Still fine: an undefined gradient for an input, and one that broadcasting reduces ([2, 2] -> [2, 1]).
+  const Tensor c = ad::ones({2, 1}, ad::dtype(ad::kFloat64)).requires_grad_();
+  custom_add(a, c, [](const Tensor& g) { return ad::GradList{Tensor(), g}; }).sum().backward();
+  EXPECT_FALSE(a.grad().defined());
+  EXPECT_EQ(c.grad().to_vector(), (std::vector<double>{2.0, 2.0}));
 }
 
 }  // namespace
