@@ -58,7 +58,10 @@ Tensor sum_kernel(const Tensor& a, const Reduction& r, double scale, const char*
 Tensor sum_like(const Tensor& a, const Shape& dims, bool keepdim, bool is_mean) {
   const char* name = is_mean ? "mean" : "sum";
   const Reduction r = plan(a.shape(), dims, keepdim, name);
-  const double scale = is_mean ? 1.0 / static_cast<double>(std::max<std::int64_t>(r.count, 1)) : 1.0;
+  // The mean of no elements is 0/0 = NaN, as in PyTorch.
+  const double scale = !is_mean       ? 1.0
+                       : r.count == 0 ? std::numeric_limits<double>::quiet_NaN()
+                                      : 1.0 / static_cast<double>(r.count);
   Tensor out = sum_kernel(a, r, scale, name);
   const Shape in = a.shape(), keep = r.keep_shape;
   // d sum(a) = expand(g, a.shape);  d mean(a) = expand(g, a.shape) / n

@@ -658,3 +658,23 @@ TEST(NumericsHigherOrder, QuadraticHessianVectorProductsEqualAv) {
 }
 
 }  // namespace
+
+namespace {
+
+// The mean of no elements is NaN (0/0), as in PyTorch; the sum of none is 0. Its gradient is
+// empty like its input.
+TEST(NumericsMean, OfAnEmptyTensorIsNaN) {
+  const Tensor e = ad::zeros({0, 3}, ad::dtype(ad::kFloat64)).requires_grad_();
+  EXPECT_TRUE(std::isnan(ad::mean(e).item()));
+  EXPECT_EQ(ad::sum(e).item(), 0.0);
+  const std::vector<double> by_col = ad::mean(e, {0}, false).to_vector();
+  ASSERT_EQ(by_col.size(), 3u);
+  for (const double v : by_col) EXPECT_TRUE(std::isnan(v));
+  EXPECT_EQ(ad::mean(e, {1}, false).numel(), 0);  // no rows: nothing to average, no NaN either
+  ad::mean(e, {1}, false).sum().backward();
+  EXPECT_EQ(e.grad().numel(), 0);
+  const Tensor f = ad::zeros({0}, ad::dtype(ad::kFloat32));
+  EXPECT_TRUE(std::isnan(ad::mean(f).item()));
+}
+
+}  // namespace
