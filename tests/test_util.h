@@ -2,9 +2,12 @@
 // Helpers shared by the test files.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <vector>
 
 #include "adgraph/autodiff/dtype.h"
 
@@ -35,5 +38,13 @@ inline void write_bytes(const std::string& path, const std::string& bytes) {
 }
 
 inline bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+// The names of a directory's entries, sorted (e.g. to check that no temporary file is left behind).
+inline std::vector<std::string> dir_entries(const std::filesystem::path& dir) {
+  std::vector<std::string> names;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
 
 }  // namespace ad::testing

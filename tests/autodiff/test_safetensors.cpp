@@ -37,12 +37,7 @@ class Safetensors : public ::testing::Test {
   }
   std::string path(const std::string& leaf) const { return (dir_ / leaf).string(); }
   // Every entry of the test directory, to check that no temporary file is left behind.
-  std::vector<std::string> listing() const {
-    std::vector<std::string> out;
-    for (const auto& e : fs::directory_iterator(dir_)) out.push_back(e.path().filename().string());
-    std::sort(out.begin(), out.end());
-    return out;
-  }
+  std::vector<std::string> listing() const { return ad::testing::dir_entries(dir_); }
   fs::path dir_;
 };
 

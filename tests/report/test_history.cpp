@@ -44,12 +44,7 @@ class CleanUp : public ::testing::Environment {
 };
 const auto* const kCleanUp = ::testing::AddGlobalTestEnvironment(new CleanUp);
 
-std::vector<std::string> entries(const fs::path& dir) {
-  std::vector<std::string> names;
-  for (const auto& e : fs::directory_iterator(dir)) names.push_back(e.path().filename().string());
-  std::sort(names.begin(), names.end());
-  return names;
-}
+std::vector<std::string> entries(const fs::path& dir) { return ad::testing::dir_entries(dir); }
 
 // loss in epochs 1-2, acc from epoch 2 on.
 History sample() {
