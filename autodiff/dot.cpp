@@ -59,7 +59,7 @@ Vertex op_vertex(const Node& n, const DotOptions& opt) {
   const auto retained = n.retained.lock();  // set by retain_grad(): we can show the tensor's label and grad
   std::string label =
       (retained && !retained->label.empty() ? retained->label + " = " : "") + n.name + "\n" + shape_str(n.out_shape);
-  if (!std::isnan(n.out_value)) label += "\n= " + num(n.out_value);
+  if (n.drawing && !std::isnan(n.drawing->out_value)) label += "\n= " + num(n.drawing->out_value);
   if (opt.show_grads && retained) label += grad_text(retained->grad);
   return {label, "box", "#fff7d6"};
 }
@@ -73,13 +73,14 @@ Vertex leaf_vertex(const AccumulateGrad& acc, const DotOptions& opt) {
   return {label, "ellipse", "#c8f0c8"};
 }
 
-Vertex input_vertex(const InputMeta& in) {
-  std::string label = in.label.empty() ? "" : in.label + "\n";
-  if (!std::isnan(in.value))
-    label += num(in.value);
+// A tensor that does not require grad; its value and label are known when recorded under DrawGuard.
+Vertex input_vertex(const Shape& shape, double value, const std::string& name) {
+  std::string label = name.empty() ? "" : name + "\n";
+  if (!std::isnan(value))
+    label += num(value);
   else
-    label += shape_str(in.shape);
-  if (in.label.empty()) return {label, "plaintext", "#e8e8e8"};
+    label += shape_str(shape);
+  if (name.empty()) return {label, "plaintext", "#e8e8e8"};
   return {label, "box", "#cfe3ff"};
 }
 
@@ -102,7 +103,7 @@ std::string to_dot(const std::vector<Tensor>& outputs, const DotOptions& opt) {
   for (const Tensor& out : outputs) {
     if (!out.defined()) continue;
     if (!out.grad_fn() && !out.requires_grad()) {  // a constant: one vertex, no graph
-      vertices.push_back(input_vertex({out.shape(), out.dtype(), out.numel() == 1 ? out.item() : NAN, out.label()}));
+      vertices.push_back(input_vertex(out.shape(), out.numel() == 1 ? out.item() : NAN, out.label()));
       vertices.back().fill = "#ffd8a8";
       vertices.back().bold = true;
       continue;
@@ -119,7 +120,8 @@ std::string to_dot(const std::vector<Tensor>& outputs, const DotOptions& opt) {
       if (n->next[i]) {
         edges.emplace_back(vertex_of(n->next[i].get()), target);
       } else if (i < n->inputs.size()) {  // an input that does not require grad
-        vertices.push_back(input_vertex(n->inputs[i]));
+        const DrawInfo* d = n->drawing.get();
+        vertices.push_back(input_vertex(n->inputs[i].shape, d ? d->input_value[i] : NAN, d ? d->input_label[i] : ""));
         edges.emplace_back(vertices.size() - 1, target);
       }
     }

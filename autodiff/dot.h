@@ -11,10 +11,12 @@ struct DotOptions {
   bool show_grads = true;  // annotate leaves (and retain_grad() tensors) with their .grad
 };
 
-// Graphviz DOT of the graph that produced `outputs`: one box per op (name, output shape, value
-// when it has one element), leaves that require grad in green, labelled inputs in blue,
-// constants in grey, outputs in orange; edges follow the data flow. Walks the graph with an
-// explicit stack, so any depth is fine.
+// Graphviz DOT of the graph that produced `outputs`: one box per op (name, output shape),
+// leaves that require grad in green (with their value when they have one element), labelled
+// inputs in blue, constants in grey, outputs in orange; edges follow the data flow. Values of
+// ops' one-element outputs and of constants, and the labels of constants, appear when the
+// forward pass ran under ad::DrawGuard (nodes do not keep them otherwise). Walks the graph with
+// an explicit stack, so any depth is fine.
 std::string to_dot(const std::vector<Tensor>& outputs, const DotOptions& opt = {});
 std::string to_dot(const Tensor& output, const DotOptions& opt = {});
 

@@ -1,11 +1,14 @@
 // The backward pass: find the nodes reachable from the outputs, count how many gradients each
 // will receive, then run each node once all its gradients have arrived (Kahn's algorithm on an
-// explicit work list: no recursion, so graph depth is limited only by memory).
+// explicit work list: no recursion, so graph depth is limited only by memory). All state of a
+// pass lives in its GraphTask, none in the nodes: passes on several threads may share nodes.
 #include "adgraph/autodiff/engine.h"
 
 #include <spdlog/spdlog.h>
 
 #include <cmath>
+#include <mutex>
+#include <unordered_map>
 
 #include "adgraph/autodiff/grad_mode.h"
 #include "adgraph/autodiff/node.h"
@@ -13,8 +16,6 @@
 
 namespace ad {
 namespace {
-
-thread_local std::uint64_t t_epoch = 0;
 
 struct Root {
   std::shared_ptr<Node> node;
@@ -98,76 +99,104 @@ GradList call_backward(Node& n, Tensor g, const std::shared_ptr<Node>& self) {
   }
 }
 
+// The state of one backward pass (PyTorch's GraphTask).
+struct GraphTask {
+  struct Slot {
+    std::int64_t pending = 0;    // gradients still to arrive
+    Tensor buffer;               // the sum of those that have
+    std::int64_t capture = -1;   // ad::grad: index of the result this node's gradient is
+    bool wanted = true;          // on a path to a captured node (always true for backward())
+    bool runs = true;            // its rule is called (false where no input is wanted)
+  };
+  std::unordered_map<Node*, Slot> slots;
+
+  // Every node reachable from the roots, each with the number of edges into it; children come
+  // before their parents in the returned order (iterative depth-first post-order).
+  std::vector<Node*> discover(const std::vector<Root>& roots) {
+    std::vector<Node*> post;
+    std::vector<std::pair<Node*, std::size_t>> stack;  // node, next edge to follow
+    auto visit = [&](Node* n) -> Slot& {
+      auto [it, fresh] = slots.try_emplace(n);
+      if (fresh) stack.emplace_back(n, 0);
+      return it->second;
+    };
+    for (const Root& r : roots) visit(r.node.get());
+    while (!stack.empty()) {
+      Node* n = stack.back().first;
+      const std::size_t i = stack.back().second;
+      if (i == n->next.size()) {
+        post.push_back(n);
+        stack.pop_back();
+        continue;
+      }
+      ++stack.back().second;
+      if (Node* child = n->next[i].get()) ++visit(child).pending;
+    }
+    return post;
+  }
+
+  // ad::grad: only nodes on a path to a captured node run, and leaves are left alone.
+  void prune(const std::vector<Node*>& post, const std::vector<Node*>& captures) {
+    for (std::size_t k = 0; k < captures.size(); ++k)
+      if (auto it = slots.find(captures[k]); it != slots.end()) it->second.capture = static_cast<std::int64_t>(k);
+    for (Node* n : post) {  // children first, so their `wanted` is final
+      Slot& s = slots.at(n);
+      s.runs = false;
+      for (const auto& child : n->next)
+        if (child && slots.at(child.get()).wanted) s.runs = true;
+      s.wanted = s.runs || s.capture >= 0;
+    }
+  }
+};
+
 // Runs the backward pass. With `captures`, the gradient arriving at each captured node is stored
-// in `captured` and leaves are not touched; otherwise gradients accumulate into leaves.
+// in `captured` and no .grad is touched; otherwise gradients accumulate into leaves.
 void run_backward(const std::vector<Root>& roots, bool keep_graph, bool create_graph,
                   const std::vector<Node*>* captures, std::vector<Tensor>* captured) {
   AutoGradMode mode(create_graph);
-  const std::uint64_t epoch = ++t_epoch;
+  GraphTask task;
+  const std::vector<Node*> post = task.discover(roots);
+  if (captures) task.prune(post, *captures);
 
-  // 1. Discover the graph and count the gradients each node will receive.
-  std::vector<Node*> work;
-  // Gradients still waiting in buffers when a backward throws must not outlive it: with
-  // create_graph they can refer back to their own node, a reference cycle.
-  struct ClearBuffers {
-    std::vector<Node*> nodes;
-    ~ClearBuffers() {
-      for (Node* n : nodes) n->buffer = Tensor();
-    }
-  } seen;
-  auto discover = [&](Node* n) {
-    if (n->visit_epoch == epoch) return;
-    n->visit_epoch = epoch;
-    n->pending = 0;
-    n->buffer = Tensor();
-    work.push_back(n);
-    seen.nodes.push_back(n);
-  };
-  for (const Root& r : roots) discover(r.node.get());
-  while (!work.empty()) {
-    Node* n = work.back();
-    work.pop_back();
-    for (const auto& next : n->next)
-      if (next) {
-        discover(next.get());
-        ++next->pending;
-      }
-  }
-
-  // 2. Seed the outputs and run every node once its gradients are complete.
-  for (const Root& r : roots) accumulate_into(r.node->buffer, r.grad);
+  for (const Root& r : roots) accumulate_into(task.slots.at(r.node.get()).buffer, r.grad);
   std::vector<std::shared_ptr<Node>> ready;
-  for (const Root& r : roots)
-    if (r.node->pending == 0) {
-      r.node->pending = -1;  // queued
+  for (const Root& r : roots) {
+    GraphTask::Slot& s = task.slots.at(r.node.get());
+    if (s.pending == 0 && s.wanted) {
+      s.pending = -1;  // queued (a node given twice as a root is queued once)
       ready.push_back(r.node);
     }
+  }
   const bool anomaly = AnomalyMode::is_enabled();
   while (!ready.empty()) {
     std::shared_ptr<Node> n = std::move(ready.back());
     ready.pop_back();
-    Tensor g = std::move(n->buffer);
-    n->buffer = Tensor();
-    if (captures) {
-      for (std::size_t k = 0; k < captures->size(); ++k)
-        if ((*captures)[k] == n.get()) (*captured)[k] = g;
-      if (n->is_accumulator()) continue;
-    }
-    if (auto r = n->retained.lock()) accumulate_grad(*r, g);  // retain_grad() on a non-leaf
+    GraphTask::Slot& slot = task.slots.at(n.get());
+    Tensor g = std::move(slot.buffer);
+    slot.buffer = Tensor();
+    if (slot.capture >= 0) (*captured)[static_cast<std::size_t>(slot.capture)] = g;
 
     GradList grads;
-    if (g.defined()) {
-      grads = call_backward(*n, std::move(g), n);
-      if (grads.size() != n->next.size())
-        throw Error("backward of " + describe(*n) + " returned " + std::to_string(grads.size()) +
-                    " gradients for its " + std::to_string(n->next.size()) +
-                    " inputs; a backward rule returns one per input, in order (Tensor() for an input that gets none)");
-      if (!keep_graph && !n->is_accumulator()) n->release();
-      if (anomaly) check_finite(*n, grads);
+    {
+      std::lock_guard<NodeLock> lock(n->lock);  // another pass may be running this node
+      if (!captures)
+        if (auto r = n->retained.lock()) accumulate_grad(*r, g);  // retain_grad() on a non-leaf
+      if (g.defined() && slot.runs) {
+        grads = call_backward(*n, std::move(g), n);
+        if (grads.size() != n->next.size())
+          throw Error("backward of " + describe(*n) + " returned " + std::to_string(grads.size()) +
+                      " gradients for its " + std::to_string(n->next.size()) +
+                      " inputs; a backward rule returns one per input, in order (Tensor() for an input that gets "
+                      "none)");
+        if (!keep_graph && !n->is_accumulator()) n->release();
+      }
     }
+    if (anomaly) check_finite(*n, grads);
     for (std::size_t i = 0; i < n->next.size(); ++i) {
       Node* next = n->next[i].get();
       if (!next) continue;
+      GraphTask::Slot& target = task.slots.at(next);
+      if (!target.wanted) continue;
       if (i < grads.size() && grads[i].defined()) {
         Tensor gi = std::move(grads[i]);
         const InputMeta& meta = n->inputs[i];
@@ -179,9 +208,9 @@ void run_backward(const std::vector<Root>& roots, bool keep_graph, bool create_g
           gi = sum_to(gi, meta.shape);
         }
         if (gi.dtype() != meta.dtype) gi = gi.to(meta.dtype);
-        accumulate_into(next->buffer, std::move(gi));
+        accumulate_into(target.buffer, std::move(gi));
       }
-      if (--next->pending == 0) ready.push_back(n->next[i]);
+      if (--target.pending == 0) ready.push_back(n->next[i]);
     }
   }
 }
@@ -218,13 +247,21 @@ void backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>& gra
 
 std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
                          const std::vector<Tensor>& grad_outputs, GradOptions opt) {
+  // One capture per distinct node (an input may be given twice).
   std::vector<Node*> captures;
+  std::vector<std::size_t> capture_of(inputs.size());
   std::vector<std::shared_ptr<Node>> keep_alive;
+  std::unordered_map<Node*, std::size_t> index;
   for (std::size_t i = 0; i < inputs.size(); ++i) {
-    keep_alive.push_back(node_of(inputs[i], "grad: input", i));
-    captures.push_back(keep_alive.back().get());
+    std::shared_ptr<Node> n = node_of(inputs[i], "grad: input", i);
+    auto [it, fresh] = index.try_emplace(n.get(), captures.size());
+    if (fresh) {
+      captures.push_back(n.get());
+      keep_alive.push_back(std::move(n));
+    }
+    capture_of[i] = it->second;
   }
-  std::vector<Tensor> result(inputs.size());
+  std::vector<Tensor> captured(captures.size());
   // With allow_unused, an output that does not depend on anything differentiable (a constant,
   // such as the first derivative of a linear function) contributes zero: it is skipped.
   check_count(outputs, grad_outputs);
@@ -236,8 +273,10 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
   }
   if (!outs.empty())
     run_backward(make_roots(outs, gouts), opt.retain_graph.value_or(opt.create_graph), opt.create_graph, &captures,
-                 &result);
+                 &captured);
+  std::vector<Tensor> result(inputs.size());
   for (std::size_t i = 0; i < inputs.size(); ++i) {
+    result[i] = captured[capture_of[i]];
     if (result[i].defined() || opt.allow_unused) continue;
     throw Error("grad: input " + std::to_string(i) + " (shape " + shape_str(inputs[i].shape()) +
                 ") was not used to compute the outputs; pass GradOptions{.allow_unused = true} to get an undefined "

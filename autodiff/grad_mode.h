@@ -44,4 +44,23 @@ class DetectAnomalyGuard {
   bool prev_;
 };
 
+// Thread-local switch for recording what to_dot shows beyond ops and shapes (values of
+// one-element tensors, labels of constants). Off by default: nodes stay lean.
+struct DrawMode {
+  static bool is_enabled();
+  static void set_enabled(bool on);
+};
+
+// RAII: record drawing annotations in this scope (wrap the forward pass you want to draw).
+class DrawGuard {
+ public:
+  DrawGuard() : prev_(DrawMode::is_enabled()) { DrawMode::set_enabled(true); }
+  ~DrawGuard() { DrawMode::set_enabled(prev_); }
+  DrawGuard(const DrawGuard&) = delete;
+  DrawGuard& operator=(const DrawGuard&) = delete;
+
+ private:
+  bool prev_;
+};
+
 }  // namespace ad

@@ -1,6 +1,9 @@
 #include "adgraph/autodiff/node.h"
 
+#include <array>
 #include <atomic>
+#include <functional>
+#include <mutex>
 #include <cmath>
 #include <limits>
 
@@ -15,22 +18,9 @@ thread_local std::uint64_t t_next_seq = 0;
 thread_local std::vector<std::shared_ptr<Node>> t_dying;
 thread_local bool t_draining = false;
 
-// An op's node: the backward rule is a closure holding the saved tensors.
-struct FunctionNode final : Node {
-  FunctionNode(const char* n, BackwardFn f) : Node(n), fn(std::move(f)) {}
-  GradList apply(const Tensor& g, const Tensor& out) override { return fn(g, out); }
-  void release() override {
-    fn = nullptr;
-    saved_out.reset();
-    released = true;
-  }
-  BackwardFn fn;
-};
-
 }  // namespace
 
-Node::Node(const char* op_name)
-    : name(op_name), seq(t_next_seq++), out_value(std::numeric_limits<double>::quiet_NaN()) {
+Node::Node(const char* op_name) : name(op_name), seq(t_next_seq++) {
   g_live_nodes.fetch_add(1, std::memory_order_relaxed);
 }
 
@@ -109,36 +99,53 @@ bool needs_grad(std::initializer_list<const Tensor*> inputs) {
 }
 
 std::shared_ptr<Node> grad_accumulator(const Tensor& leaf) {
+  // Threads recording ops on the same parameters must get the same node, or two nodes would
+  // add into one .grad under different locks. A few striped mutexes keep TensorImpl small.
+  static std::array<std::mutex, 16> stripes;
   TensorImpl* impl = leaf.impl();
+  std::lock_guard<std::mutex> lk(stripes[std::hash<const void*>{}(impl) % stripes.size()]);
   if (auto acc = impl->grad_accumulator.lock()) return acc;
   auto acc = std::make_shared<AccumulateGrad>(leaf.impl_ptr());
   impl->grad_accumulator = acc;
   return acc;
 }
 
-Tensor record(const char* name, Tensor out, const std::vector<Tensor>& inputs, BackwardFn fn, bool keep_output) {
-  if (!GradMode::is_enabled()) return out;
-  bool any = false;
-  for (const Tensor& t : inputs) any = any || (t.defined() && t.requires_grad());
-  if (!any) return out;
+namespace detail {
 
-  auto node = std::make_shared<FunctionNode>(name, std::move(fn));
-  node->next.reserve(inputs.size());
-  node->inputs.reserve(inputs.size());
-  for (const Tensor& t : inputs) {
+bool any_requires_grad(const Tensor* inputs, std::size_t n) {
+  if (!GradMode::is_enabled()) return false;
+  for (std::size_t i = 0; i < n; ++i)
+    if (inputs[i].defined() && inputs[i].requires_grad()) return true;
+  return false;
+}
+
+Tensor attach(std::shared_ptr<Node> node, Tensor out, const Tensor* inputs, std::size_t n, bool keep_output) {
+  node->next.reserve(n);
+  node->inputs.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const Tensor& t = inputs[i];
     if (t.defined() && t.requires_grad())
       node->next.push_back(t.grad_fn() ? t.grad_fn() : grad_accumulator(t));
     else
       node->next.push_back(nullptr);
-    const double nan = std::numeric_limits<double>::quiet_NaN();
     if (t.defined())
-      node->inputs.push_back({t.shape(), t.dtype(), t.numel() == 1 ? t.item() : nan, t.impl()->label});
+      node->inputs.push_back({t.shape(), t.dtype()});
     else
-      node->inputs.push_back({{}, kFloat32, nan, {}});
+      node->inputs.push_back({{}, kFloat32});
   }
   node->out_shape = out.shape();
   node->out_dtype = out.dtype();
-  if (out.numel() == 1) node->out_value = out.item();
+  if (DrawMode::is_enabled()) {
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    auto d = std::make_unique<DrawInfo>();
+    d->out_value = out.numel() == 1 ? out.item() : nan;
+    for (std::size_t i = 0; i < n; ++i) {
+      const Tensor& t = inputs[i];
+      d->input_value.push_back(t.defined() && t.numel() == 1 ? t.item() : nan);
+      d->input_label.push_back(t.defined() ? t.impl()->label : std::string());
+    }
+    node->drawing = std::move(d);
+  }
   if (keep_output) {
     node->saved_out = out.impl()->storage;
     node->saved_out_version = out.version();
@@ -147,5 +154,7 @@ Tensor record(const char* name, Tensor out, const std::vector<Tensor>& inputs, B
   out.impl()->grad_fn = std::move(node);
   return out;
 }
+
+}  // namespace detail
 
 }  // namespace ad

@@ -1,9 +1,13 @@
 #pragma once
 #include <boost/container/small_vector.hpp>
+#include <atomic>
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <memory>
+#include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "adgraph/autodiff/tensor.h"
@@ -13,16 +17,39 @@ namespace ad {
 // One gradient per op input; an undefined Tensor means "no gradient for this input".
 using GradList = std::vector<Tensor>;
 
-// What a node remembers of each input: enough to reduce its gradient and to draw it.
+// What a node remembers of each input: what the engine needs to reduce its gradient.
 struct InputMeta {
   Shape shape;
   Dtype dtype;
-  double value;       // the value of a one-element input, else NaN (for DOT)
-  std::string label;  // the input's label, if it had one (for DOT)
+};
+
+// What to_dot shows beyond ops and shapes: values of one-element tensors and labels of the
+// inputs that do not require grad. Recorded only under ad::DrawGuard (see grad_mode.h).
+struct DrawInfo {
+  double out_value;                 // value of a one-element output, else NaN
+  std::vector<double> input_value;  // per input: its value when it has one element, else NaN
+  std::vector<std::string> input_label;
+};
+
+// A lock of one byte, held while a backward pass runs a node (its rule, the release of its saved
+// tensors, the accumulation into a leaf's .grad): passes that share the node take turns on it.
+class NodeLock {
+ public:
+  void lock() noexcept {
+    while (locked_.exchange(true, std::memory_order_acquire)) locked_.wait(true, std::memory_order_relaxed);
+  }
+  void unlock() noexcept {
+    locked_.store(false, std::memory_order_release);
+    locked_.notify_one();
+  }
+
+ private:
+  std::atomic<bool> locked_{false};
 };
 
 // A recorded op in the graph. Each node has one output; `next[i]` leads to the node that
-// receives the gradient of input i (null when input i does not require grad).
+// receives the gradient of input i (null when input i does not require grad). A node holds no
+// state of a backward pass (that lives in the pass), so several passes may share it.
 struct Node {
   explicit Node(const char* op_name);
   virtual ~Node();  // releases `next` without recursing down a long chain
@@ -43,16 +70,12 @@ struct Node {
   boost::container::small_vector<InputMeta, 2> inputs;
   Shape out_shape;
   Dtype out_dtype = kFloat32;
-  double out_value;                    // value of a one-element output (for DOT), else NaN
+  bool released = false;
+  NodeLock lock;
   std::shared_ptr<Storage> saved_out;  // output data, when the backward needs it
   std::uint64_t saved_out_version = 0;
   std::weak_ptr<TensorImpl> retained;  // set by retain_grad() on the output
-  bool released = false;
-
-  // Engine scratch, valid during one backward pass.
-  std::uint64_t visit_epoch = 0;
-  std::int64_t pending = 0;
-  Tensor buffer;
+  std::unique_ptr<DrawInfo> drawing;   // only under DrawGuard
 };
 
 // The backward of a leaf: adds the incoming gradient into leaf.grad.
@@ -84,18 +107,52 @@ struct VersionError : Error {
   std::uint64_t saved_version, current_version;
 };
 
-// The backward rule of an op: gradients of the inputs from the output gradient `g`
-// (and the output `out`, when recorded with keep_output).
+// The signature of a backward rule: gradients of the inputs from the output gradient `g`
+// (and the output `out`, when recorded with keep_output). Any callable of this signature works.
 using BackwardFn = std::function<GradList(const Tensor& g, const Tensor& out)>;
 
+namespace detail {
+
+// An op's node: the backward rule's closure (with the tensors it saved) is stored inline, so
+// recording an op makes one allocation.
+template <class F>
+struct FunctionNode final : Node {
+  FunctionNode(const char* n, F&& f) : Node(n), fn(std::move(f)) {}
+  GradList apply(const Tensor& g, const Tensor& out) override { return (*fn)(g, out); }
+  void release() override {
+    fn.reset();
+    saved_out.reset();
+    released = true;
+  }
+  std::optional<F> fn;
+};
+
+bool any_requires_grad(const Tensor* inputs, std::size_t n);
+// Connects `node` to the inputs, fills in its metadata and makes it out's grad_fn.
+Tensor attach(std::shared_ptr<Node> node, Tensor out, const Tensor* inputs, std::size_t n, bool keep_output);
+
+}  // namespace detail
+
 // Records `out` as the result of op `name` on `inputs`, if grad mode is on and any input
-// requires grad; otherwise returns `out` unchanged and drops `fn`.
-Tensor record(const char* name, Tensor out, const std::vector<Tensor>& inputs, BackwardFn fn, bool keep_output = false);
+// requires grad; otherwise returns `out` unchanged and drops `fn` (a BackwardFn-like callable).
+template <class F>
+Tensor record(const char* name, Tensor out, std::initializer_list<Tensor> inputs, F&& fn, bool keep_output = false) {
+  if (!detail::any_requires_grad(inputs.begin(), inputs.size())) return out;
+  auto node = std::make_shared<detail::FunctionNode<std::decay_t<F>>>(name, std::decay_t<F>(std::forward<F>(fn)));
+  return detail::attach(std::move(node), std::move(out), inputs.begin(), inputs.size(), keep_output);
+}
+template <class F>
+Tensor record(const char* name, Tensor out, const std::vector<Tensor>& inputs, F&& fn, bool keep_output = false) {
+  if (!detail::any_requires_grad(inputs.data(), inputs.size())) return out;
+  auto node = std::make_shared<detail::FunctionNode<std::decay_t<F>>>(name, std::decay_t<F>(std::forward<F>(fn)));
+  return detail::attach(std::move(node), std::move(out), inputs.data(), inputs.size(), keep_output);
+}
 
 // True when an op on these inputs would be recorded.
 bool needs_grad(std::initializer_list<const Tensor*> inputs);
 
-// Node for a leaf requiring grad (created once, cached weakly in the leaf).
+// Node for a leaf requiring grad (created once, cached weakly in the leaf; safe to call from
+// several threads for the same leaf).
 std::shared_ptr<Node> grad_accumulator(const Tensor& leaf);
 
 // Drops one reference to a node; when it was the last one, the node and everything only it

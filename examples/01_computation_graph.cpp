@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   const std::filesystem::path dir = argc > 1 ? argv[1] : "out";
   std::filesystem::create_directories(dir);
 
+  ad::DrawGuard draw;  // keep the values and labels the picture shows
   ad::Tensor a = ad::scalar_tensor(5).requires_grad_().set_label("a");
   ad::Tensor b = ad::scalar_tensor(3).requires_grad_().set_label("b");
   ad::Tensor c = ad::scalar_tensor(2).requires_grad_().set_label("c");

@@ -22,6 +22,7 @@ void section(const char* title) { std::printf("\n== %s ==\n", title); }
 
 void computation_graph(const std::filesystem::path& out_dir) {
   section("1. A computation graph: J = 3(a + b*c) at a=5, b=3, c=2");
+  ad::DrawGuard draw;  // keep the values and labels the picture shows
   ad::Tensor a = ad::scalar_tensor(5).requires_grad_().set_label("a");
   ad::Tensor b = ad::scalar_tensor(3).requires_grad_().set_label("b");
   ad::Tensor c = ad::scalar_tensor(2).requires_grad_().set_label("c");

@@ -9,6 +9,7 @@
 namespace {
 
 struct JGraph {
+  ad::DrawGuard draw;  // record the values and labels the pictures show
   ad::Tensor a = ad::scalar_tensor(5).requires_grad_().set_label("a");
   ad::Tensor b = ad::scalar_tensor(3).requires_grad_().set_label("b");
   ad::Tensor c = ad::scalar_tensor(2).requires_grad_().set_label("c");
@@ -33,6 +34,27 @@ TEST(Dot, OneVertexPerOpLeafAndConstant) {
   EXPECT_EQ(count(dot, "->"), 6u);
 }
 
+TEST(Dot, WithoutDrawGuardNodesKeepNoValuesButTheGraphIsDrawn) {
+  ad::Tensor a = ad::scalar_tensor(5).requires_grad_().set_label("a");
+  ad::Tensor k = ad::scalar_tensor(7).set_label("k");
+  const ad::Tensor y = a * k;
+  EXPECT_EQ(y.grad_fn()->drawing, nullptr);
+  const std::string dot = ad::to_dot(y);
+  EXPECT_NE(dot.find("label=\"mul"), std::string::npos) << dot;
+  EXPECT_NE(dot.find("a\\n[]\\n= 5"), std::string::npos) << dot;  // leaves are drawn from the leaf itself
+  EXPECT_EQ(dot.find("= 35"), std::string::npos) << dot;            // the product's value was not kept
+  EXPECT_EQ(dot.find("k\\n"), std::string::npos) << dot;           // nor the constant's label
+  {
+    ad::DrawGuard draw;
+    const ad::Tensor z = a * k;
+    ASSERT_NE(z.grad_fn()->drawing, nullptr);
+    const std::string annotated = ad::to_dot(z);
+    EXPECT_NE(annotated.find("= 35"), std::string::npos) << annotated;
+    EXPECT_NE(annotated.find("k\\n7"), std::string::npos) << annotated;
+  }
+  EXPECT_FALSE(ad::DrawMode::is_enabled());
+}
+
 TEST(Dot, EdgesFollowTheDataFlow) {
   ad::Tensor x = ad::scalar_tensor(2).requires_grad_().set_label("x");
   const ad::Tensor y = ad::exp(x);
@@ -51,6 +73,7 @@ TEST(Dot, ShowsGradientsAfterBackward) {
 }
 
 TEST(Dot, InputsAndConstantsAreDistinguishedFromParameters) {
+  ad::DrawGuard draw;
   ad::Tensor w = ad::ones({2, 2}).requires_grad_().set_label("W");
   ad::Tensor x = ad::ones({3, 2}).set_label("x");
   const std::string dot = ad::to_dot(ad::matmul(x, w).sum());
