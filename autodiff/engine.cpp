@@ -102,48 +102,75 @@ GradList call_backward(Node& n, Tensor g, const std::shared_ptr<Node>& self) {
 // The state of one backward pass (PyTorch's GraphTask).
 struct GraphTask {
   struct Slot {
-    std::int64_t pending = 0;    // gradients still to arrive
-    Tensor buffer;               // the sum of those that have
-    std::int64_t capture = -1;   // ad::grad: index of the result this node's gradient is
-    bool wanted = true;          // on a path to a captured node (always true for backward())
-    bool runs = true;            // its rule is called (false where no input is wanted)
+    const std::shared_ptr<Node>* node = nullptr;  // the edge (or root) it was found through
+    std::int64_t pending = 0;                     // gradients still to arrive
+    std::size_t first_edge = 0;                   // its children's slots: edges[first_edge ...]
+    Tensor buffer;                                // the sum of the gradients that have arrived
+    std::int64_t capture = -1;                    // ad::grad: index of the result it provides
+    bool wanted = true;                           // on a path to a captured node (backward(): all)
+    bool runs = true;                             // its rule is called (false where no input is wanted)
   };
-  std::unordered_map<Node*, Slot> slots;
+  std::unordered_map<Node*, Slot> slots;  // references stay valid as it grows
+  std::vector<Slot*> edges;               // per node, one entry per input (null: no gradient)
 
-  // Every node reachable from the roots, each with the number of edges into it; children come
-  // before their parents in the returned order (iterative depth-first post-order).
-  std::vector<Node*> discover(const std::vector<Root>& roots) {
-    std::vector<Node*> post;
-    std::vector<std::pair<Node*, std::size_t>> stack;  // node, next edge to follow
-    auto visit = [&](Node* n) -> Slot& {
-      auto [it, fresh] = slots.try_emplace(n);
-      if (fresh) stack.emplace_back(n, 0);
+  Slot& slot(const std::shared_ptr<Node>& n) { return slots.at(n.get()); }
+
+  // Every node reachable from the roots, the number of edges into each, and the edges as slot
+  // pointers, so running the pass needs no lookup. Explicit stack, no recursion.
+  void discover(const std::vector<Root>& roots) {
+    std::vector<Slot*> stack;
+    auto visit = [&](const std::shared_ptr<Node>& n) -> Slot& {
+      auto [it, fresh] = slots.try_emplace(n.get());
+      if (fresh) {
+        it->second.node = &n;
+        stack.push_back(&it->second);
+      }
       return it->second;
     };
-    for (const Root& r : roots) visit(r.node.get());
+    for (const Root& r : roots) visit(r.node);
     while (!stack.empty()) {
-      Node* n = stack.back().first;
-      const std::size_t i = stack.back().second;
-      if (i == n->next.size()) {
-        post.push_back(n);
-        stack.pop_back();
-        continue;
+      Slot* s = stack.back();
+      stack.pop_back();
+      s->first_edge = edges.size();
+      for (const auto& child : (*s->node)->next) {
+        Slot* c = nullptr;
+        if (child) {
+          c = &visit(child);
+          ++c->pending;
+        }
+        edges.push_back(c);
       }
-      ++stack.back().second;
-      if (Node* child = n->next[i].get()) ++visit(child).pending;
     }
-    return post;
   }
 
-  // ad::grad: only nodes on a path to a captured node run, and leaves are left alone.
-  void prune(const std::vector<Node*>& post, const std::vector<Node*>& captures) {
+  Slot* edge(const Slot& s, std::size_t i) const { return edges[s.first_edge + i]; }
+  std::size_t edge_count(const Slot& s) const { return (*s.node)->next.size(); }
+
+  // ad::grad: only nodes on a path to a captured node run, and no leaf is touched. Marks
+  // `wanted` children before parents, in the reverse of a topological order (Kahn's, dry run).
+  void prune(const std::vector<Root>& roots, const std::vector<Node*>& captures) {
     for (std::size_t k = 0; k < captures.size(); ++k)
       if (auto it = slots.find(captures[k]); it != slots.end()) it->second.capture = static_cast<std::int64_t>(k);
-    for (Node* n : post) {  // children first, so their `wanted` is final
-      Slot& s = slots.at(n);
+    std::unordered_map<const Slot*, std::int64_t> remaining;
+    std::vector<Slot*> order, ready;
+    for (auto& [n, s] : slots) remaining.emplace(&s, s.pending);
+    for (const Root& r : roots)
+      if (std::int64_t& left = remaining.at(&slot(r.node)); left == 0) {
+        left = -1;
+        ready.push_back(&slot(r.node));
+      }
+    while (!ready.empty()) {
+      Slot* s = ready.back();
+      ready.pop_back();
+      order.push_back(s);
+      for (std::size_t i = 0; i < edge_count(*s); ++i)
+        if (Slot* c = edge(*s, i); c && --remaining.at(c) == 0) ready.push_back(c);
+    }
+    for (auto it = order.rbegin(); it != order.rend(); ++it) {
+      Slot& s = **it;
       s.runs = false;
-      for (const auto& child : n->next)
-        if (child && slots.at(child.get()).wanted) s.runs = true;
+      for (std::size_t i = 0; i < edge_count(s); ++i)
+        if (const Slot* c = edge(s, i); c && c->wanted) s.runs = true;
       s.wanted = s.runs || s.capture >= 0;
     }
   }
@@ -155,23 +182,23 @@ void run_backward(const std::vector<Root>& roots, bool keep_graph, bool create_g
                   const std::vector<Node*>* captures, std::vector<Tensor>* captured) {
   AutoGradMode mode(create_graph);
   GraphTask task;
-  const std::vector<Node*> post = task.discover(roots);
-  if (captures) task.prune(post, *captures);
+  task.discover(roots);
+  if (captures) task.prune(roots, *captures);
 
-  for (const Root& r : roots) accumulate_into(task.slots.at(r.node.get()).buffer, r.grad);
-  std::vector<std::shared_ptr<Node>> ready;
+  for (const Root& r : roots) accumulate_into(task.slot(r.node).buffer, r.grad);
+  std::vector<GraphTask::Slot*> ready;
   for (const Root& r : roots) {
-    GraphTask::Slot& s = task.slots.at(r.node.get());
+    GraphTask::Slot& s = task.slot(r.node);
     if (s.pending == 0 && s.wanted) {
       s.pending = -1;  // queued (a node given twice as a root is queued once)
-      ready.push_back(r.node);
+      ready.push_back(&s);
     }
   }
   const bool anomaly = AnomalyMode::is_enabled();
   while (!ready.empty()) {
-    std::shared_ptr<Node> n = std::move(ready.back());
+    GraphTask::Slot& slot = *ready.back();
     ready.pop_back();
-    GraphTask::Slot& slot = task.slots.at(n.get());
+    const std::shared_ptr<Node>& n = *slot.node;
     Tensor g = std::move(slot.buffer);
     slot.buffer = Tensor();
     if (slot.capture >= 0) (*captured)[static_cast<std::size_t>(slot.capture)] = g;
@@ -193,10 +220,8 @@ void run_backward(const std::vector<Root>& roots, bool keep_graph, bool create_g
     }
     if (anomaly) check_finite(*n, grads);
     for (std::size_t i = 0; i < n->next.size(); ++i) {
-      Node* next = n->next[i].get();
-      if (!next) continue;
-      GraphTask::Slot& target = task.slots.at(next);
-      if (!target.wanted) continue;
+      GraphTask::Slot* target = task.edge(slot, i);
+      if (!target || !target->wanted) continue;
       if (i < grads.size() && grads[i].defined()) {
         Tensor gi = std::move(grads[i]);
         const InputMeta& meta = n->inputs[i];
@@ -208,9 +233,9 @@ void run_backward(const std::vector<Root>& roots, bool keep_graph, bool create_g
           gi = sum_to(gi, meta.shape);
         }
         if (gi.dtype() != meta.dtype) gi = gi.to(meta.dtype);
-        accumulate_into(target.buffer, std::move(gi));
+        accumulate_into(target->buffer, std::move(gi));
       }
-      if (--target.pending == 0) ready.push_back(n->next[i]);
+      if (--target->pending == 0) ready.push_back(target);
     }
   }
 }

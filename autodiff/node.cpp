@@ -2,10 +2,10 @@
 
 #include <array>
 #include <atomic>
-#include <functional>
-#include <mutex>
 #include <cmath>
+#include <functional>
 #include <limits>
+#include <mutex>
 
 #include "adgraph/autodiff/grad_mode.h"
 #include "adgraph/autodiff/ops.h"

@@ -1,6 +1,6 @@
 #pragma once
-#include <boost/container/small_vector.hpp>
 #include <atomic>
+#include <boost/container/small_vector.hpp>
 #include <cstdint>
 #include <functional>
 #include <initializer_list>

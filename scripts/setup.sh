@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing (Debian 12, as root or with sudo) and configures the build directory.
 # Idempotent: a second run installs nothing and keeps the build directory's cache.
-#   BUILD_DIR=build (default)   extra arguments are passed to cmake, e.g. -DADGRAPH_SANITIZE=ON
+#   BUILD_DIR=build (default)   extra arguments are passed to cmake, e.g. -DADGRAPH_SANITIZE=address
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -24,19 +24,24 @@ Tensor sub(const Tensor& a, const Tensor& b) {
 Tensor mul(const Tensor& a, const Tensor& b) {
   Tensor out = map_binary(a, b, "mul", [](auto x, auto y) { return x * y; });
   const bool ga = a.requires_grad(), gb = b.requires_grad();
-  return record("mul", out, {a, b}, [sa = SavedTensor(a), sb = SavedTensor(b), ga, gb](const Tensor& g, const Tensor&) {
-    return GradList{ga ? mul_grad(g, sb.get()) : Tensor(), gb ? mul_grad(g, sa.get()) : Tensor()};
-  });
+  // each operand is saved only for the other's gradient
+  return record("mul", out, {a, b},
+                [sa = gb ? SavedTensor(a) : SavedTensor(), sb = ga ? SavedTensor(b) : SavedTensor(), ga, gb](
+                    const Tensor& g, const Tensor&) {
+                  return GradList{ga ? mul_grad(g, sb.get()) : Tensor(), gb ? mul_grad(g, sa.get()) : Tensor()};
+                });
 }
 
 // d(a/b) = g/b, -g*a/b^2
 Tensor div(const Tensor& a, const Tensor& b) {
   Tensor out = map_binary(a, b, "div", [](auto x, auto y) { return x / y; });
   const bool ga = a.requires_grad(), gb = b.requires_grad();
-  return record("div", out, {a, b}, [sa = SavedTensor(a), sb = SavedTensor(b), ga, gb](const Tensor& g, const Tensor&) {
-    const Tensor& bv = sb.get();
-    return GradList{ga ? div_grad(g, bv) : Tensor(), gb ? -mul_grad(g, sa.get() / (bv * bv)) : Tensor()};
-  });
+  return record(
+      "div", out, {a, b},
+      [sa = gb ? SavedTensor(a) : SavedTensor(), sb = SavedTensor(b), ga, gb](const Tensor& g, const Tensor&) {
+        const Tensor& bv = sb.get();
+        return GradList{ga ? div_grad(g, bv) : Tensor(), gb ? -mul_grad(g, sa.get() / (bv * bv)) : Tensor()};
+      });
 }
 
 // d mul_grad(g, d) = mul_grad(gg, d), mul_grad(gg, g)

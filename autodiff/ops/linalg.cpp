@@ -71,7 +71,8 @@ Tensor matmul_t(const Tensor& a, const Tensor& b, bool ta, bool tb) {
   Tensor out = batched_matmul(a, b, ta, tb);
   const bool ga = a.requires_grad(), gb = b.requires_grad();
   return record("matmul", out, {a, b},
-                [sa = SavedTensor(a), sb = SavedTensor(b), ga, gb, ta, tb](const Tensor& g, const Tensor&) {
+                [sa = gb ? SavedTensor(a) : SavedTensor(), sb = ga ? SavedTensor(b) : SavedTensor(), ga, gb, ta, tb](
+                    const Tensor& g, const Tensor&) {  // each operand saved only for the other's gradient
                   const Tensor &A = sa.get(), &B = sb.get();
                   Tensor da, db;
                   if (ga) da = ta ? matmul_t(B, g, tb, true) : matmul_t(g, B, false, !tb);

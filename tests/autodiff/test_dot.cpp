@@ -42,8 +42,8 @@ TEST(Dot, WithoutDrawGuardNodesKeepNoValuesButTheGraphIsDrawn) {
   const std::string dot = ad::to_dot(y);
   EXPECT_NE(dot.find("label=\"mul"), std::string::npos) << dot;
   EXPECT_NE(dot.find("a\\n[]\\n= 5"), std::string::npos) << dot;  // leaves are drawn from the leaf itself
-  EXPECT_EQ(dot.find("= 35"), std::string::npos) << dot;            // the product's value was not kept
-  EXPECT_EQ(dot.find("k\\n"), std::string::npos) << dot;           // nor the constant's label
+  EXPECT_EQ(dot.find("= 35"), std::string::npos) << dot;          // the product's value was not kept
+  EXPECT_EQ(dot.find("k\\n"), std::string::npos) << dot;          // nor the constant's label
   {
     ad::DrawGuard draw;
     const ad::Tensor z = a * k;

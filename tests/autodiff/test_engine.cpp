@@ -1,6 +1,7 @@
 // The backward engine, one test per failure mode peers suffered (../shared/design/failure-modes.md):
 // deep chains, fan-out, shared subexpressions, repeated backward, ad::grad, detach / no-grad,
-// version counters, retain_grad, anomaly mode, leaks, threads, accumulation across graphs.
+// version counters, retain_grad, anomaly mode, leaks, accumulation across graphs (threads:
+// test_concurrency.cpp).
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -715,61 +716,6 @@ TEST(EngineLeaks, FailedCreateGraphBackwardLeavesNoCycle) {
   EXPECT_EQ(ad::live_nodes(), base) << "nodes kept alive by a reference cycle after the failed backward";
 }
 
-// ---------------------------------------------------------------- threads
-
-// A small model trained for `iters` steps on seeded data; returns the losses and final weights.
-std::vector<double> train_small_model(std::uint64_t seed, int iters) {
-  ad::Generator gen(seed);
-  Tensor W1 = ad::randn({6, 8}, ad::dtype(ad::kFloat64), &gen).requires_grad_();
-  Tensor b1 = ad::zeros({8}, ad::dtype(ad::kFloat64)).requires_grad_();
-  Tensor W2 = ad::randn({8, 3}, ad::dtype(ad::kFloat64), &gen).requires_grad_();
-  Tensor x = ad::randn({16, 6}, ad::dtype(ad::kFloat64), &gen);
-  Tensor t = ad::randn({16, 3}, ad::dtype(ad::kFloat64), &gen);
-  std::vector<double> out;
-  for (int it = 0; it < iters; ++it) {
-    Tensor h = ad::tanh(ad::matmul(x, W1) + b1);
-    Tensor pred = ad::matmul(h, W2);
-    Tensor loss = ((pred - t) * (pred - t)).mean() + ad::log_softmax(pred, 1).sum() * -1e-3;
-    loss.backward();
-    out.push_back(loss.item());
-    {
-      ad::NoGradGuard ng;
-      for (Tensor* p : {&W1, &b1, &W2}) {
-        p->sub_(p->grad(), 0.05);
-        p->zero_grad();
-      }
-    }
-  }
-  for (const Tensor* p : {&W1, &b1, &W2})
-    for (double v : p->to_vector()) out.push_back(v);
-  return out;
-}
-
-TEST(EngineThreads, IndependentGraphsMatchSerialBitForBit) {
-  constexpr int kThreads = 4, kIters = 200;
-  const std::int64_t base = ad::live_nodes();
-  std::vector<std::vector<double>> serial(kThreads), parallel(kThreads);
-  for (int i = 0; i < kThreads; ++i)
-    serial[static_cast<std::size_t>(i)] = train_small_model(100 + static_cast<std::uint64_t>(i), kIters);
-  std::vector<std::thread> threads;
-  for (int i = 0; i < kThreads; ++i)
-    threads.emplace_back([i, &parallel] {
-      parallel[static_cast<std::size_t>(i)] = train_small_model(100 + static_cast<std::uint64_t>(i), kIters);
-    });
-  for (auto& th : threads) th.join();
-  for (int i = 0; i < kThreads; ++i) {
-    const auto& s = serial[static_cast<std::size_t>(i)];
-    const auto& p = parallel[static_cast<std::size_t>(i)];
-    ASSERT_EQ(s.size(), p.size());
-    std::size_t mismatches = 0;
-    for (std::size_t k = 0; k < s.size(); ++k) mismatches += s[k] != p[k];  // exact, bit for bit
-    EXPECT_EQ(mismatches, 0u) << "thread " << i;
-    EXPECT_LT(s[kIters - 1], s[0]) << "the model should learn";
-  }
-  EXPECT_NE(serial[0], serial[1]);  // different seeds, different runs
-  EXPECT_EQ(ad::live_nodes(), base);
-}
-
 // ---------------------------------------------------------------- leaves in many graphs
 
 TEST(EngineAccumulation, LeafUsedInManyGraphs) {
@@ -887,3 +833,30 @@ TEST(EngineRuleChecks, WrongGradientCountOrShapeNamesTheOp) {
 }
 
 }  // namespace
+
+// ---------------------------------------------------------------- lean nodes
+
+TEST(EngineLeanNodes, MulSavesAnOperandOnlyForTheOthersGradient) {
+  Tensor w = ad::ones({3}, ad::dtype(ad::kFloat64)).requires_grad_();
+  const Tensor x = w * 2.0;  // a non-leaf: only handles and saved copies refer to its impl
+  const Tensor c = ad::full({3}, 4.0, ad::dtype(ad::kFloat64));
+  const long x_refs = x.impl_ptr().use_count(), c_refs = c.impl_ptr().use_count();
+  Tensor y = x * c;  // x's gradient needs c; c needs no gradient, so x is not saved
+  EXPECT_EQ(x.impl_ptr().use_count(), x_refs);
+  EXPECT_EQ(c.impl_ptr().use_count(), c_refs + 1);
+  Tensor z = c * x;  // the same with the operands swapped
+  EXPECT_EQ(x.impl_ptr().use_count(), x_refs);
+  EXPECT_EQ(c.impl_ptr().use_count(), c_refs + 2);
+  (y + z).sum().backward();
+  EXPECT_EQ(w.grad().to_vector(), (std::vector<double>{16, 16, 16}));
+}
+
+TEST(EngineLeanNodes, NodesHoldNoDrawingDataUnlessAsked) {
+  Tensor a = ad::scalar_tensor(2.0).requires_grad_();
+  EXPECT_EQ((a * 3.0).grad_fn()->drawing, nullptr);
+  ad::DrawGuard draw;
+  const Tensor y = a * 3.0;
+  ASSERT_NE(y.grad_fn()->drawing, nullptr);
+  EXPECT_EQ(y.grad_fn()->drawing->out_value, 6.0);
+  EXPECT_EQ(y.grad_fn()->drawing->input_value[1], 3.0);
+}
