@@ -352,6 +352,47 @@ TEST(EngineGrad, ReturnsWithoutTouchingDotGrad) {
   EXPECT_TRUE(contains(m, "second time")) << m;
 }
 
+// An op that counts how often its backward rule runs: y = x, dy/dx = g.
+Tensor counted(const Tensor& x, int& calls) {
+  return ad::record("counted", x * 1.0, {x}, [&calls](const Tensor& g, const Tensor&) {
+    ++calls;
+    return ad::GradList{g};
+  });
+}
+
+TEST(EngineGrad, RunsOnlyTheNodesOnAPathToTheInputs) {
+  Tensor a = ad::scalar_tensor(2.0).requires_grad_();
+  Tensor b = ad::scalar_tensor(3.0).requires_grad_();
+  int a_side = 0, b_side = 0, above = 0;
+  const Tensor y = counted(counted(a, a_side) * counted(b, b_side), above);
+  const auto g = ad::grad({y}, {a}, {}, {.retain_graph = true});
+  EXPECT_EQ(g[0].item(), 3.0);
+  EXPECT_EQ(a_side, 1);
+  EXPECT_EQ(above, 1);
+  EXPECT_EQ(b_side, 0) << "b's branch cannot reach a: its rule must not run";
+  // An input inside the graph: nothing below it runs.
+  const Tensor mid = counted(a, a_side);
+  const Tensor z = mid * mid;
+  a_side = 0;
+  EXPECT_EQ(ad::grad({z}, {mid})[0].item(), 4.0);
+  EXPECT_EQ(a_side, 0);
+  EXPECT_FALSE(a.grad().defined());
+}
+
+TEST(EngineGrad, ManyInputsTheSameOneTwice) {
+  std::vector<Tensor> xs;
+  Tensor sum = ad::scalar_tensor(0.0);
+  for (int i = 0; i < 2000; ++i) {
+    xs.push_back(ad::scalar_tensor(i).requires_grad_());
+    sum = sum + xs.back() * static_cast<double>(i);
+  }
+  xs.push_back(xs[7]);
+  const auto g = ad::grad({sum}, xs);
+  ASSERT_EQ(g.size(), xs.size());
+  for (int i = 0; i < 2000; ++i) EXPECT_EQ(g[static_cast<std::size_t>(i)].item(), i);
+  EXPECT_EQ(g.back().item(), 7.0);
+}
+
 TEST(EngineGrad, AllowUnused) {
   Tensor x = leaf({1, 2});
   Tensor unused = leaf({7, 7});
