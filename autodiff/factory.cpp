@@ -1,17 +1,14 @@
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 #include "adgraph/autodiff/node.h"
+#include "adgraph/autodiff/ops/common.h"
 #include "adgraph/autodiff/random.h"
 #include "adgraph/autodiff/tensor.h"
 
 namespace ad {
 namespace {
-
-void check_shape(const Shape& s, const char* op) {
-  for (auto d : s)
-    if (d < 0) throw Error(std::string(op) + ": negative size in shape " + shape_str(s));
-}
 
 Tensor finish(Tensor t, const TensorOptions& opt) {
   if (opt.requires_grad) t.requires_grad_(true);
@@ -20,36 +17,54 @@ Tensor finish(Tensor t, const TensorOptions& opt) {
 
 }  // namespace
 
-Tensor empty(const Shape& shape, TensorOptions opt) {
-  check_shape(shape, "empty");
-  auto st = std::make_shared<Storage>(opt.dtype, numel_of(shape));
-  return finish(Tensor(std::make_shared<TensorImpl>(std::move(st), shape)), opt);
+namespace detail {
+
+Tensor empty_for(const Shape& shape, Dtype dt, const char* op) {
+  const std::int64_t n = checked_numel(shape, op);
+  std::shared_ptr<Storage> st;
+  try {
+    st = std::make_shared<Storage>(dt, n);
+  } catch (const std::bad_alloc&) {
+    char gb[32];
+    std::snprintf(gb, sizeof gb, "%.3g", static_cast<double>(n) * static_cast<double>(dtype_size(dt)) / 1e9);
+    throw Error(std::string(op) + ": out of memory allocating " + gb + " GB for a " + dtype_name(dt) +
+                " tensor of shape " + shape_str(shape) + "; use smaller sizes or batches");
+  }
+  return Tensor(std::make_shared<TensorImpl>(std::move(st), shape));
 }
 
-Tensor full(const Shape& shape, double value, TensorOptions opt) {
-  const bool rg = opt.requires_grad;
-  opt.requires_grad = false;
-  Tensor t = empty(shape, opt);
+}  // namespace detail
+
+namespace {
+
+Tensor full_for(const Shape& shape, double value, TensorOptions opt, const char* op) {
+  Tensor t = detail::empty_for(shape, opt.dtype, op);
   dispatch_all(t.dtype(), [&]<class T>() {
     T* p = t.data_ptr<T>();
     for (std::int64_t i = 0, n = t.numel(); i < n; ++i) p[i] = static_cast<T>(value);
   });
-  return rg ? t.requires_grad_(true) : t;
+  return finish(t, opt);
 }
 
-Tensor zeros(const Shape& shape, TensorOptions opt) { return full(shape, 0.0, opt); }
-Tensor ones(const Shape& shape, TensorOptions opt) { return full(shape, 1.0, opt); }
+}  // namespace
+
+Tensor empty(const Shape& shape, TensorOptions opt) {
+  return finish(detail::empty_for(shape, opt.dtype, "empty"), opt);
+}
+Tensor full(const Shape& shape, double value, TensorOptions opt) { return full_for(shape, value, opt, "full"); }
+Tensor zeros(const Shape& shape, TensorOptions opt) { return full_for(shape, 0.0, opt, "zeros"); }
+Tensor ones(const Shape& shape, TensorOptions opt) { return full_for(shape, 1.0, opt, "ones"); }
 Tensor zeros_like(const Tensor& t) { return zeros(t.shape(), dtype(t.dtype())); }
 Tensor ones_like(const Tensor& t) { return ones(t.shape(), dtype(t.dtype())); }
 Tensor full_like(const Tensor& t, double v) { return full(t.shape(), v, dtype(t.dtype())); }
 
 Tensor tensor(const std::vector<double>& values, const Shape& shape, TensorOptions opt) {
-  if (numel_of(shape) != static_cast<std::int64_t>(values.size()))
+  if (checked_numel(shape, "tensor") != static_cast<std::int64_t>(values.size()))
     throw Error("tensor: " + std::to_string(values.size()) + " values do not fill shape " + shape_str(shape) + " (" +
                 std::to_string(numel_of(shape)) + " elements)");
   const bool rg = opt.requires_grad;
   opt.requires_grad = false;
-  Tensor t = empty(shape, opt);
+  Tensor t = detail::empty_for(shape, opt.dtype, "tensor");
   dispatch_all(t.dtype(), [&]<class T>() {
     T* p = t.data_ptr<T>();
     for (std::size_t i = 0; i < values.size(); ++i) p[i] = static_cast<T>(values[i]);
@@ -70,7 +85,7 @@ Tensor index_tensor(const std::vector<std::int64_t>& values) {
 }
 
 Tensor index_tensor(const std::vector<std::int64_t>& values, const Shape& shape) {
-  if (numel_of(shape) != static_cast<std::int64_t>(values.size()))
+  if (checked_numel(shape, "index_tensor") != static_cast<std::int64_t>(values.size()))
     throw Error("index_tensor: " + std::to_string(values.size()) + " values do not fill shape " + shape_str(shape));
   Tensor t = empty(shape, dtype(kInt64));
   std::copy(values.begin(), values.end(), t.data_ptr<std::int64_t>());
@@ -78,31 +93,47 @@ Tensor index_tensor(const std::vector<std::int64_t>& values, const Shape& shape)
 }
 
 Tensor arange(double start, double end, double step, TensorOptions opt) {
+  if (!std::isfinite(start) || !std::isfinite(end) || !std::isfinite(step))
+    throw Error("arange: start, end and step must be finite, got " + std::to_string(start) + ", " +
+                std::to_string(end) + ", " + std::to_string(step));
   if (step == 0.0 || (end - start) * step < 0.0)
     throw Error("arange: step " + std::to_string(step) + " does not lead from " + std::to_string(start) + " to " +
                 std::to_string(end));
-  const auto n = static_cast<std::int64_t>(std::ceil((end - start) / step));
-  std::vector<double> v(static_cast<std::size_t>(n));
-  for (std::int64_t i = 0; i < n; ++i) v[static_cast<std::size_t>(i)] = start + static_cast<double>(i) * step;
-  return tensor(v, opt);
+  const double count = std::ceil((end - start) / step);
+  if (!(count < 0x1p60))
+    throw Error("arange: " + std::to_string(count) + " elements from " + std::to_string(start) + " to " +
+                std::to_string(end) + " by " + std::to_string(step) + " are more than a tensor can hold");
+  const auto n = static_cast<std::int64_t>(count);
+  Tensor t = detail::empty_for({n}, opt.dtype, "arange");
+  dispatch_all(t.dtype(), [&]<class T>() {
+    T* p = t.data_ptr<T>();
+    for (std::int64_t i = 0; i < n; ++i) p[i] = static_cast<T>(start + static_cast<double>(i) * step);
+  });
+  return finish(t, opt);
 }
 Tensor arange(double end, TensorOptions opt) { return arange(0.0, end, 1.0, opt); }
 
 Tensor linspace(double start, double end, std::int64_t steps, TensorOptions opt) {
   if (steps < 1) throw Error("linspace: steps must be >= 1, got " + std::to_string(steps));
-  std::vector<double> v(static_cast<std::size_t>(steps));
-  for (std::int64_t i = 0; i < steps; ++i)
-    v[static_cast<std::size_t>(i)] =
-        steps == 1 ? start : start + (end - start) * static_cast<double>(i) / static_cast<double>(steps - 1);
-  return tensor(v, opt);
+  if (!std::isfinite(start) || !std::isfinite(end))
+    throw Error("linspace: start and end must be finite, got " + std::to_string(start) + " and " + std::to_string(end));
+  Tensor t = detail::empty_for({steps}, opt.dtype, "linspace");
+  dispatch_all(t.dtype(), [&]<class T>() {
+    T* p = t.data_ptr<T>();
+    for (std::int64_t i = 0; i < steps; ++i)
+      p[i] = static_cast<T>(
+          steps == 1 ? start : start + (end - start) * static_cast<double>(i) / static_cast<double>(steps - 1));
+  });
+  return finish(t, opt);
 }
 
 Tensor eye(std::int64_t n, TensorOptions opt) {
-  Tensor t = zeros({n, n}, dtype(opt.dtype));
+  if (n < 0) throw Error("eye: n must be >= 0, got " + std::to_string(n));
+  Tensor t = full_for({n, n}, 0.0, dtype(opt.dtype), "eye");
   dispatch_all(t.dtype(), [&]<class T>() {
     for (std::int64_t i = 0; i < n; ++i) t.data_ptr<T>()[i * n + i] = T(1);
   });
-  return opt.requires_grad ? t.requires_grad_(true) : t;
+  return finish(t, opt);
 }
 
 // ---- random
@@ -120,9 +151,12 @@ template <class Draw>
 Tensor random_fill(const Shape& shape, TensorOptions opt, Generator* gen, const char* op, Draw draw) {
   if (!is_floating(opt.dtype)) throw Error(std::string(op) + ": needs a floating dtype; use randint for integers");
   Generator& g = gen ? *gen : default_generator();
-  std::vector<double> v(static_cast<std::size_t>(numel_of(shape)));
-  for (auto& x : v) x = draw(g);
-  return tensor(v, shape, opt);
+  Tensor t = detail::empty_for(shape, opt.dtype, op);
+  dispatch_float(t.dtype(), op, [&]<class T>() {
+    T* p = t.data_ptr<T>();
+    for (std::int64_t i = 0, n = t.numel(); i < n; ++i) p[i] = static_cast<T>(draw(g));
+  });
+  return finish(t, opt);
 }
 }  // namespace
 
@@ -145,12 +179,15 @@ Tensor randint(std::int64_t lo, std::int64_t hi, const Shape& shape, Generator* 
   if (lo >= hi) throw Error("randint: need lo < hi, got " + std::to_string(lo) + " and " + std::to_string(hi));
   Generator& g = gen ? *gen : default_generator();
   std::uniform_int_distribution<std::int64_t> dist(lo, hi - 1);
-  std::vector<std::int64_t> v(static_cast<std::size_t>(numel_of(shape)));
-  for (auto& x : v) x = dist(g.engine());
-  return index_tensor(v, shape);
+  Tensor t = detail::empty_for(shape, kInt64, "randint");
+  std::int64_t* p = t.data_ptr<std::int64_t>();
+  for (std::int64_t i = 0, n = t.numel(); i < n; ++i) p[i] = dist(g.engine());
+  return t;
 }
 
 Tensor randperm(std::int64_t n, Generator* gen) {
+  if (n < 0) throw Error("randperm: n must be >= 0, got " + std::to_string(n));
+  checked_numel({n}, "randperm");
   Generator& g = gen ? *gen : default_generator();
   std::vector<std::int64_t> v(static_cast<std::size_t>(n));
   for (std::int64_t i = 0; i < n; ++i) v[static_cast<std::size_t>(i)] = i;

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -122,6 +123,57 @@ void replace_file_with(const std::string& path, const std::function<void(int fd)
 void replace_file(const std::string& path, std::string_view bytes, const std::string& caller) {
   replace_file_with(
       path, [&](int fd) { write_all(fd, bytes); }, caller);
+}
+
+namespace {
+const char* file_kind(mode_t m) {
+  if (S_ISDIR(m)) return "a directory";
+  if (S_ISFIFO(m)) return "a FIFO";
+  if (S_ISCHR(m)) return "a character device";
+  if (S_ISBLK(m)) return "a block device";
+  if (S_ISSOCK(m)) return "a socket";
+  return "not a plain file";
+}
+}  // namespace
+
+int open_regular_file(const std::string& path, const std::string& caller) {
+  auto fail = [&](const std::string& why) { return Error(caller + ": cannot read '" + path + "': " + why); };
+  // O_NONBLOCK: opening a FIFO with no writer would otherwise wait forever. It is cleared below;
+  // it means nothing for regular files.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) {
+    const int err = errno;
+    throw fail(err == ENOENT ? std::string("no such file") : errno_text(err));
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    const int err = errno;
+    const bool stat_failed = !S_ISREG(st.st_mode) && st.st_mode == 0;
+    ::close(fd);
+    throw fail(stat_failed ? "cannot stat it (" + errno_text(err) + ")"
+                           : std::string("it is ") + file_kind(st.st_mode) + ", not a regular file");
+  }
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  return fd;
+}
+
+std::string read_file(const std::string& path, const std::string& caller) {
+  const int fd = open_regular_file(path, caller);
+  std::string bytes;
+  char buf[1 << 16];
+  for (;;) {
+    const ssize_t r = ::read(fd, buf, sizeof buf);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) {
+      const int err = errno;
+      ::close(fd);
+      throw Error(caller + ": cannot read '" + path + "': " + errno_text(err));
+    }
+    if (r == 0) break;
+    bytes.append(buf, static_cast<std::size_t>(r));
+  }
+  ::close(fd);
+  return bytes;
 }
 
 }  // namespace ad

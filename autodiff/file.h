@@ -26,6 +26,16 @@ void replace_file(const std::string& path, std::string_view bytes, const std::st
 // the same way (a std::exception's what() becomes <why>; any other is rethrown after the clean-up).
 void replace_file_with(const std::string& path, const std::function<void(int fd)>& write, const std::string& caller);
 
+// Opens `path` for reading and returns the descriptor (close it with ::close). Refuses, without
+// blocking, anything but a regular file: a FIFO would block the open (or the read) forever, a
+// directory or a device is never a data file. Throws ad::Error
+//   "<caller>: cannot read '<path>': <why>"
+// with <why> "no such file", "it is a FIFO, not a regular file", "permission denied", ...
+int open_regular_file(const std::string& path, const std::string& caller);
+
+// The whole contents of a regular file (open_regular_file, then read to the end).
+std::string read_file(const std::string& path, const std::string& caller);
+
 // write(2) until all of `bytes` is written (retrying on EINTR); throws ad::Error "write failed
 // (<errno text>)" otherwise. For writers passed to replace_file_with.
 void write_all(int fd, std::string_view bytes);

@@ -219,17 +219,12 @@ void save_safetensors(const std::string& path, const NamedTensors& tensors,
 SafetensorsFile load_safetensors(const std::string& path) {
   auto fail = [&](const std::string& what) { return Error("load_safetensors('" + path + "'): " + what); };
 
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.fd < 0) {
-    const int err = errno;
-    throw fail(err == ENOENT ? std::string("no such file") : "cannot open the file: " + errno_str(err));
-  }
+  Fd fd(open_regular_file(path, "load_safetensors"));  // never blocks on a FIFO
   struct stat st {};
   if (::fstat(fd.fd, &st) != 0) {
     const int err = errno;
     throw fail("cannot stat the file: " + errno_str(err));
   }
-  if (!S_ISREG(st.st_mode)) throw fail("not a regular file");
   const std::uint64_t file_size = static_cast<std::uint64_t>(st.st_size);
 
   // ---- header length
@@ -323,12 +318,21 @@ SafetensorsFile load_safetensors(const std::string& path) {
       throw fail(where + ": \"data_offsets\" must be [begin, end] with non-negative integers");
     e.begin = (*off)[0].get<std::uint64_t>();
     e.end = (*off)[1].get<std::uint64_t>();
-    const std::string offsets = "[" + std::to_string(e.begin) + ", " + std::to_string(e.end) + "]";
+    std::string offsets(1, '[');  // appended piece by piece: GCC 12's -Wrestrict misfires on "[" + ...
+    offsets.append(std::to_string(e.begin)).append(", ").append(std::to_string(e.end)).append("]");
     if (e.begin > e.end) throw fail(where + ": data_offsets " + offsets + " end before they begin");
     if (e.end > data_size)
       throw fail(where + ": data_offsets " + offsets + " run past the " + std::to_string(data_size) +
                  "-byte data section (the file is truncated or corrupt)");
 
+    // A 0 in the shape makes the byte count 0 whatever the other sizes are; they must still
+    // describe a tensor that can exist (its reductions and views would overflow otherwise).
+    constexpr double kMaxElements = 0x1p60;
+    double nonzero = 1;
+    for (auto d : e.shape)
+      if (d != 0) nonzero *= static_cast<double>(d);
+    if (nonzero > kMaxElements)
+      throw fail(where + ": shape " + shape_str(e.shape) + " has more elements than a tensor can hold (2^60)");
     // Bytes the shape needs; any overflow means it cannot match the (in-range) offsets.
     std::uint64_t numel = 1;
     bool overflow = false;

@@ -10,6 +10,22 @@ std::int64_t numel_of(const Shape& s) {
   return n;
 }
 
+std::int64_t checked_numel(const Shape& s, const char* op) {
+  constexpr std::int64_t kMax = std::int64_t{1} << 60;  // elements of 8 bytes a 64-bit size can address
+  std::int64_t n = 1, nonzero = 1;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const std::int64_t d = s[i];
+    if (d < 0)
+      throw Error(std::string(op) + ": negative size " + std::to_string(d) + " in dim " + std::to_string(i) +
+                  " of shape " + shape_str(s) + "; sizes are >= 0 (-1 is only allowed where a size is inferred)");
+    n *= d;
+    if (d != 0 && (__builtin_mul_overflow(nonzero, d, &nonzero) || nonzero > kMax))
+      throw Error(std::string(op) + ": shape " + shape_str(s) +
+                  " has more elements than a tensor can hold (2^60); check the sizes (an unset or garbage size?)");
+  }
+  return n;
+}
+
 Shape contiguous_strides(const Shape& s) {
   Shape st(s.size());
   std::int64_t acc = 1;
@@ -41,6 +57,7 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
                   "); sizes must match or be 1 — reshape or unsqueeze one operand");
     out[i] = da == 1 ? db : da;
   }
+  checked_numel(out, op);  // [2^40, 1] and [1, 2^40] broadcast to more elements than fit
   return out;
 }
 
@@ -52,12 +69,43 @@ bool broadcastable_to(const Shape& from, const Shape& to) {
   return true;
 }
 
+namespace {
+std::string dim_range_error(std::int64_t dim, std::int64_t rank, const char* op) {
+  if (rank == 0)
+    return std::string(op) + ": dim " + std::to_string(dim) +
+           " given for a 0-d tensor (a scalar has no dims); reshape it to [1] or unsqueeze(0) first";
+  return std::string(op) + ": dim " + std::to_string(dim) + " is out of range for a tensor of rank " +
+         std::to_string(rank) + " (valid: " + std::to_string(-rank) + " .. " + std::to_string(rank - 1) + ")";
+}
+}  // namespace
+
 std::int64_t wrap_dim(std::int64_t dim, std::int64_t rank, const char* op) {
-  const std::int64_t r = rank == 0 ? 1 : rank;  // a 0-d tensor accepts dim 0 / -1 like PyTorch
-  if (dim < -r || dim >= r)
-    throw Error(std::string(op) + ": dim " + std::to_string(dim) + " is out of range for a tensor of rank " +
-                std::to_string(rank) + " (valid: " + std::to_string(-r) + " .. " + std::to_string(r - 1) + ")");
-  return dim < 0 ? dim + r : dim;
+  if (dim < -rank || dim >= rank) throw Error(dim_range_error(dim, rank, op));
+  return dim < 0 ? dim + rank : dim;
+}
+
+std::int64_t wrap_dim_scalar(std::int64_t dim, std::int64_t rank, const char* op) {
+  if (rank == 0) {
+    if (dim != 0 && dim != -1)
+      throw Error(std::string(op) + ": dim " + std::to_string(dim) +
+                  " is out of range for a 0-d tensor (valid: -1 .. 0, as if it had one dim)");
+    return 0;
+  }
+  return wrap_dim(dim, rank, op);
+}
+
+std::vector<bool> dim_mask(const Shape& dims, std::int64_t rank, const char* op) {
+  std::vector<bool> mask(static_cast<std::size_t>(rank), false);
+  std::vector<bool> seen(rank == 0 ? 1 : static_cast<std::size_t>(rank), false);
+  for (auto d : dims) {
+    const auto w = static_cast<std::size_t>(wrap_dim_scalar(d, rank, op));
+    if (seen[w])
+      throw Error(std::string(op) + ": dim " + std::to_string(w) + " appears more than once in dims " +
+                  shape_str(dims) + "; give each dim once");
+    seen[w] = true;
+    if (rank > 0) mask[w] = true;
+  }
+  return mask;
 }
 
 Shape broadcast_strides(const Shape& in, const Shape& out) {

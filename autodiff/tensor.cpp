@@ -156,7 +156,16 @@ Tensor Tensor::to(Dtype d) const {
     dispatch_all(d, [&]<class D>() {
       const S* s = data_ptr<S>();
       D* o = out.data_ptr<D>();
-      for (std::int64_t i = 0; i < n; ++i) o[i] = static_cast<D>(s[i]);
+      if constexpr (std::is_floating_point_v<S> && std::is_integral_v<D>) {
+        for (std::int64_t i = 0; i < n; ++i) {  // NaN, Inf and values past int64 have no integer
+          if (!(s[i] >= -0x1p63 && s[i] < 0x1p63))
+            throw Error("to(Int64): element " + std::to_string(i) + " is " + std::to_string(s[i]) +
+                        ", which has no Int64 value; clamp or replace it (ad::where) before converting");
+          o[i] = static_cast<D>(s[i]);
+        }
+      } else {
+        for (std::int64_t i = 0; i < n; ++i) o[i] = static_cast<D>(s[i]);
+      }
     });
   });
   if (!is_floating(d) || !is_floating(dtype())) return out;

@@ -13,6 +13,7 @@
 #include <system_error>
 #include <unordered_set>
 
+#include "adgraph/autodiff/file.h"
 #include "adgraph/autodiff/ops.h"
 
 namespace ad::data {
@@ -216,15 +217,15 @@ Table parse_csv(std::istream& in, const std::string& source, const CsvOptions& o
 }
 
 Table read_csv(const std::string& path, const CsvOptions& options) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  std::string bytes;
+  try {
+    bytes = ad::read_file(path, "read_csv");  // refuses FIFOs and directories without blocking
+  } catch (const ad::Error& e) {
     std::error_code ec;
-    const bool exists = std::filesystem::exists(path, ec);
-    throw ad::Error("read_csv: cannot open " + path +
-                    (exists ? " (permission denied?)"
-                            : " (no such file; ad::data::project_file(name) finds files shipped "
-                              "in data/files/)"));
+    if (std::filesystem::exists(path, ec)) throw;
+    throw ad::Error(std::string(e.what()) + " (ad::data::project_file(name) finds files shipped in data/files/)");
   }
+  std::istringstream in(std::move(bytes));
   return parse_csv(in, path, options);
 }
 

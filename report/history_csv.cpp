@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cstring>
 #include <fstream>
+#include <sstream>
 #include <string_view>
 
 #include "adgraph/autodiff/dtype.h"  // ad::Error
@@ -53,10 +54,7 @@ void History::write_csv(const std::string& path) const {
 }
 
 History History::read_csv(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    throw ad::Error("ad::report::History::read_csv: cannot open '" + path + "' (" + std::strerror(errno) +
-                    "); pass a file written by History::write_csv");
+  std::istringstream in(ad::read_file(path, "ad::report::History::read_csv"));
   std::int64_t lineno = 0;
   const auto fail = [&](const std::string& what) {
     throw ad::Error("ad::report::History::read_csv: " + path + ": line " + std::to_string(lineno) + ": " + what);

@@ -9,6 +9,10 @@
 
 namespace ad::detail {
 
+// empty() for op `op`: the shape is checked (negative sizes, overflow) and a failed allocation
+// is an ad::Error naming the op and the bytes asked for (factory.cpp).
+Tensor empty_for(const Shape& shape, Dtype dt, const char* op);
+
 // A 0-d constant with t's dtype.
 inline Tensor scalar_like(const Tensor& t, double v) { return scalar_tensor(v, dtype(t.dtype())); }
 
@@ -21,7 +25,7 @@ inline void check_same_dtype(const Tensor& a, const Tensor& b, const char* op) {
 // out[i] = f(a[i]) (floating dtypes).
 template <class F>
 Tensor map_unary(const Tensor& a, const char* op, F f) {
-  Tensor out = empty(a.shape(), dtype(a.dtype()));
+  Tensor out = empty_for(a.shape(), a.dtype(), op);
   dispatch_float(a.dtype(), op, [&]<class T>() {
     kernels::map1(a.data_ptr<T>(), out.data_ptr<T>(), a.numel(), [&](T x) { return static_cast<T>(f(x)); });
   });
@@ -32,7 +36,7 @@ Tensor map_unary(const Tensor& a, const char* op, F f) {
 template <class F>
 Tensor map_binary(const Tensor& a, const Tensor& b, const char* op, F f) {
   check_same_dtype(a, b, op);
-  Tensor out = empty(broadcast_shapes(a.shape(), b.shape(), op), dtype(a.dtype()));
+  Tensor out = empty_for(broadcast_shapes(a.shape(), b.shape(), op), a.dtype(), op);
   dispatch_float(a.dtype(), op, [&]<class T>() {
     kernels::map2(a.data_ptr<T>(), a.shape(), b.data_ptr<T>(), b.shape(), out.data_ptr<T>(), out.shape(),
                   [&](T x, T y) { return static_cast<T>(f(x, y)); });

@@ -17,12 +17,8 @@ struct Reduction {
 
 Reduction plan(const Shape& in, const Shape& dims, bool keepdim, const char* op) {
   Reduction r;
-  const auto rank = static_cast<std::int64_t>(in.size());
-  std::vector<bool> red(in.size(), dims.empty());
-  for (auto d : dims) {
-    if (rank == 0) break;
-    red[static_cast<std::size_t>(wrap_dim(d, rank, op))] = true;
-  }
+  std::vector<bool> red = dim_mask(dims, static_cast<std::int64_t>(in.size()), op);
+  if (dims.empty()) red.assign(in.size(), true);
   for (std::size_t i = 0; i < in.size(); ++i) {
     r.keep_shape.push_back(red[i] ? 1 : in[i]);
     if (red[i]) {
@@ -97,7 +93,7 @@ Tensor extremum(const Tensor& a, const Shape& dims, bool keepdim, bool is_max) {
 
 Tensor arg_extremum(const Tensor& a, std::int64_t dim, bool keepdim, bool is_max) {
   const char* name = is_max ? "argmax" : "argmin";
-  const std::int64_t d = wrap_dim(dim, a.dim(), name);
+  const std::int64_t d = wrap_dim_scalar(dim, a.dim(), name);
   const Reduction r = plan(a.shape(), {d}, keepdim, name);
   if (a.numel() == 0) throw Error(std::string(name) + ": cannot reduce an empty tensor");
   Tensor out = empty(r.out_shape, dtype(kInt64));

@@ -119,10 +119,18 @@ Tensor index_select(const Tensor& a, std::int64_t dim, const Tensor& index) {
 // d index_add(src) = index_select(gg, idx)
 Tensor index_add(const Shape& shape, std::int64_t dim, const Tensor& index, const Tensor& src) {
   check_index_tensor(index, "index_add");
+  if (index.dim() > 1) throw Error("index_add: the index must be 1-D, got shape " + shape_str(index.shape()));
   const std::int64_t d = wrap_dim(dim, static_cast<std::int64_t>(shape.size()), "index_add");
   const DimSplit sp = split_at(shape, d);
   const std::int64_t m = index.numel();
-  Tensor out = zeros(shape, dtype(src.dtype()));
+  Shape want = shape;
+  want[static_cast<std::size_t>(d)] = m;
+  if (src.shape() != want)
+    throw Error("index_add: src has shape " + shape_str(src.shape()) + " but " + std::to_string(m) +
+                " indices into dim " + std::to_string(d) + " of " + shape_str(shape) + " need src of shape " +
+                shape_str(want));
+  Tensor out = detail::empty_for(shape, src.dtype(), "index_add");
+  out.zero_();
   const std::int64_t* idx = index.data_ptr<std::int64_t>();
   dispatch_float(src.dtype(), "index_add", [&]<class T>() {
     const T* s = src.data_ptr<T>();
@@ -183,7 +191,8 @@ Tensor scatter_add(const Shape& shape, std::int64_t dim, const Tensor& index, co
     throw Error("scatter_add: src shape " + shape_str(src.shape()) + " must equal the index shape " +
                 shape_str(index.shape()));
   const std::int64_t d = wrap_dim(dim, static_cast<std::int64_t>(shape.size()), "scatter_add");
-  Tensor out = zeros(shape, dtype(src.dtype()));
+  Tensor out = detail::empty_for(shape, src.dtype(), "scatter_add");
+  out.zero_();
   dispatch_float(src.dtype(), "scatter_add", [&]<class T>() {
     const T* s = src.data_ptr<T>();
     T* o = out.data_ptr<T>();

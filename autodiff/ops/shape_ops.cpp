@@ -18,19 +18,17 @@ Tensor view_as(const Tensor& a, const Shape& shape, const char* name) {
 
 // d reshape(a) = reshape(g, a.shape)
 Tensor reshape(const Tensor& a, const Shape& shape) {
-  Shape s = shape;
-  std::int64_t known = 1, infer = -1;
-  for (std::size_t i = 0; i < s.size(); ++i) {
+  Shape s = shape, known_sizes = shape;
+  std::int64_t infer = -1;
+  for (std::size_t i = 0; i < s.size(); ++i)
     if (s[i] == -1) {
       if (infer >= 0) throw Error("reshape: only one dim may be -1, got " + shape_str(shape));
       infer = static_cast<std::int64_t>(i);
-    } else {
-      if (s[i] < 0) throw Error("reshape: invalid size in " + shape_str(shape));
-      known *= s[i];
+      known_sizes[i] = 1;
     }
-  }
+  const std::int64_t known = checked_numel(known_sizes, "reshape");  // negative sizes, overflow
   if (infer >= 0 && known != 0 && a.numel() % known == 0) s[static_cast<std::size_t>(infer)] = a.numel() / known;
-  if (numel_of(s) != a.numel() || (infer >= 0 && known == 0))
+  if ((infer >= 0 && known == 0) || numel_of(s) != a.numel())
     throw Error("reshape: cannot view shape " + shape_str(a.shape()) + " (" + std::to_string(a.numel()) +
                 " elements) as " + shape_str(shape) + "; the element counts must agree");
   if (s == a.shape()) return a;
@@ -45,8 +43,8 @@ Tensor squeeze(const Tensor& a) {
 }
 
 Tensor squeeze(const Tensor& a, std::int64_t dim) {
+  const std::int64_t d = wrap_dim_scalar(dim, a.dim(), "squeeze");
   if (a.dim() == 0) return a;
-  const std::int64_t d = wrap_dim(dim, a.dim(), "squeeze");
   if (a.shape()[static_cast<std::size_t>(d)] != 1) return a;
   Shape s = a.shape();
   s.erase(s.begin() + d);
@@ -97,9 +95,10 @@ Tensor transpose(const Tensor& a, std::int64_t d0, std::int64_t d1) {
   const std::int64_t r = a.dim();
   Shape p(static_cast<std::size_t>(r));
   std::iota(p.begin(), p.end(), 0);
+  const auto w0 = static_cast<std::size_t>(wrap_dim_scalar(d0, r, "transpose"));
+  const auto w1 = static_cast<std::size_t>(wrap_dim_scalar(d1, r, "transpose"));
   if (r == 0) return a;
-  std::swap(p[static_cast<std::size_t>(wrap_dim(d0, r, "transpose"))],
-            p[static_cast<std::size_t>(wrap_dim(d1, r, "transpose"))]);
+  std::swap(p[w0], p[w1]);
   return permute(a, p);
 }
 
@@ -113,7 +112,7 @@ Tensor expand(const Tensor& a, const Shape& shape) {
     throw Error("expand: shape " + shape_str(a.shape()) + " cannot be expanded to " + shape_str(shape) +
                 "; only dims of size 1 can grow, and new dims go in front");
   if (s == a.shape()) return a;
-  Tensor out = empty(s, dtype(a.dtype()));
+  Tensor out = detail::empty_for(s, a.dtype(), "expand");
   dispatch_all(a.dtype(), [&]<class T>() {
     const T* src = a.data_ptr<T>();
     T* dst = out.data_ptr<T>();

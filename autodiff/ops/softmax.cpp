@@ -20,8 +20,9 @@ Tensor safe_max(const Tensor& a, const Shape& dims) {
 
 Shape keep_shape(const Tensor& a, const Shape& dims) {
   Shape k = a.shape();
-  if (dims.empty()) return Shape(k.size(), 1);
-  for (auto d : dims) k[static_cast<std::size_t>(wrap_dim(d, a.dim(), "logsumexp"))] = 1;
+  const std::vector<bool> mask = dim_mask(dims, a.dim(), "logsumexp");
+  for (std::size_t i = 0; i < k.size(); ++i)
+    if (dims.empty() || mask[i]) k[i] = 1;
   return k;
 }
 
@@ -29,6 +30,8 @@ Shape keep_shape(const Tensor& a, const Shape& dims) {
 
 // d logsumexp(a) = g * exp(a - logsumexp(a))
 Tensor logsumexp(const Tensor& a, const Shape& dims, bool keepdim) {
+  const Shape keep = keep_shape(a, dims), in = a.shape();                       // checks the dims first
+  if (a.dim() == 0) return reshape(logsumexp(reshape(a, {1}), {}, false), {});  // a scalar is one-element 1-D
   Tensor out;
   {
     NoGradGuard ng;
@@ -37,7 +40,6 @@ Tensor logsumexp(const Tensor& a, const Shape& dims, bool keepdim) {
     if (!keepdim) out = sum(out, dims, false);  // drops the kept dims (each has size 1)
     out = out.detach();
   }
-  const Shape keep = keep_shape(a, dims), in = a.shape();
   return record(
       "logsumexp", out, {a},
       [sa = SavedTensor(a), keep, in](const Tensor& g, const Tensor& o) {
@@ -48,7 +50,8 @@ Tensor logsumexp(const Tensor& a, const Shape& dims, bool keepdim) {
 
 // d log_softmax(a) = g - exp(out) * sum(g, dim)
 Tensor log_softmax(const Tensor& a, std::int64_t dim) {
-  const std::int64_t d = wrap_dim(dim, a.dim(), "log_softmax");
+  const std::int64_t d = wrap_dim_scalar(dim, a.dim(), "log_softmax");
+  if (a.dim() == 0) return reshape(log_softmax(reshape(a, {1}), 0), {});
   Tensor out;
   {
     NoGradGuard ng;
@@ -61,7 +64,8 @@ Tensor log_softmax(const Tensor& a, std::int64_t dim) {
 
 // d softmax(a) = out * (g - sum(g * out, dim))
 Tensor softmax(const Tensor& a, std::int64_t dim) {
-  const std::int64_t d = wrap_dim(dim, a.dim(), "softmax");
+  const std::int64_t d = wrap_dim_scalar(dim, a.dim(), "softmax");
+  if (a.dim() == 0) return reshape(softmax(reshape(a, {1}), 0), {});
   Tensor out;
   {
     NoGradGuard ng;

@@ -223,8 +223,14 @@ TEST_F(Safetensors, RejectsMalformedFilesWithClearMessages) {
        "non-negative integers"},
       {"huge dim", make_file(R"({"a":{"dtype":"F32","shape":[18446744073709551615],"data_offsets":[0,8]}})", d8),
        "non-negative integers"},
+      {"zero hides an impossible shape",
+       make_file(R"({"a":{"dtype":"F32","shape":[0,1099511627776,1099511627776],"data_offsets":[0,0]}})", ""),
+       "more elements than a tensor can hold"},
       {"shape overflow", make_file(R"({"a":{"dtype":"F64","shape":[4294967296,4294967296],"data_offsets":[0,8]}})", d8),
-       "more bytes than fit in 64 bits"},
+       "more elements than a tensor can hold"},
+      {"shape at the limit",
+       make_file(R"({"a":{"dtype":"F64","shape":[1152921504606846976],"data_offsets":[0,8]}})", d8),
+       "needs 9223372036854775808 bytes but data_offsets [0, 8] hold 8"},
       {"shape/offset mismatch", make_file(R"({"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", d8),
        "needs 12 bytes but data_offsets [0, 8] hold 8"},
       {"dtype size mismatch", make_file(R"({"a":{"dtype":"F64","shape":[2],"data_offsets":[0,8]}})", d8),
@@ -277,7 +283,15 @@ TEST_F(Safetensors, MissingFileOrDirectoryThrows) {
   std::string msg = error_of([&] { ad::load_safetensors(p); });
   EXPECT_TRUE(contains(msg, p) && contains(msg, "no such file")) << msg;
   msg = error_of([&] { ad::load_safetensors(dir_.string()); });
-  EXPECT_TRUE(contains(msg, dir_.string())) << msg;
+  EXPECT_TRUE(contains(msg, dir_.string()) && contains(msg, "it is a directory, not a regular file")) << msg;
+}
+
+TEST_F(Safetensors, AFifoIsRefusedWithoutBlocking) {
+  // Opening a FIFO that has no writer blocks forever; the loader must refuse it at once.
+  const std::string p = path("pipe.safetensors");
+  ASSERT_EQ(::mkfifo(p.c_str(), 0600), 0);
+  const std::string msg = error_of([&] { ad::load_safetensors(p); });
+  EXPECT_TRUE(contains(msg, p) && contains(msg, "it is a FIFO, not a regular file")) << msg;
 }
 
 // A small valid file with several dtypes, metadata and an empty tensor.

@@ -43,13 +43,41 @@ TEST(Shape, BroadcastShapesInvalidNamesOpAndBothShapes) {
   EXPECT_THROW(ad::broadcast_shapes({2, 3}, {3, 2}, "add"), ad::Error);
 }
 
+TEST(Shape, DimMaskRefusesRepeatsAndOutOfRange) {
+  EXPECT_EQ(ad::dim_mask({0, -1}, 3, "sum"), (std::vector<bool>{true, false, true}));
+  EXPECT_EQ(ad::dim_mask({}, 2, "sum"), (std::vector<bool>{false, false}));
+  EXPECT_TRUE(ad::dim_mask({-1}, 0, "sum").empty());
+  EXPECT_NE(error_of([] {
+              ad::dim_mask({1, -2}, 3, "amax");
+            }).find("amax: dim 1 appears more than once"),
+            std::string::npos);
+  EXPECT_NE(error_of([] { ad::dim_mask({3}, 3, "mean"); }).find("mean: dim 3 is out of range"), std::string::npos);
+}
+
+TEST(Shape, CheckedNumelRefusesNegativeSizesAndOverflow) {
+  EXPECT_EQ(ad::checked_numel({2, 3, 4}, "zeros"), 24);
+  EXPECT_EQ(ad::checked_numel({}, "zeros"), 1);
+  EXPECT_EQ(ad::checked_numel({0, std::int64_t{1} << 40}, "zeros"), 0);
+  // every sub-shape must fit too: a reduction over the 0 would leave 2^80 elements
+  EXPECT_THROW(ad::checked_numel({0, std::int64_t{1} << 40, std::int64_t{1} << 40}, "zeros"), ad::Error);
+  EXPECT_THROW(ad::checked_numel({std::int64_t{1} << 32, std::int64_t{1} << 32}, "zeros"), ad::Error);
+  EXPECT_THROW(ad::checked_numel({std::int64_t{1} << 61}, "zeros"), ad::Error);  // 2^61 elements: 2^64 bytes
+  EXPECT_NE(error_of([] {
+              ad::checked_numel({2, -3}, "ones");
+            }).find("ones: negative size -3 in dim 1"),
+            std::string::npos);
+}
+
 TEST(Shape, WrapDim) {
   EXPECT_EQ(ad::wrap_dim(0, 3, "sum"), 0);
   EXPECT_EQ(ad::wrap_dim(2, 3, "sum"), 2);
   EXPECT_EQ(ad::wrap_dim(-1, 3, "sum"), 2);
   EXPECT_EQ(ad::wrap_dim(-3, 3, "sum"), 0);
-  EXPECT_EQ(ad::wrap_dim(0, 0, "sum"), 0);  // 0-d accepts 0 and -1 like PyTorch
-  EXPECT_EQ(ad::wrap_dim(-1, 0, "sum"), 0);
+  EXPECT_THROW(ad::wrap_dim(0, 0, "size"), ad::Error);  // a 0-d tensor has no dims
+  EXPECT_EQ(ad::wrap_dim_scalar(0, 0, "sum"), 0);       // ... but reductions accept 0 and -1 like PyTorch
+  EXPECT_EQ(ad::wrap_dim_scalar(-1, 0, "sum"), 0);
+  EXPECT_THROW(ad::wrap_dim_scalar(1, 0, "sum"), ad::Error);
+  EXPECT_EQ(ad::wrap_dim_scalar(-2, 3, "sum"), 1);
   EXPECT_THROW(ad::wrap_dim(3, 3, "sum"), ad::Error);
   EXPECT_THROW(ad::wrap_dim(-4, 3, "sum"), ad::Error);
   EXPECT_THROW(ad::wrap_dim(1, 0, "sum"), ad::Error);

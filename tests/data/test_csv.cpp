@@ -2,6 +2,7 @@
 // feature/label split and the shipped digits file.
 #include <gtest/gtest.h>
 #include <stdlib.h>  // setenv
+#include <sys/stat.h>
 #include <unistd.h>  // getpid
 
 #include <algorithm>
@@ -160,10 +161,23 @@ TEST(CsvErrors, UnterminatedQuote) {
   EXPECT_TRUE(contains(msg, "unterminated")) << msg;
 }
 
+TEST(CsvErrors, AFifoOrADirectoryIsRefusedWithoutBlocking) {
+  const auto dir = std::filesystem::temp_directory_path() / ("ad_csv_fifo_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const std::string fifo = (dir / "pipe.csv").string();
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  std::string msg = error_of([&] { ad::data::read_csv(fifo); });
+  EXPECT_TRUE(contains(msg, "read_csv: cannot read '" + fifo + "': it is a FIFO, not a regular file")) << msg;
+  msg = error_of([&] { ad::data::read_csv(dir.string()); });
+  EXPECT_TRUE(contains(msg, "it is a directory")) << msg;
+  std::filesystem::remove_all(dir);
+}
+
 TEST(CsvErrors, MissingFileNamesThePath) {
   const std::string msg = error_of([] { ad::data::read_csv("/nonexistent/dir/none.csv"); });
   EXPECT_TRUE(contains(msg, "/nonexistent/dir/none.csv")) << msg;
-  EXPECT_TRUE(contains(msg, "cannot open")) << msg;
+  EXPECT_TRUE(contains(msg, "cannot read")) << msg;
+  EXPECT_TRUE(contains(msg, "no such file")) << msg;
 }
 
 TEST(CsvErrors, ErrorsFromAFileNameTheFile) {

@@ -1,0 +1,267 @@
+// One row per misuse a new user can make, with the fragment its ad::Error must contain: the
+// name of the op that was called (not of an op it uses inside), and what was wrong. Runs in the
+// normal and in the sanitizer build, so a row that reads out of bounds fails there even when it
+// happens to throw here. The classes: 0-d tensors given to ops that need a dim, element counts
+// that overflow, sizes that do not agree, indices out of range, values without an integer,
+// repeated or out-of-range dims, impossible ranges.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "adgraph/autodiff/autodiff.h"
+#include "tests/test_util.h"
+
+namespace {
+
+using ad::Tensor;
+constexpr std::int64_t kBig = std::int64_t{1} << 40;
+
+struct Misuse {
+  const char* what;
+  std::function<void()> call;
+  const char* expect;  // starts with the called op's name
+};
+
+Tensor s0() { return ad::scalar_tensor(1.0); }
+Tensor v3() { return ad::tensor({1.0, 2.0, 3.0}); }
+Tensor m23() { return ad::zeros({2, 3}, ad::dtype(ad::kFloat64)); }
+
+const std::vector<Misuse>& misuses() {
+  static const std::vector<Misuse> rows = {
+      // 0-d tensors where a dim is needed
+      {"size(0) of a scalar", [] { (void)s0().size(0); }, "size: dim 0 given for a 0-d tensor"},
+      {"gather on a scalar", [] { ad::gather(s0(), 0, ad::index_tensor({0}, {})); }, "gather: dim 0 given for a 0-d"},
+      {"scatter_add into a scalar", [] { ad::scatter_add({}, 0, ad::index_tensor({0}, {}), s0()); },
+       "scatter_add: dim 0 given for a 0-d"},
+      {"index_add into a scalar", [] { ad::index_add({}, 0, ad::index_tensor({0}), v3()); },
+       "index_add: dim 0 given for a 0-d"},
+      {"index_select on a scalar", [] { ad::index_select(s0(), 0, ad::index_tensor({0})); },
+       "index_select: dim 0 given for a 0-d"},
+      {"cat of scalars",
+       [] {
+         ad::cat({s0(), s0()});
+       },
+       "cat: dim 0 given for a 0-d"},
+      {"slice of a scalar", [] { ad::slice(s0(), 0, 0, 1); }, "slice: dim 0 given for a 0-d"},
+      {"softmax of a scalar, dim 1", [] { ad::softmax(s0(), 1); }, "softmax: dim 1 is out of range for a 0-d"},
+      {"log_softmax of a scalar, dim 2", [] { ad::log_softmax(s0(), 2); }, "log_softmax: dim 2 is out of range"},
+      {"logsumexp of a scalar, dim 1", [] { ad::logsumexp(s0(), {1}); }, "logsumexp: dim 1 is out of range"},
+      {"transpose of a scalar", [] { ad::transpose(s0(), 0, 1); }, "transpose: dim 1 is out of range for a 0-d"},
+      {"matmul of scalars", [] { ad::matmul(s0(), s0()); }, "matmul: both operands need at least one dim"},
+      // element counts that overflow int64, or memory that cannot exist
+      {"zeros 2^40 x 2^40",
+       [] {
+         ad::zeros({kBig, kBig});
+       },
+       "zeros: shape [1099511627776, 1099511627776] has more"},
+      {"ones whose byte count wraps",
+       [] {
+         ad::ones({std::int64_t{1} << 61, 4});
+       },
+       "ones: shape"},
+      {"empty with 2^62 elements", [] { ad::empty({std::int64_t{1} << 62}); }, "empty: shape"},
+      {"full 2^33 x 2^33",
+       [] {
+         ad::full({std::int64_t{1} << 33, std::int64_t{1} << 33}, 1.0);
+       },
+       "full: shape"},
+      {"randn of 2^40 floats", [] { ad::randn({kBig}); }, "randn: out of memory allocating"},
+      {"rand with a negative size",
+       [] {
+         ad::rand({3, -1});
+       },
+       "uniform: negative size -1 in dim 1"},
+      {"randint with a huge shape",
+       [] {
+         ad::randint(0, 5, {kBig, kBig});
+       },
+       "randint: shape"},
+      {"reshape to an overflowing shape",
+       [] {
+         ad::reshape(ad::zeros({0}), {kBig, kBig, 0});
+       },
+       "reshape: shape"},
+      {"reshape with -1 and huge sizes",
+       [] {
+         ad::reshape(v3(), {kBig, kBig, -1});
+       },
+       "reshape: shape"},
+      {"reshape with a negative size", [] { ad::reshape(v3(), {-3}); }, "reshape: negative size -3"},
+      {"expand to 2^80 elements",
+       [] {
+         ad::expand(ad::zeros({1}), {kBig, kBig});
+       },
+       "expand: shape"},
+      {"broadcast to 2^80 elements",
+       [] {
+         ad::zeros({0, kBig, 1}) + ad::zeros({0, 1, kBig});
+       },
+       "add: shape"},
+      {"tensor with a huge shape",
+       [] {
+         ad::tensor({1.0}, {kBig, kBig}, {});
+       },
+       "tensor: shape"},
+      {"eye of a negative size", [] { ad::eye(-2); }, "eye: n must be >= 0, got -2"},
+      {"randperm of a negative size", [] { ad::randperm(-1); }, "randperm: n must be >= 0"},
+      // sizes that do not agree
+      {"index_add with a short source",
+       [] {
+         ad::index_add({3}, 0, ad::index_tensor({0, 1, 2}), ad::tensor({1.0}));
+       },
+       "index_add: src has shape [1] but 3 indices into dim 0 of [3] need src of shape [3]"},
+      {"scatter_add with a short source",
+       [] {
+         ad::scatter_add({3}, 0, ad::index_tensor({0, 1, 2}), ad::tensor({1.0}));
+       },
+       "scatter_add: src shape [1] must equal the index shape [3]"},
+      {"tensor whose values do not fill the shape",
+       [] {
+         ad::tensor({1, 2, 3}, {2, 2}, {});
+       },
+       "tensor: 3 values do not fill shape [2, 2]"},
+      {"reshape to another element count",
+       [] {
+         ad::reshape(v3(), {2, 2});
+       },
+       "reshape: cannot view shape [3]"},
+      {"add of shapes that do not broadcast", [] { m23() + ad::zeros({2}, ad::dtype(ad::kFloat64)); },
+       "add: shapes [2, 3] and [2] cannot be broadcast"},
+      {"matmul of mismatched inner sizes", [] { ad::matmul(m23(), m23()); }, "matmul:"},
+      {"cat of different ranks",
+       [] {
+         ad::cat({v3(), m23()});
+       },
+       "cat: tensor 1 has shape [2, 3]"},
+      {"copy_ from a shape that does not broadcast",
+       [] {
+         m23().copy_(v3().reshape({3, 1}));
+       },
+       "copy_: the argument of shape [3, 1] cannot be broadcast"},
+      // indices out of range
+      {"gather with an index past the end", [] { ad::gather(v3(), 0, ad::index_tensor({5})); },
+       "gather: index 5 is out of range for dim 0 of shape [3]"},
+      {"index_select with a negative index", [] { ad::index_select(v3(), 0, ad::index_tensor({-4})); },
+       "index_select: index -4 is out of range for dim 0"},
+      {"index_add with an index past the end",
+       [] {
+         ad::index_add({2}, 0, ad::index_tensor({0, 2}), ad::tensor({1.0, 1.0}));
+       },
+       "index_add: index 2 is out of range for dim 0 of shape [2]"},
+      {"at with an index past the end", [] { (void)v3().at({3}); }, "at: index 3 is out of range for dim 0"},
+      {"at with too few indices", [] { (void)m23().at({1}); }, "at: 1 indices given for a tensor of shape [2, 3]"},
+      {"gather with a Float64 index", [] { ad::gather(v3(), 0, v3()); }, "gather: the index must be an Int64 tensor"},
+      // values that have no integer
+      {"NaN to Int64",
+       [] {
+         ad::tensor({1.0, NAN}).to(ad::kInt64);
+       },
+       "to(Int64): element 1 is nan"},
+      {"Inf to Int64", [] { ad::tensor({INFINITY}).to(ad::kInt64); }, "to(Int64): element 0 is inf"},
+      {"1e19 to Int64", [] { ad::tensor({1e19}).to(ad::kInt64); }, "to(Int64): element 0 is"},
+      // dims: repeated, out of range
+      {"sum over a dim twice",
+       [] {
+         ad::sum(m23(), {0, 0});
+       },
+       "sum: dim 0 appears more than once in dims [0, 0]"},
+      {"mean over 1 and -1",
+       [] {
+         ad::mean(m23(), {1, -1});
+       },
+       "mean: dim 1 appears more than once"},
+      {"amax over a dim twice",
+       [] {
+         ad::amax(m23(), {1, 1});
+       },
+       "amax: dim 1 appears more than once"},
+      {"amin past the rank", [] { ad::amin(m23(), {2}); }, "amin: dim 2 is out of range for a tensor of rank 2"},
+      {"logsumexp over a dim twice",
+       [] {
+         ad::logsumexp(m23(), {1, 1});
+       },
+       "logsumexp: dim 1 appears more than once"},
+      {"sum past the rank", [] { ad::sum(m23(), {5}); }, "sum: dim 5 is out of range for a tensor of rank 2"},
+      {"argmax past the rank", [] { ad::argmax(m23(), 2); }, "argmax: dim 2 is out of range"},
+      {"softmax past the rank", [] { ad::softmax(m23(), -3); }, "softmax: dim -3 is out of range"},
+      {"permute with a repeated dim",
+       [] {
+         ad::permute(m23(), {0, 0});
+       },
+       "permute: dims [0, 0] repeat dim 0"},
+      {"unsqueeze past the rank", [] { ad::unsqueeze(v3(), 3); }, "unsqueeze: dim 3 is out of range"},
+      // impossible ranges and arguments
+      {"arange to NaN", [] { ad::arange(0, NAN); }, "arange: start, end and step must be finite"},
+      {"arange to Inf", [] { ad::arange(0.0, INFINITY); }, "arange: start, end and step must be finite"},
+      {"arange with step 0", [] { ad::arange(0, 1, 0); }, "arange: step 0.000000 does not lead"},
+      {"arange with 2^70 elements", [] { ad::arange(0, 0x1p70); }, "arange:"},
+      {"linspace with negative steps", [] { ad::linspace(0, 1, -3); }, "linspace: steps must be >= 1"},
+      {"linspace to NaN", [] { ad::linspace(0, NAN, 3); }, "linspace: start and end must be finite"},
+      {"slice with step 0", [] { ad::slice(v3(), 0, 0, 2, 0); }, "slice: step must be positive"},
+      {"cat of nothing", [] { ad::cat({}); }, "cat: needs at least one tensor"},
+      {"stack of nothing", [] { ad::stack({}); }, "stack: needs at least one tensor"},
+      {"amax of an empty tensor", [] { ad::amax(ad::zeros({0})); }, "amax: cannot reduce an empty tensor"},
+      {"item of three elements", [] { (void)v3().item(); }, "item: the tensor has shape [3]"},
+      {"an undefined tensor", [] { (void)Tensor().shape(); }, "use of an undefined Tensor"},
+      // autograd misuse
+      {"backward of a non-scalar", [] { (v3().requires_grad_() * 2.0).backward(); },
+       "backward: grad can be implicitly created only for one-element outputs"},
+      {"backward of a constant", [] { v3().sum().backward(); }, "does not require grad and has no grad_fn"},
+      {"requires_grad on Int64", [] { ad::index_tensor({1}).requires_grad_(); },
+       "requires_grad_: only floating-point tensors"},
+      {"in-place on a leaf that requires grad", [] { v3().requires_grad_().add_(1.0); },
+       "add_: a leaf tensor of shape [3] that requires grad cannot be modified in place"},
+      {"math on Int64", [] { ad::exp(ad::index_tensor({1})); }, "exp: Int64 tensors hold indices"},
+      {"dtype mismatch", [] { ad::tensor({1.0}) + ad::tensor({1.0}, ad::dtype(ad::kFloat32)); }, "add: dtype mismatch"},
+  };
+  return rows;
+}
+
+class BadInput : public ::testing::TestWithParam<std::size_t> {};
+
+TEST_P(BadInput, IsAnErrorNamingTheOpAndTheFault) {
+  const Misuse& m = misuses()[GetParam()];
+  SCOPED_TRACE(m.what);
+  std::string msg;
+  try {
+    m.call();
+    ADD_FAILURE() << "no error";
+  } catch (const ad::Error& e) {
+    msg = e.what();
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "not an ad::Error: " << typeid(e).name() << ": " << e.what();
+  }
+  EXPECT_NE(msg.find(m.expect), std::string::npos) << "message: " << msg << "\nexpected: " << m.expect;
+}
+
+INSTANTIATE_TEST_SUITE_P(Table, BadInput, ::testing::Range<std::size_t>(0, misuses().size()),
+                         [](const ::testing::TestParamInfo<std::size_t>& row) {
+                           std::string name;
+                           for (const char* c = misuses()[row.param].what; *c; ++c)
+                             name += std::isalnum(static_cast<unsigned char>(*c)) ? *c : '_';
+                           return name;
+                         });
+
+// What the same calls do where they are valid: 0-d tensors behave as in PyTorch.
+TEST(BadInputNeighbours, ScalarsWhereADimHasOneMeaning) {
+  const Tensor x = ad::scalar_tensor(0.3).requires_grad_();
+  EXPECT_EQ(ad::softmax(x, 0).item(), 1.0);
+  EXPECT_EQ(ad::log_softmax(x, -1).item(), 0.0);
+  EXPECT_DOUBLE_EQ(ad::logsumexp(x, {0}).item(), 0.3);
+  EXPECT_EQ(ad::logsumexp(x, {0}).dim(), 0);
+  EXPECT_EQ(ad::sum(x, {0}).item(), 0.3);
+  EXPECT_EQ(ad::argmax(x, 0).item(), 0.0);
+  EXPECT_EQ(ad::squeeze(x, 0).dim(), 0);
+  EXPECT_EQ(ad::transpose(x, 0, -1).dim(), 0);
+  ad::logsumexp(x, {0}).backward();
+  EXPECT_EQ(x.grad().item(), 1.0);
+  // A 0 in a shape is fine, and so is its count of zero elements.
+  EXPECT_EQ(ad::zeros({0, kBig}).numel(), 0);
+  EXPECT_EQ(ad::sum(ad::zeros({0, 3}), {0}).to_vector(), (std::vector<double>{0, 0, 0}));
+}
+
+}  // namespace
