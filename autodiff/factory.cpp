@@ -158,17 +158,24 @@ Tensor random_fill(const Shape& shape, TensorOptions opt, Generator* gen, const 
   });
   return finish(t, opt);
 }
+
+Tensor uniform_for(const Shape& shape, double lo, double hi, TensorOptions opt, Generator* gen, const char* op) {
+  if (!(lo < hi))
+    throw Error(std::string(op) + ": need lo < hi, got " + std::to_string(lo) + " and " + std::to_string(hi));
+  // A double just below hi can round up to hi in Float32: keep the interval half-open.
+  const double top = opt.dtype == kFloat32 ? std::nextafter(static_cast<float>(hi), static_cast<float>(lo)) : hi;
+  return random_fill(shape, opt, gen, op, [=](Generator& g) { return std::min(g.uniform(lo, hi), top); });
+}
 }  // namespace
 
-Tensor rand(const Shape& shape, TensorOptions opt, Generator* gen) { return uniform(shape, 0.0, 1.0, opt, gen); }
+Tensor rand(const Shape& shape, TensorOptions opt, Generator* gen) {
+  return uniform_for(shape, 0.0, 1.0, opt, gen, "rand");
+}
 Tensor randn(const Shape& shape, TensorOptions opt, Generator* gen) {
   return random_fill(shape, opt, gen, "randn", [](Generator& g) { return g.normal(); });
 }
 Tensor uniform(const Shape& shape, double lo, double hi, TensorOptions opt, Generator* gen) {
-  if (!(lo < hi)) throw Error("uniform: need lo < hi, got " + std::to_string(lo) + " and " + std::to_string(hi));
-  // A double just below hi can round up to hi in Float32: keep the interval half-open.
-  const double top = opt.dtype == kFloat32 ? std::nextafter(static_cast<float>(hi), static_cast<float>(lo)) : hi;
-  return random_fill(shape, opt, gen, "uniform", [=](Generator& g) { return std::min(g.uniform(lo, hi), top); });
+  return uniform_for(shape, lo, hi, opt, gen, "uniform");
 }
 Tensor normal(const Shape& shape, double mean, double std, TensorOptions opt, Generator* gen) {
   if (!(std > 0.0)) throw Error("normal: std must be > 0, got " + std::to_string(std));

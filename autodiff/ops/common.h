@@ -22,6 +22,11 @@ inline void check_same_dtype(const Tensor& a, const Tensor& b, const char* op) {
                 dtype_name(b.dtype()) + " " + shape_str(b.shape()) + "; convert one operand with .to()");
 }
 
+// Throws the dtype error of dispatch_float, naming `op`, unless `a` is floating.
+inline void check_floating(const Tensor& a, const char* op) {
+  dispatch_float(a.dtype(), op, []<class T>() {});
+}
+
 // out[i] = f(a[i]) (floating dtypes).
 template <class F>
 Tensor map_unary(const Tensor& a, const char* op, F f) {

@@ -102,17 +102,19 @@ Tensor transpose(const Tensor& a, std::int64_t d0, std::int64_t d1) {
   return permute(a, p);
 }
 
+namespace {
+
 // d expand(a) = g   (the engine sums g back to a's shape)
-Tensor expand(const Tensor& a, const Shape& shape) {
+Tensor expand_as_op(const Tensor& a, const Shape& shape, const char* op) {
   Shape s = shape;
   const std::size_t off = s.size() >= a.shape().size() ? s.size() - a.shape().size() : 0;
   for (std::size_t i = 0; i < s.size(); ++i)
     if (s[i] == -1 && i >= off) s[i] = a.shape()[i - off];
   if (!broadcastable_to(a.shape(), s))
-    throw Error("expand: shape " + shape_str(a.shape()) + " cannot be expanded to " + shape_str(shape) +
+    throw Error(std::string(op) + ": shape " + shape_str(a.shape()) + " cannot be expanded to " + shape_str(shape) +
                 "; only dims of size 1 can grow, and new dims go in front");
   if (s == a.shape()) return a;
-  Tensor out = detail::empty_for(s, a.dtype(), "expand");
+  Tensor out = detail::empty_for(s, a.dtype(), op);
   dispatch_all(a.dtype(), [&]<class T>() {
     const T* src = a.data_ptr<T>();
     T* dst = out.data_ptr<T>();
@@ -121,10 +123,13 @@ Tensor expand(const Tensor& a, const Shape& shape) {
                                  for (std::int64_t j = 0; j < len; ++j) dst[o + j] = src[base[0] + j * st[0]];
                                });
   });
-  return record("expand", out, {a}, [](const Tensor& g, const Tensor&) { return GradList{g}; });
+  return record(op, out, {a}, [](const Tensor& g, const Tensor&) { return GradList{g}; });
 }
 
-Tensor broadcast_to(const Tensor& a, const Shape& shape) { return expand(a, shape); }
+}  // namespace
+
+Tensor expand(const Tensor& a, const Shape& shape) { return expand_as_op(a, shape, "expand"); }
+Tensor broadcast_to(const Tensor& a, const Shape& shape) { return expand_as_op(a, shape, "broadcast_to"); }
 
 Tensor Tensor::t() const {
   if (dim() > 2)

@@ -7,8 +7,10 @@
 namespace ad {
 namespace {
 
-// m = max over dims (keepdim), with infinite maxima replaced by 0 so x - m never gives inf - inf.
-Tensor safe_max(const Tensor& a, const Shape& dims) {
+// m = max over dims (keepdim), with infinite maxima replaced by 0 so x - m never gives inf - inf;
+// 0 when there are no elements (the sum of no exponentials is 0, whose log is -inf).
+Tensor safe_max(const Tensor& a, const Shape& dims, const Shape& keep) {
+  if (a.numel() == 0) return zeros(keep, dtype(a.dtype()));
   Tensor m = amax(a, dims, true);
   dispatch_float(m.dtype(), "logsumexp", [&]<class T>() {
     T* p = m.data_ptr<T>();
@@ -30,12 +32,13 @@ Shape keep_shape(const Tensor& a, const Shape& dims) {
 
 // d logsumexp(a) = g * exp(a - logsumexp(a))
 Tensor logsumexp(const Tensor& a, const Shape& dims, bool keepdim) {
+  detail::check_floating(a, "logsumexp");
   const Shape keep = keep_shape(a, dims), in = a.shape();                       // checks the dims first
   if (a.dim() == 0) return reshape(logsumexp(reshape(a, {1}), {}, false), {});  // a scalar is one-element 1-D
   Tensor out;
   {
     NoGradGuard ng;
-    const Tensor m = safe_max(a, dims);
+    const Tensor m = safe_max(a, dims, keep);
     out = log(sum(exp(a - m), dims, true)) + m;
     if (!keepdim) out = sum(out, dims, false);  // drops the kept dims (each has size 1)
     out = out.detach();
@@ -50,6 +53,7 @@ Tensor logsumexp(const Tensor& a, const Shape& dims, bool keepdim) {
 
 // d log_softmax(a) = g - exp(out) * sum(g, dim)
 Tensor log_softmax(const Tensor& a, std::int64_t dim) {
+  detail::check_floating(a, "log_softmax");
   const std::int64_t d = wrap_dim_scalar(dim, a.dim(), "log_softmax");
   if (a.dim() == 0) return reshape(log_softmax(reshape(a, {1}), 0), {});
   Tensor out;
@@ -64,6 +68,7 @@ Tensor log_softmax(const Tensor& a, std::int64_t dim) {
 
 // d softmax(a) = out * (g - sum(g * out, dim))
 Tensor softmax(const Tensor& a, std::int64_t dim) {
+  detail::check_floating(a, "softmax");
   const std::int64_t d = wrap_dim_scalar(dim, a.dim(), "softmax");
   if (a.dim() == 0) return reshape(softmax(reshape(a, {1}), 0), {});
   Tensor out;

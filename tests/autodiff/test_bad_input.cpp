@@ -74,7 +74,7 @@ const std::vector<Misuse>& misuses() {
        [] {
          ad::rand({3, -1});
        },
-       "uniform: negative size -1 in dim 1"},
+       "rand: negative size -1 in dim 1"},
       {"randint with a huge shape",
        [] {
          ad::randint(0, 5, {kBig, kBig});
@@ -216,6 +216,10 @@ const std::vector<Misuse>& misuses() {
       {"in-place on a leaf that requires grad", [] { v3().requires_grad_().add_(1.0); },
        "add_: a leaf tensor of shape [3] that requires grad cannot be modified in place"},
       {"math on Int64", [] { ad::exp(ad::index_tensor({1})); }, "exp: Int64 tensors hold indices"},
+      {"softmax of Int64", [] { ad::softmax(ad::index_tensor({1, 2}), 0); }, "softmax: Int64 tensors hold indices"},
+      {"logsumexp of Int64", [] { ad::logsumexp(ad::index_tensor({1}), {}); }, "logsumexp: Int64 tensors"},
+      {"broadcast_to a smaller shape", [] { ad::broadcast_to(m23(), {4}); }, "broadcast_to: shape [2, 3] cannot"},
+      {"uniform with lo > hi", [] { ad::uniform({2}, 1.0, 0.0); }, "uniform: need lo < hi"},
       {"dtype mismatch", [] { ad::tensor({1.0}) + ad::tensor({1.0}, ad::dtype(ad::kFloat32)); }, "add: dtype mismatch"},
   };
   return rows;
@@ -259,6 +263,10 @@ TEST(BadInputNeighbours, ScalarsWhereADimHasOneMeaning) {
   EXPECT_EQ(ad::transpose(x, 0, -1).dim(), 0);
   ad::logsumexp(x, {0}).backward();
   EXPECT_EQ(x.grad().item(), 1.0);
+  // Empty reductions follow PyTorch: the log of a sum of no exponentials is -inf.
+  EXPECT_EQ(ad::logsumexp(ad::zeros({0}), {0}).item(), -INFINITY);
+  EXPECT_EQ(ad::softmax(ad::zeros({2, 0}), 1).shape(), (ad::Shape{2, 0}));
+  EXPECT_EQ(ad::log_softmax(ad::zeros({0, 2}), 1).shape(), (ad::Shape{0, 2}));
   // A 0 in a shape is fine, and so is its count of zero elements.
   EXPECT_EQ(ad::zeros({0, kBig}).numel(), 0);
   EXPECT_EQ(ad::sum(ad::zeros({0, 3}), {0}).to_vector(), (std::vector<double>{0, 0, 0}));
