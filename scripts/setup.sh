@@ -2,6 +2,7 @@
 # Installs what is missing (Debian 12, as root or with sudo) and configures the build directory.
 # Idempotent: a second run installs nothing and keeps the build directory's cache.
 #   BUILD_DIR=build (default)   extra arguments are passed to cmake, e.g. -DADGRAPH_SANITIZE=address
+#   SETUP_EXTRA="pkg ..."       more packages, for one stage only (the fuzz build's clang)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +15,8 @@ packages=(
   libcairo2-dev       # pictures: loss curves, decision boundaries, loss surfaces (PNG/SVG)
   libadolc-dev  # the scalar-tape peer in bench/ (ADOL-C)
 )
+read -r -a extra <<<"${SETUP_EXTRA:-}"
+packages+=("${extra[@]+"${extra[@]}"}")
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

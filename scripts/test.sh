@@ -4,7 +4,8 @@
 #   2. the consumer project built against the installed package, FetchContent, add_subdirectory
 #      and the .deb (scripts/consumer.sh),
 #   3. the AddressSanitizer + UndefinedBehaviorSanitizer build in build-asan/,
-#   4. the ThreadSanitizer build of the concurrency tests in build-tsan/.
+#   4. the ThreadSanitizer build of the concurrency tests in build-tsan/,
+#   5. the libFuzzer harnesses of the file readers, 20 s each (scripts/fuzz.sh, build-fuzz/).
 #   scripts/test.sh [-j N]   (default: every core)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,4 +39,8 @@ cmake --build build-tsan -j"$jobs" --target concurrency_tests
 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 OPENBLAS_NUM_THREADS=1 \
   ctest --test-dir build-tsan --output-on-failure -j"$jobs" -R '^Concurrency[.]'
 took "thread sanitizer build and tests"
+
+echo "== fuzzing the safetensors and CSV readers (clang, libFuzzer, ASan + UBSan) =="
+bash scripts/fuzz.sh -j "$jobs" -t 20
+took "fuzz build and runs"
 echo "== test.sh: every stage passed, $SECONDS s in all =="
