@@ -216,7 +216,11 @@ const std::vector<Misuse>& misuses() {
       {"in-place on a leaf that requires grad", [] { v3().requires_grad_().add_(1.0); },
        "add_: a leaf tensor of shape [3] that requires grad cannot be modified in place"},
       {"math on Int64", [] { ad::exp(ad::index_tensor({1})); }, "exp: Int64 tensors hold indices"},
-      {"softmax of Int64", [] { ad::softmax(ad::index_tensor({1, 2}), 0); }, "softmax: Int64 tensors hold indices"},
+      {"softmax of Int64",
+       [] {
+         ad::softmax(ad::index_tensor({1, 2}), 0);
+       },
+       "softmax: Int64 tensors hold indices"},
       {"logsumexp of Int64", [] { ad::logsumexp(ad::index_tensor({1}), {}); }, "logsumexp: Int64 tensors"},
       {"broadcast_to a smaller shape", [] { ad::broadcast_to(m23(), {4}); }, "broadcast_to: shape [2, 3] cannot"},
       {"uniform with lo > hi", [] { ad::uniform({2}, 1.0, 0.0); }, "uniform: need lo < hi"},
