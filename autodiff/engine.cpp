@@ -57,8 +57,10 @@ void accumulate_into(Tensor& buffer, Tensor g) { buffer = buffer.defined() ? buf
 void check_finite(const Node& n, const GradList& grads) {
   for (std::size_t i = 0; i < grads.size(); ++i) {
     if (!grads[i].defined()) continue;
-    const char* bad = dispatch_float(grads[i].dtype(), "anomaly check", [&]<class T>() -> const char* {
-      const T* p = grads[i].data_ptr<T>();
+    NoGradGuard no_grad;
+    const Tensor gi = grads[i].contiguous();
+    const char* bad = dispatch_float(gi.dtype(), "anomaly check", [&]<class T>() -> const char* {
+      const T* p = gi.data_ptr<T>();
       for (std::int64_t k = 0, m = grads[i].numel(); k < m; ++k) {
         if (std::isnan(p[k])) return "NaN";
         if (std::isinf(p[k])) return "Inf";

@@ -55,8 +55,11 @@ AccumulateGrad::AccumulateGrad(std::shared_ptr<TensorImpl> l) : Node("Accumulate
   out_dtype = leaf->storage->dtype;
 }
 
-void accumulate_grad(TensorImpl& t, const Tensor& g) {
-  if (!g.defined()) return;
+void accumulate_grad(TensorImpl& t, const Tensor& g_in) {
+  if (!g_in.defined()) return;
+  // .grad is always contiguous (optimizers and users read it row-major); a rule may return a
+  // view (sum's gradient is an expand, transpose's a permuted view).
+  const Tensor g = g_in.is_contiguous() ? g_in : g_in.contiguous();
   if (t.grad && t.grad->grad_fn == nullptr && !GradMode::is_enabled()) {
     Tensor(t.grad).add_(g);  // the common case: accumulate in place
   } else if (t.grad) {
@@ -146,7 +149,10 @@ Tensor attach(std::shared_ptr<Node> node, Tensor out, const Tensor* inputs, std:
     }
     node->drawing = std::move(d);
   }
-  if (keep_output) {
+  if (keep_output) {  // the engine rebuilds the output from its storage: it must own all of it
+    if (!out.is_contiguous() || out.storage_offset() != 0 || out.impl()->storage->numel != out.numel())
+      throw Error(std::string("record: op '") + node->name +
+                  "' asked to keep its output, which is a view; keep_output needs a freshly computed output");
     node->saved_out = out.impl()->storage;
     node->saved_out_version = out.version();
   }

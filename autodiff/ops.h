@@ -76,8 +76,10 @@ Tensor matmul(const Tensor& a, const Tensor& b);
 // set; BLAS reads the transpose in place (no copy). matmul_t(x, W, false, true) is x @ W^T.
 Tensor matmul_t(const Tensor& a, const Tensor& b, bool transpose_a, bool transpose_b);
 
-// ---- shape (ops/shape_ops.cpp)
-Tensor reshape(const Tensor& a, const Shape& shape);  // one dim may be -1; shares storage
+// ---- views (ops/shape_ops.cpp): no copy; the result shares storage with `a`, so writes
+// through it reach `a`. reshape copies only when the strides cannot show the new shape.
+Tensor reshape(const Tensor& a, const Shape& shape);  // one dim may be -1
+Tensor view(const Tensor& a, const Shape& shape);     // like reshape, but throws instead of copying
 Tensor transpose(const Tensor& a, std::int64_t d0, std::int64_t d1);
 Tensor permute(const Tensor& a, const Shape& dims);
 Tensor squeeze(const Tensor& a);

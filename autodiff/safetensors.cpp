@@ -209,8 +209,11 @@ void save_safetensors(const std::string& path, const NamedTensors& tensors,
         for (int i = 0; i < 8; ++i) len[i] = static_cast<unsigned char>(n >> (8 * i));
         w.append(len, 8);
         w.append(header.data(), header.size());
-        for (const auto& [name, t] : tensors)
-          w.append(t.impl()->storage->data, static_cast<std::size_t>(t.numel()) * dtype_size(t.dtype()));
+        for (const auto& [name, t] : tensors) {
+          const Tensor c = t.detach().contiguous();  // a view is written as its elements, row-major
+          w.append(static_cast<const char*>(c.impl()->storage->data) + c.storage_offset() * dtype_size(c.dtype()),
+                   static_cast<std::size_t>(c.numel()) * dtype_size(c.dtype()));
+        }
         w.flush();
       },
       "save_safetensors");

@@ -116,4 +116,21 @@ Shape broadcast_strides(const Shape& in, const Shape& out) {
   return st;
 }
 
+Shape broadcast_strides(const Shape& in, const Shape& in_strides, const Shape& out) {
+  Shape st(out.size(), 0);
+  const std::size_t off = out.size() - in.size();
+  for (std::size_t i = 0; i < in.size(); ++i) st[i + off] = in[i] == 1 ? 0 : in_strides[i];
+  return st;
+}
+
+bool is_contiguous_layout(const Shape& shape, const Shape& strides) {
+  std::int64_t expected = 1;
+  for (std::size_t i = shape.size(); i-- > 0;) {
+    if (shape[i] == 0) return true;
+    if (shape[i] != 1 && strides[i] != expected) return false;
+    expected *= shape[i];
+  }
+  return true;
+}
+
 }  // namespace ad

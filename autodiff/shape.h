@@ -31,7 +31,11 @@ std::int64_t wrap_dim_scalar(std::int64_t dim, std::int64_t rank, const char* op
 // given twice. Empty `dims` selects nothing (callers treat it as "all"); a 0-d tensor accepts
 // 0 / -1 and gets an empty mask.
 std::vector<bool> dim_mask(const Shape& dims, std::int64_t rank, const char* op);
-// Strides of `in` laid over the broadcast shape `out` (0 along broadcast dims).
+// Strides of a contiguous `in` laid over the broadcast shape `out` (0 along broadcast dims).
 Shape broadcast_strides(const Shape& in, const Shape& out);
+// The same for a tensor of shape `in` with the given strides (a view).
+Shape broadcast_strides(const Shape& in, const Shape& in_strides, const Shape& out);
+// True when the strides are row-major without gaps (dims of size 1 may have any stride).
+bool is_contiguous_layout(const Shape& shape, const Shape& strides);
 
 }  // namespace ad

@@ -1,5 +1,6 @@
 #include "adgraph/autodiff/tensor.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -27,6 +28,9 @@ Storage::Storage(Dtype d, std::int64_t n) : numel(n), dtype(d) {
 
 Storage::~Storage() { std::free(data); }
 
+TensorImpl::TensorImpl(std::shared_ptr<Storage> s, Shape sh)
+    : storage(std::move(s)), shape(std::move(sh)), strides(contiguous_strides(shape)) {}
+
 const TensorImpl& Tensor::checked() const {
   if (!impl_)
     throw Error("use of an undefined Tensor (default-constructed, or a .grad() that no backward has filled yet)");
@@ -36,6 +40,10 @@ const TensorImpl& Tensor::checked() const {
 const Shape& Tensor::shape() const { return checked().shape; }
 std::int64_t Tensor::size(std::int64_t d) const { return shape()[wrap_dim(d, dim(), "size")]; }
 std::int64_t Tensor::numel() const { return numel_of(shape()); }
+const Shape& Tensor::strides() const { return checked().strides; }
+std::int64_t Tensor::stride(std::int64_t d) const { return strides()[wrap_dim(d, dim(), "stride")]; }
+std::int64_t Tensor::storage_offset() const { return checked().offset; }
+bool Tensor::is_contiguous() const { return is_contiguous_layout(shape(), impl_->strides); }
 Dtype Tensor::dtype() const { return checked().storage->dtype; }
 std::uint64_t Tensor::version() const { return checked().storage->version; }
 std::string Tensor::label() const { return checked().label; }
@@ -45,18 +53,41 @@ Tensor& Tensor::set_label(std::string name) {
   return *this;
 }
 
+namespace {
 template <class T>
-T* Tensor::data_ptr() {
-  return const_cast<T*>(std::as_const(*this).data_ptr<T>());
+constexpr Dtype dtype_of() {
+  return std::is_same_v<T, float> ? kFloat32 : std::is_same_v<T, double> ? kFloat64 : kInt64;
+}
+}  // namespace
+
+template <class T>
+const T* Tensor::strided_data_ptr() const {
+  constexpr Dtype want = dtype_of<T>();
+  if (dtype() != want)
+    throw Error(std::string("data_ptr: the tensor holds ") + dtype_name(dtype()) + " but " + dtype_name(want) +
+                " was requested; call .to(ad::k" + dtype_name(want) + ") first");
+  return static_cast<const T*>(impl_->storage->data) + impl_->offset;
+}
+
+template <class T>
+T* Tensor::strided_data_ptr() {
+  return const_cast<T*>(std::as_const(*this).strided_data_ptr<T>());
 }
 
 template <class T>
 const T* Tensor::data_ptr() const {
-  constexpr Dtype want = std::is_same_v<T, float> ? kFloat32 : std::is_same_v<T, double> ? kFloat64 : kInt64;
-  if (dtype() != want)
-    throw Error(std::string("data_ptr: the tensor holds ") + dtype_name(dtype()) + " but " + dtype_name(want) +
-                " was requested; call .to(ad::k" + dtype_name(want) + ") first");
-  return static_cast<const T*>(impl_->storage->data);
+  const T* p = strided_data_ptr<T>();
+  if (!is_contiguous())
+    throw Error("data_ptr: the tensor of shape " + shape_str(shape()) + " is a non-contiguous view (strides " +
+                shape_str(strides()) +
+                "), so its elements are not in row-major order; call .contiguous() first "
+                "(or strided_data_ptr() and follow strides())");
+  return p;
+}
+
+template <class T>
+T* Tensor::data_ptr() {
+  return const_cast<T*>(std::as_const(*this).data_ptr<T>());
 }
 
 template float* Tensor::data_ptr<float>();
@@ -65,19 +96,29 @@ template std::int64_t* Tensor::data_ptr<std::int64_t>();
 template const float* Tensor::data_ptr<float>() const;
 template const double* Tensor::data_ptr<double>() const;
 template const std::int64_t* Tensor::data_ptr<std::int64_t>() const;
+template float* Tensor::strided_data_ptr<float>();
+template double* Tensor::strided_data_ptr<double>();
+template std::int64_t* Tensor::strided_data_ptr<std::int64_t>();
+template const float* Tensor::strided_data_ptr<float>() const;
+template const double* Tensor::strided_data_ptr<double>() const;
+template const std::int64_t* Tensor::strided_data_ptr<std::int64_t>() const;
 
 double Tensor::item() const {
   if (numel() != 1)
     throw Error("item: the tensor has shape " + shape_str(shape()) + " (" + std::to_string(numel()) +
                 " elements); item() needs exactly one element — reduce it first (e.g. .sum()) or index it");
-  return dispatch_all(dtype(), [&]<class T>() { return static_cast<double>(data_ptr<T>()[0]); });
+  return dispatch_all(dtype(), [&]<class T>() { return static_cast<double>(strided_data_ptr<T>()[0]); });
 }
 
 std::vector<double> Tensor::to_vector() const {
   std::vector<double> v(static_cast<std::size_t>(numel()));
   dispatch_all(dtype(), [&]<class T>() {
-    const T* p = data_ptr<T>();
-    for (std::size_t i = 0; i < v.size(); ++i) v[i] = static_cast<double>(p[i]);
+    const T* p = strided_data_ptr<T>();
+    kernels::broadcast_rows<1>(shape(), {strides()},
+                               [&](std::int64_t o, const auto& b, std::int64_t n, const auto& st) {
+                                 for (std::int64_t j = 0; j < n; ++j)
+                                   v[static_cast<std::size_t>(o + j)] = static_cast<double>(p[b[0] + j * st[0]]);
+                               });
   });
   return v;
 }
@@ -85,7 +126,7 @@ std::vector<double> Tensor::to_vector() const {
 double Tensor::at(std::initializer_list<std::int64_t> index) const {
   if (static_cast<std::int64_t>(index.size()) != dim())
     throw Error("at: " + std::to_string(index.size()) + " indices given for a tensor of shape " + shape_str(shape()));
-  const Shape st = contiguous_strides(shape());
+  const Shape& st = strides();
   std::int64_t off = 0, d = 0;
   for (std::int64_t i : index) {
     const std::int64_t n = shape()[d];
@@ -94,7 +135,7 @@ double Tensor::at(std::initializer_list<std::int64_t> index) const {
                   shape_str(shape()));
     off += (i < 0 ? i + n : i) * st[d++];
   }
-  return dispatch_all(dtype(), [&]<class T>() { return static_cast<double>(data_ptr<T>()[off]); });
+  return dispatch_all(dtype(), [&]<class T>() { return static_cast<double>(strided_data_ptr<T>()[off]); });
 }
 
 // ---- autograd
@@ -143,7 +184,7 @@ void Tensor::retain_grad() {
 void Tensor::backward(const Tensor& gradient, BackwardOptions opt) const { ad::backward({*this}, {gradient}, opt); }
 
 Tensor Tensor::detach() const {
-  auto impl = std::make_shared<TensorImpl>(checked().storage, impl_->shape);
+  auto impl = std::make_shared<TensorImpl>(checked().storage, impl_->shape, impl_->strides, impl_->offset);
   return Tensor(std::move(impl));
 }
 
@@ -152,9 +193,10 @@ Tensor Tensor::to(Dtype d) const {
   if (d == dtype()) return *this;
   Tensor out = empty(shape(), ad::dtype(d));
   const std::int64_t n = numel();
+  const Tensor src = contiguous();
   dispatch_all(dtype(), [&]<class S>() {
     dispatch_all(d, [&]<class D>() {
-      const S* s = data_ptr<S>();
+      const S* s = src.data_ptr<S>();
       D* o = out.data_ptr<D>();
       if constexpr (std::is_floating_point_v<S> && std::is_integral_v<D>) {
         for (std::int64_t i = 0; i < n; ++i) {  // NaN, Inf and values past int64 have no integer
@@ -173,13 +215,27 @@ Tensor Tensor::to(Dtype d) const {
   return record("to", out, {*this}, [from](const Tensor& g, const Tensor&) { return GradList{g.to(from)}; });
 }
 
-// clone: d(copy x) = g
+// clone: d(copy x) = g   (the copy is contiguous whatever the layout of x)
 Tensor Tensor::clone() const {
   Tensor out = empty(shape(), ad::dtype(dtype()));
-  std::memcpy(out.impl()->storage->data, checked().storage->data,
-              static_cast<std::size_t>(numel()) * dtype_size(dtype()));
+  if (is_contiguous()) {
+    std::memcpy(out.impl()->storage->data,
+                static_cast<const char*>(checked().storage->data) + impl_->offset * dtype_size(dtype()),
+                static_cast<std::size_t>(numel()) * dtype_size(dtype()));
+  } else {
+    dispatch_all(dtype(), [&]<class T>() {
+      const T* s = strided_data_ptr<T>();
+      T* o = out.data_ptr<T>();
+      kernels::broadcast_rows<1>(shape(), {strides()},
+                                 [&](std::int64_t i, const auto& b, std::int64_t n, const auto& st) {
+                                   for (std::int64_t j = 0; j < n; ++j) o[i + j] = s[b[0] + j * st[0]];
+                                 });
+    });
+  }
   return record("clone", out, {*this}, [](const Tensor& g, const Tensor&) { return GradList{g}; });
 }
+
+Tensor Tensor::contiguous() const { return is_contiguous() ? *this : clone(); }
 
 // ---- in-place
 namespace {
@@ -200,6 +256,40 @@ void check_inplace(const Tensor& t, const char* op) {
               t.grad_fn()->name + "'); in-place changes to it are not supported — use the out-of-place op");
 }
 
+// True unless the layout is known to give each element its own memory: sorted by stride, each
+// stride must step over everything the smaller ones reach. Expanded (stride 0) and overlapping
+// unfold views fail; transposes, slices, selects and diagonals pass.
+bool may_overlap(const Shape& shape, const Shape& strides) {
+  std::vector<std::pair<std::int64_t, std::int64_t>> dims;  // stride, size
+  for (std::size_t i = 0; i < shape.size(); ++i)
+    if (shape[i] > 1) dims.emplace_back(strides[i] < 0 ? -strides[i] : strides[i], shape[i]);
+  std::sort(dims.begin(), dims.end());
+  std::int64_t reach = 0;  // the farthest element the smaller strides reach
+  for (const auto& [stride, size] : dims) {
+    if (stride <= reach) return true;
+    reach += stride * (size - 1);
+  }
+  return false;
+}
+
+void check_writable(const Tensor& t, const char* op) {
+  if (!t.is_contiguous() && may_overlap(t.shape(), t.strides()))
+    throw Error(std::string(op) + ": the tensor of shape " + shape_str(t.shape()) + " (strides " +
+                shape_str(t.strides()) +
+                ") is a view in which several elements share memory (expand, or unfold with overlapping windows); "
+                "an in-place write would be ambiguous — clone() it first");
+}
+
+// An argument that shares memory with the tensor written to is read from a copy: reading
+// elements already overwritten (x.add_(x.t())) would give a silently wrong result.
+Tensor unaliased(const Tensor& self, const Tensor& other) {
+  const bool same_layout = other.strides() == self.strides() && other.storage_offset() == self.storage_offset() &&
+                           other.shape() == self.shape();
+  if (other.impl()->storage != self.impl()->storage || same_layout) return other;
+  NoGradGuard ng;
+  return other.detach().clone();
+}
+
 // An argument of an in-place op: same dtype as the tensor, and broadcastable to its shape.
 void check_inplace_arg(const Tensor& self, const Tensor& other, const char* op) {
   if (other.dtype() != self.dtype())
@@ -210,14 +300,29 @@ void check_inplace_arg(const Tensor& self, const Tensor& other, const char* op) 
                 " cannot be broadcast to the tensor's shape " + shape_str(self.shape()));
 }
 
+// The in-place ops write through self's strides (a view writes into its base) and read their
+// arguments through theirs, broadcast to self's shape.
 template <class F>
-Tensor& inplace_binary(Tensor& self, const Tensor& other, const char* op, F f) {
+Tensor& inplace_binary(Tensor& self, const Tensor& other_in, const char* op, F f) {
   check_inplace(self, op);
-  check_inplace_arg(self, other, op);
+  check_inplace_arg(self, other_in, op);
+  check_writable(self, op);
+  const Tensor other = unaliased(self, other_in);
   dispatch_all(self.dtype(), [&]<class T>() {
-    T* d = self.data_ptr<T>();
-    kernels::map2(d, self.shape(), other.data_ptr<T>(), other.shape(), d, self.shape(),
-                  [&](T x, T y) { return static_cast<T>(f(x, y)); });
+    T* d = self.strided_data_ptr<T>();
+    const T* x = other.strided_data_ptr<T>();
+    kernels::broadcast_rows<2>(self.shape(),
+                               {self.strides(), broadcast_strides(other.shape(), other.strides(), self.shape())},
+                               [&](std::int64_t, const auto& base, std::int64_t len, const auto& st) {
+                                 T* dr = d + base[0];
+                                 const T* xr = x + base[1];
+                                 if (st[0] == 1 && st[1] == 1) {  // contiguous rows: a loop that vectorizes
+                                   for (std::int64_t j = 0; j < len; ++j) dr[j] = static_cast<T>(f(dr[j], xr[j]));
+                                 } else {
+                                   for (std::int64_t j = 0; j < len; ++j)
+                                     dr[j * st[0]] = static_cast<T>(f(dr[j * st[0]], xr[j * st[1]]));
+                                 }
+                               });
   });
   ++self.impl()->storage->version;
   return self;
@@ -225,23 +330,29 @@ Tensor& inplace_binary(Tensor& self, const Tensor& other, const char* op, F f) {
 
 // self = f(self, a, b) elementwise, a and b broadcast to self's shape (the fused optimizer updates).
 template <class F>
-Tensor& inplace_ternary(Tensor& self, const Tensor& a, const Tensor& b, const char* op, F f) {
+Tensor& inplace_ternary(Tensor& self, const Tensor& a_in, const Tensor& b_in, const char* op, F f) {
   check_inplace(self, op);
-  check_inplace_arg(self, a, op);
-  check_inplace_arg(self, b, op);
+  check_inplace_arg(self, a_in, op);
+  check_inplace_arg(self, b_in, op);
+  check_writable(self, op);
+  const Tensor a = unaliased(self, a_in), b = unaliased(self, b_in);
   dispatch_float(self.dtype(), op, [&]<class T>() {
-    T* d = self.data_ptr<T>();
-    const T *x = a.data_ptr<T>(), *y = b.data_ptr<T>();
-    if (a.shape() == self.shape() && b.shape() == self.shape()) {
+    T* d = self.strided_data_ptr<T>();
+    const T *x = a.strided_data_ptr<T>(), *y = b.strided_data_ptr<T>();
+    if (a.shape() == self.shape() && b.shape() == self.shape() && self.is_contiguous() && a.is_contiguous() &&
+        b.is_contiguous()) {
       for (std::int64_t i = 0, n = self.numel(); i < n; ++i) d[i] = static_cast<T>(f(d[i], x[i], y[i]));
       return;
     }
-    kernels::broadcast_rows<2>(
-        self.shape(), {broadcast_strides(a.shape(), self.shape()), broadcast_strides(b.shape(), self.shape())},
-        [&](std::int64_t o, const auto& base, std::int64_t len, const auto& st) {
-          for (std::int64_t j = 0; j < len; ++j)
-            d[o + j] = static_cast<T>(f(d[o + j], x[base[0] + j * st[0]], y[base[1] + j * st[1]]));
-        });
+    kernels::broadcast_rows<3>(self.shape(),
+                               {self.strides(), broadcast_strides(a.shape(), a.strides(), self.shape()),
+                                broadcast_strides(b.shape(), b.strides(), self.shape())},
+                               [&](std::int64_t, const auto& base, std::int64_t len, const auto& st) {
+                                 for (std::int64_t j = 0; j < len; ++j) {
+                                   T& r = d[base[0] + j * st[0]];
+                                   r = static_cast<T>(f(r, x[base[1] + j * st[1]], y[base[2] + j * st[2]]));
+                                 }
+                               });
   });
   ++self.impl()->storage->version;
   return self;
@@ -250,9 +361,19 @@ Tensor& inplace_ternary(Tensor& self, const Tensor& a, const Tensor& b, const ch
 template <class F>
 Tensor& inplace_unary(Tensor& self, const char* op, F f) {
   check_inplace(self, op);
+  check_writable(self, op);
   dispatch_all(self.dtype(), [&]<class T>() {
-    T* d = self.data_ptr<T>();
-    for (std::int64_t i = 0, n = self.numel(); i < n; ++i) d[i] = static_cast<T>(f(d[i]));
+    T* d = self.strided_data_ptr<T>();
+    kernels::broadcast_rows<1>(self.shape(), {self.strides()},
+                               [&](std::int64_t, const auto& base, std::int64_t len, const auto& st) {
+                                 T* dr = d + base[0];
+                                 if (st[0] == 1) {
+                                   for (std::int64_t j = 0; j < len; ++j) dr[j] = static_cast<T>(f(dr[j]));
+                                 } else {
+                                   for (std::int64_t j = 0; j < len; ++j)
+                                     dr[j * st[0]] = static_cast<T>(f(dr[j * st[0]]));
+                                 }
+                               });
   });
   ++self.impl()->storage->version;
   return self;

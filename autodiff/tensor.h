@@ -28,14 +28,21 @@ struct Storage {
   std::uint64_t version = 0;
 };
 
+// A tensor is a window on a storage: element i_0..i_{n-1} lives at
+// data[offset + i_0 * strides[0] + ... + i_{n-1} * strides[n-1]] (in elements). Views share the
+// storage (and so its version counter) with different sizes, strides and offset.
 struct TensorImpl {
-  TensorImpl(std::shared_ptr<Storage> s, Shape sh) : storage(std::move(s)), shape(std::move(sh)) {}
+  TensorImpl(std::shared_ptr<Storage> s, Shape sh);  // contiguous, offset 0
+  TensorImpl(std::shared_ptr<Storage> s, Shape sh, Shape st, std::int64_t off)
+      : storage(std::move(s)), shape(std::move(sh)), strides(std::move(st)), offset(off) {}
   ~TensorImpl();  // releases grad_fn without recursing down a long chain
   TensorImpl(const TensorImpl&) = delete;
   TensorImpl& operator=(const TensorImpl&) = delete;
 
   std::shared_ptr<Storage> storage;
   Shape shape;
+  Shape strides;            // in elements, one per dim
+  std::int64_t offset = 0;  // of element 0 in the storage, in elements
   bool requires_grad = false;
   bool retains_grad = false;
   std::shared_ptr<Node> grad_fn;         // null for leaves and constants
@@ -50,7 +57,8 @@ struct BackwardOptions {
   bool create_graph = false;  // record the backward pass itself (higher-order derivatives)
 };
 
-// A dense, contiguous, row-major n-d array with reverse-mode autograd (PyTorch naming).
+// An n-d array with reverse-mode autograd (PyTorch naming): sizes, strides and a storage offset
+// over a shared storage, so transpose, slice, expand and the other view ops copy nothing.
 // Copying a Tensor copies a handle: both refer to the same data.
 class Tensor {
  public:
@@ -63,6 +71,11 @@ class Tensor {
   const Shape& sizes() const { return shape(); }
   std::int64_t dim() const { return static_cast<std::int64_t>(shape().size()); }
   std::int64_t size(std::int64_t d) const;
+  const Shape& strides() const;  // in elements
+  std::int64_t stride(std::int64_t d) const;
+  std::int64_t storage_offset() const;  // in elements
+  // Row-major with no gaps (size-1 dims may have any stride): what data_ptr() requires.
+  bool is_contiguous() const;
   std::int64_t numel() const;
   Dtype dtype() const;
   std::uint64_t version() const;
@@ -70,10 +83,17 @@ class Tensor {
   Tensor& set_label(std::string name);
 
   // ---- data access (the dtype must match T)
+  // The first element of a contiguous tensor, read row-major. A non-contiguous view throws
+  // (iterating it row-major would read the wrong elements): call .contiguous() first.
   template <class T>
   T* data_ptr();
   template <class T>
   const T* data_ptr() const;
+  // The first element of any tensor, for code that follows strides() itself.
+  template <class T>
+  T* strided_data_ptr();
+  template <class T>
+  const T* strided_data_ptr() const;
   double item() const;                    // value of a one-element tensor
   std::vector<double> to_vector() const;  // all values, as double, row-major
   double at(std::initializer_list<std::int64_t> index) const;
@@ -91,9 +111,9 @@ class Tensor {
   Tensor detach() const;  // same data, no history
 
   // ---- conversion and copies
-  Tensor to(Dtype d) const;  // differentiable between float dtypes
-  Tensor clone() const;      // differentiable copy
-  Tensor contiguous() const { return *this; }
+  Tensor to(Dtype d) const;   // differentiable between float dtypes
+  Tensor clone() const;       // differentiable copy
+  Tensor contiguous() const;  // this tensor when contiguous, else a contiguous (differentiable) copy
 
   // ---- in-place (bump the version; a leaf that requires grad only under NoGradGuard)
   Tensor& zero_();
@@ -128,8 +148,8 @@ class Tensor {
   Tensor t() const;
   Tensor transpose(std::int64_t d0, std::int64_t d1) const;
   Tensor permute(const Shape& dims) const;
-  Tensor reshape(const Shape& shape) const;
-  Tensor view(const Shape& shape) const { return reshape(shape); }
+  Tensor reshape(const Shape& shape) const;  // a view when the strides allow, else a copy
+  Tensor view(const Shape& shape) const;     // always a view; throws when the strides do not allow one
   Tensor flatten() const;
   Tensor squeeze() const;
   Tensor squeeze(std::int64_t d) const;
@@ -148,6 +168,10 @@ class Tensor {
   Tensor log_softmax(std::int64_t dim) const;
   Tensor logsumexp(const Shape& dims, bool keepdim = false) const;
   Tensor slice(std::int64_t dim, std::int64_t start, std::int64_t end, std::int64_t step = 1) const;
+  Tensor narrow(std::int64_t dim, std::int64_t start, std::int64_t length) const;
+  Tensor select(std::int64_t dim, std::int64_t index) const;
+  Tensor diagonal(std::int64_t offset = 0, std::int64_t d0 = 0, std::int64_t d1 = 1) const;
+  Tensor unfold(std::int64_t dim, std::int64_t size, std::int64_t step) const;
   Tensor index_select(std::int64_t dim, const Tensor& index) const;
   Tensor gather(std::int64_t dim, const Tensor& index) const;
 

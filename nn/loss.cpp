@@ -55,8 +55,9 @@ ad::Tensor reduce(const ad::Tensor& t, Reduction r) {
 template <class F>
 bool all_of(const ad::Tensor& t, F pred) {
   bool ok = true;
+  const ad::Tensor tc = t.contiguous();
   ad::dispatch_float(t.dtype(), "loss", [&]<class T>() {
-    const T* p = t.data_ptr<T>();
+    const T* p = tc.data_ptr<T>();
     for (std::int64_t i = 0, n = t.numel(); i < n && ok; ++i) ok = pred(static_cast<double>(p[i]));
   });
   return ok;
@@ -97,7 +98,8 @@ void check_indices(const ad::Tensor& input, const ad::Tensor& target, const char
                                                        " and dtype to cross_entropy"
                                                      : ""));
   const std::int64_t c = input.size(-1);
-  const std::int64_t* p = target.data_ptr<std::int64_t>();
+  const ad::Tensor tc = target.contiguous();
+  const std::int64_t* p = tc.data_ptr<std::int64_t>();
   for (std::int64_t i = 0, n = target.numel(); i < n; ++i)
     if (p[i] < 0 || p[i] >= c)
       throw ad::Error(std::string(loss) + ": target[" + std::to_string(i) + "] = " + std::to_string(p[i]) +

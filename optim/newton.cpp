@@ -67,8 +67,9 @@ GradientAndHessian gradient_and_hessian(const Objective& f, const ad::Tensor& x)
     ad::dispatch_float(x.dtype(), "gradient_and_hessian", [&]<class T>() { seed.data_ptr<T>()[i] = T(1); });
     const ad::Tensor row = ad::grad({g}, {xl}, {seed}, keep)[0];
     if (!row.defined()) continue;  // g does not depend on x here: row i is zero
-    ad::dispatch_float(x.dtype(), "gradient_and_hessian",
-                       [&]<class T>() { std::copy_n(row.data_ptr<T>(), n, out.hessian.data_ptr<T>() + i * n); });
+    ad::dispatch_float(x.dtype(), "gradient_and_hessian", [&]<class T>() {
+      std::copy_n(row.contiguous().data_ptr<T>(), n, out.hessian.data_ptr<T>() + i * n);
+    });
   }
   return out;
 }

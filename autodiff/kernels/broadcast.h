@@ -46,21 +46,24 @@ void map1(const T* a, T* out, std::int64_t n, F f) {
   for (std::int64_t i = 0; i < n; ++i) out[i] = f(a[i]);
 }
 
-// out = f(a, b) with NumPy broadcasting; fast paths for equal shapes and one-element operands.
+// out = f(a, b) with NumPy broadcasting; a and b are read through their strides (sta, stb), out
+// is contiguous. Fast paths for contiguous equal shapes and one-element operands.
 template <class T, class U, class F>
-void map2(const T* a, const Shape& sa, const T* b, const Shape& sb, U* out, const Shape& so, F f) {
+void map2(const T* a, const Shape& sa, const Shape& sta, const T* b, const Shape& sb, const Shape& stb, U* out,
+          const Shape& so, F f) {
   const std::int64_t n = numel_of(so);
   const std::int64_t na = numel_of(sa), nb = numel_of(sb);
-  if (na == n && nb == n) {
+  const bool ca = is_contiguous_layout(sa, sta), cb = is_contiguous_layout(sb, stb);
+  if (na == n && nb == n && ca && cb) {
     for (std::int64_t i = 0; i < n; ++i) out[i] = f(a[i], b[i]);
-  } else if (nb == 1 && na == n) {
+  } else if (nb == 1 && na == n && ca) {
     const T y = b[0];
     for (std::int64_t i = 0; i < n; ++i) out[i] = f(a[i], y);
-  } else if (na == 1 && nb == n) {
+  } else if (na == 1 && nb == n && cb) {
     const T x = a[0];
     for (std::int64_t i = 0; i < n; ++i) out[i] = f(x, b[i]);
   } else {
-    broadcast_rows<2>(so, {broadcast_strides(sa, so), broadcast_strides(sb, so)},
+    broadcast_rows<2>(so, {broadcast_strides(sa, sta, so), broadcast_strides(sb, stb, so)},
                       [&](std::int64_t o, const auto& base, std::int64_t len, const auto& st) {
                         const T *x = a + base[0], *y = b + base[1];
                         U* r = out + o;
@@ -79,19 +82,28 @@ void map2(const T* a, const Shape& sa, const T* b, const Shape& sb, U* out, cons
   }
 }
 
-// Reduction of `in` (shape si) into `out` (shape so_keep: si with reduced dims set to 1);
-// out must be pre-filled with the identity of `acc`.
+// out[i] = f(a[i]) for a read through its strides, out contiguous.
 template <class T, class F>
-void reduce_into(const T* in, const Shape& si, T* out, const Shape& so_keep, F acc) {
-  broadcast_rows<2>(si, {contiguous_strides(si), broadcast_strides(so_keep, si)},
+void map1_strided(const T* a, const Shape& sa, const Shape& sta, T* out, F f) {
+  if (is_contiguous_layout(sa, sta)) return map1(a, out, numel_of(sa), f);
+  broadcast_rows<1>(sa, {sta}, [&](std::int64_t o, const auto& base, std::int64_t len, const auto& st) {
+    for (std::int64_t j = 0; j < len; ++j) out[o + j] = f(a[base[0] + j * st[0]]);
+  });
+}
+
+// Reduction of `in` (shape si, strides sti) into the contiguous `out` (shape so_keep: si with
+// reduced dims set to 1); out must be pre-filled with the identity of `acc`.
+template <class T, class F>
+void reduce_into(const T* in, const Shape& si, const Shape& sti, T* out, const Shape& so_keep, F acc) {
+  broadcast_rows<2>(si, {sti, broadcast_strides(so_keep, si)},
                     [&](std::int64_t, const auto& base, std::int64_t len, const auto& st) {
                       if (st[1] == 0) {
                         T r = out[base[1]];
-                        for (std::int64_t j = 0; j < len; ++j) r = acc(r, in[base[0] + j]);
+                        for (std::int64_t j = 0; j < len; ++j) r = acc(r, in[base[0] + j * st[0]]);
                         out[base[1]] = r;
                       } else {
                         for (std::int64_t j = 0; j < len; ++j)
-                          out[base[1] + j] = acc(out[base[1] + j], in[base[0] + j]);
+                          out[base[1] + j] = acc(out[base[1] + j], in[base[0] + j * st[0]]);
                       }
                     });
 }

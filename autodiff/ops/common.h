@@ -32,7 +32,8 @@ template <class F>
 Tensor map_unary(const Tensor& a, const char* op, F f) {
   Tensor out = empty_for(a.shape(), a.dtype(), op);
   dispatch_float(a.dtype(), op, [&]<class T>() {
-    kernels::map1(a.data_ptr<T>(), out.data_ptr<T>(), a.numel(), [&](T x) { return static_cast<T>(f(x)); });
+    kernels::map1_strided(a.strided_data_ptr<T>(), a.shape(), a.strides(), out.data_ptr<T>(),
+                          [&](T x) { return static_cast<T>(f(x)); });
   });
   return out;
 }
@@ -43,8 +44,8 @@ Tensor map_binary(const Tensor& a, const Tensor& b, const char* op, F f) {
   check_same_dtype(a, b, op);
   Tensor out = empty_for(broadcast_shapes(a.shape(), b.shape(), op), a.dtype(), op);
   dispatch_float(a.dtype(), op, [&]<class T>() {
-    kernels::map2(a.data_ptr<T>(), a.shape(), b.data_ptr<T>(), b.shape(), out.data_ptr<T>(), out.shape(),
-                  [&](T x, T y) { return static_cast<T>(f(x, y)); });
+    kernels::map2(a.strided_data_ptr<T>(), a.shape(), a.strides(), b.strided_data_ptr<T>(), b.shape(), b.strides(),
+                  out.data_ptr<T>(), out.shape(), [&](T x, T y) { return static_cast<T>(f(x, y)); });
   });
   return out;
 }

@@ -10,8 +10,8 @@ Tensor compare(const Tensor& a, const Tensor& b, const char* op, F f) {
   detail::check_same_dtype(a, b, op);
   Tensor out = empty(broadcast_shapes(a.shape(), b.shape(), op), dtype(a.dtype()));
   dispatch_all(a.dtype(), [&]<class T>() {
-    kernels::map2(a.data_ptr<T>(), a.shape(), b.data_ptr<T>(), b.shape(), out.data_ptr<T>(), out.shape(),
-                  [&](T x, T y) { return f(x, y) ? T(1) : T(0); });
+    kernels::map2(a.strided_data_ptr<T>(), a.shape(), a.strides(), b.strided_data_ptr<T>(), b.shape(), b.strides(),
+                  out.data_ptr<T>(), out.shape(), [&](T x, T y) { return f(x, y) ? T(1) : T(0); });
   });
   return out;
 }
@@ -50,17 +50,17 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   Tensor out = empty(shape, dtype(a.dtype()));
   dispatch_all(a.dtype(), [&]<class T>() {
     dispatch_all(cond.dtype(), [&]<class C>() {
-      const C* c = cond.data_ptr<C>();
-      const T *x = a.data_ptr<T>(), *y = b.data_ptr<T>();
+      const C* c = cond.strided_data_ptr<C>();
+      const T *x = a.strided_data_ptr<T>(), *y = b.strided_data_ptr<T>();
       T* o = out.data_ptr<T>();
-      kernels::broadcast_rows<3>(shape,
-                                 {broadcast_strides(cond.shape(), shape), broadcast_strides(a.shape(), shape),
-                                  broadcast_strides(b.shape(), shape)},
-                                 [&](std::int64_t off, const auto& base, std::int64_t len, const auto& st) {
-                                   for (std::int64_t j = 0; j < len; ++j)
-                                     o[off + j] = c[base[0] + j * st[0]] != C(0) ? x[base[1] + j * st[1]]
-                                                                                 : y[base[2] + j * st[2]];
-                                 });
+      kernels::broadcast_rows<3>(
+          shape,
+          {broadcast_strides(cond.shape(), cond.strides(), shape), broadcast_strides(a.shape(), a.strides(), shape),
+           broadcast_strides(b.shape(), b.strides(), shape)},
+          [&](std::int64_t off, const auto& base, std::int64_t len, const auto& st) {
+            for (std::int64_t j = 0; j < len; ++j)
+              o[off + j] = c[base[0] + j * st[0]] != C(0) ? x[base[1] + j * st[1]] : y[base[2] + j * st[2]];
+          });
     });
   });
   return record("where", out, {a, b}, [c = SavedTensor(cond)](const Tensor& g, const Tensor&) {

@@ -9,11 +9,13 @@
 namespace ad {
 namespace {
 
-// C[m,n] = op(A) op(B) with op = transpose when the flag is set; A, B, C row-major.
+// C[m,n] = op(A) op(B) with op = transpose when the flag is set; A, B row-major with leading
+// dims lda, ldb; C contiguous.
 template <class T>
-void gemm(bool ta, bool tb, const T* a, const T* b, T* c, std::int64_t m, std::int64_t n, std::int64_t k) {
+void gemm(bool ta, bool tb, const T* a, const T* b, T* c, std::int64_t m, std::int64_t n, std::int64_t k,
+          std::int64_t lda_, std::int64_t ldb_) {
   const auto mi = static_cast<int>(m), ni = static_cast<int>(n), ki = static_cast<int>(k);
-  const int lda = ta ? mi : ki, ldb = tb ? ki : ni;
+  const auto lda = static_cast<int>(lda_), ldb = static_cast<int>(ldb_);
   const auto opa = ta ? CblasTrans : CblasNoTrans, opb = tb ? CblasTrans : CblasNoTrans;
   if constexpr (std::is_same_v<T, float>)
     cblas_sgemm(CblasRowMajor, opa, opb, mi, ni, ki, 1.0f, a, lda, b, ldb, 0.0f, c, ni);
@@ -22,6 +24,23 @@ void gemm(bool ta, bool tb, const T* a, const T* b, T* c, std::int64_t m, std::i
 }
 
 std::string pair_str(const Tensor& a, const Tensor& b) { return shape_str(a.shape()) + " and " + shape_str(b.shape()); }
+
+// An operand as BLAS reads it: its matrices (last two dims, r x c) row-major with leading dim
+// `ld`. A column-major layout (a transposed view) is read in place with the transpose flag
+// flipped; any other layout is copied once.
+struct BlasOperand {
+  Tensor t;
+  bool trans;
+  std::int64_t ld;
+};
+BlasOperand blas_operand(const Tensor& x, bool trans) {
+  const std::int64_t r = x.size(-2), c = x.size(-1), sr = x.stride(-2), sc = x.stride(-1);
+  if ((sc == 1 || c <= 1) && (r <= 1 || sr >= std::max<std::int64_t>(c, 1)))
+    return {x, trans, r <= 1 ? std::max<std::int64_t>(c, 1) : sr};
+  if ((sr == 1 || r <= 1) && (c <= 1 || sc >= std::max<std::int64_t>(r, 1)))
+    return {x, !trans, c <= 1 ? std::max<std::int64_t>(r, 1) : sc};
+  return {x.contiguous(), trans, std::max<std::int64_t>(c, 1)};
+}
 
 // op(A) op(B) for [..., *, *] operands with broadcast batch dims; both at least 2-D.
 Tensor batched_matmul(const Tensor& a, const Tensor& b, bool ta, bool tb) {
@@ -36,19 +55,22 @@ Tensor batched_matmul(const Tensor& a, const Tensor& b, bool ta, bool tb) {
   const Shape batch_shape = out_shape;
   out_shape.push_back(m);
   out_shape.push_back(n);
-  Tensor out = empty(out_shape, dtype(a.dtype()));
+  Tensor out = detail::empty_for(out_shape, a.dtype(), "matmul");
+  const BlasOperand A = blas_operand(a, ta), B = blas_operand(b, tb);
+  const Shape sa(A.t.strides().begin(), A.t.strides().end() - 2), sb(B.t.strides().begin(), B.t.strides().end() - 2);
   dispatch_float(a.dtype(), "matmul", [&]<class T>() {
-    const T *pa = a.data_ptr<T>(), *pb = b.data_ptr<T>();
+    const T *pa = A.t.strided_data_ptr<T>(), *pb = B.t.strided_data_ptr<T>();
     T* po = out.data_ptr<T>();
     if (k == 0) std::fill(po, po + out.numel(), T(0));
     if (k == 0 || m == 0 || n == 0) return;
-    if (batch_shape.empty()) return gemm(ta, tb, pa, pb, po, m, n, k);
+    if (batch_shape.empty()) return gemm(A.trans, B.trans, pa, pb, po, m, n, k, A.ld, B.ld);
     std::int64_t bi = 0;
-    kernels::broadcast_rows<2>(batch_shape, {broadcast_strides(ba, batch_shape), broadcast_strides(bb, batch_shape)},
+    kernels::broadcast_rows<2>(batch_shape,
+                               {broadcast_strides(ba, sa, batch_shape), broadcast_strides(bb, sb, batch_shape)},
                                [&](std::int64_t, const auto& base, std::int64_t len, const auto& st) {
                                  for (std::int64_t j = 0; j < len; ++j, ++bi)
-                                   gemm(ta, tb, pa + (base[0] + j * st[0]) * m * k, pb + (base[1] + j * st[1]) * k * n,
-                                        po + bi * m * n, m, n, k);
+                                   gemm(A.trans, B.trans, pa + base[0] + j * st[0], pb + base[1] + j * st[1],
+                                        po + bi * m * n, m, n, k, A.ld, B.ld);
                                });
   });
   return out;

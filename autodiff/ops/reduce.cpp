@@ -36,15 +36,17 @@ Reduction plan(const Shape& in, const Shape& dims, bool keepdim, const char* op)
 Tensor sum_kernel(const Tensor& a, const Reduction& r, double scale, const char* op) {
   Tensor out = zeros(r.out_shape, dtype(a.dtype()));
   dispatch_float(a.dtype(), op, [&]<class T>() {
-    const T* src = a.data_ptr<T>();
+    const T* src = a.strided_data_ptr<T>();
     T* dst = out.data_ptr<T>();
     if (out.numel() == 1) {  // full reduction: accumulate in double
+      const Tensor ac = a.contiguous();
+      src = ac.data_ptr<T>();
       double acc = 0;
       for (std::int64_t i = 0, n = a.numel(); i < n; ++i) acc += src[i];
       dst[0] = static_cast<T>(acc * scale);
       return;
     }
-    kernels::reduce_into(src, a.shape(), dst, r.keep_shape, [](T x, T y) { return x + y; });
+    kernels::reduce_into(src, a.shape(), a.strides(), dst, r.keep_shape, [](T x, T y) { return x + y; });
     if (scale != 1.0)
       for (std::int64_t i = 0, n = out.numel(); i < n; ++i) dst[i] = static_cast<T>(dst[i] * scale);
   });
@@ -77,7 +79,7 @@ Tensor extremum(const Tensor& a, const Shape& dims, bool keepdim, bool is_max) {
   dispatch_float(a.dtype(), name, [&]<class T>() {
     auto pick =
         is_max ? +[](T x, T y) { return y > x || y != y ? y : x; } : +[](T x, T y) { return y < x || y != y ? y : x; };
-    kernels::reduce_into(a.data_ptr<T>(), a.shape(), out.data_ptr<T>(), r.keep_shape, pick);
+    kernels::reduce_into(a.strided_data_ptr<T>(), a.shape(), a.strides(), out.data_ptr<T>(), r.keep_shape, pick);
   });
   const Shape in = a.shape(), keep = r.keep_shape;
   // d amax(a) = g * [a = amax] / count(a = amax)   (ties share the gradient)
@@ -103,8 +105,9 @@ Tensor arg_extremum(const Tensor& a, std::int64_t dim, bool keepdim, bool is_max
     if (i > d) inner *= a.size(i);
   }
   std::int64_t* dst = out.data_ptr<std::int64_t>();
+  const Tensor ac = a.contiguous();
   dispatch_float(a.dtype(), name, [&]<class T>() {
-    const T* src = a.data_ptr<T>();
+    const T* src = ac.data_ptr<T>();
     for (std::int64_t o = 0; o < outer; ++o)
       for (std::int64_t j = 0; j < inner; ++j) {
         std::int64_t best = 0;

@@ -1,4 +1,5 @@
-// Selection: slice, index_select / index_add, gather / scatter_add, cat, stack.
+// Selection by index tensors: index_select / index_add, gather / scatter_add; cat, stack.
+// (slice, select, narrow are views: shape_ops.cpp.)
 // Each backward is the adjoint op, itself differentiable, so second derivatives work.
 #include <algorithm>
 
@@ -38,58 +39,7 @@ void check_index_tensor(const Tensor& index, const char* op) {
                 "; build it with ad::index_tensor or .to(ad::kInt64)");
 }
 
-// Copies between a tensor of shape `big` and the strided slice `small` of it: out-of-place
-// slice (to_small) or its adjoint, writing a slice into zeros (to_big).
-Tensor slice_copy(const Tensor& src, const Shape& big, std::int64_t dim, std::int64_t start, std::int64_t step,
-                  std::int64_t len, bool to_small) {
-  Shape small = big;
-  small[static_cast<std::size_t>(dim)] = len;
-  Shape st = contiguous_strides(big);
-  const std::int64_t base = start * st[static_cast<std::size_t>(dim)];
-  st[static_cast<std::size_t>(dim)] *= step;
-  Tensor out = to_small ? empty(small, dtype(src.dtype())) : zeros(big, dtype(src.dtype()));
-  dispatch_all(src.dtype(), [&]<class T>() {
-    const T* s = src.data_ptr<T>();
-    T* o = out.data_ptr<T>();
-    kernels::broadcast_rows<1>(small, {st}, [&](std::int64_t lin, const auto& b, std::int64_t n, const auto& inner) {
-      for (std::int64_t j = 0; j < n; ++j) {
-        const std::int64_t big_off = base + b[0] + j * inner[0];
-        if (to_small)
-          o[lin + j] = s[big_off];
-        else
-          o[big_off] = s[lin + j];
-      }
-    });
-  });
-  return out;
-}
-
-// d slice_backward(g) = slice(gg)
-Tensor slice_backward(const Tensor& g, const Shape& big, std::int64_t dim, std::int64_t start, std::int64_t step) {
-  const std::int64_t len = g.shape()[static_cast<std::size_t>(dim)];
-  Tensor out = slice_copy(g, big, dim, start, step, len, false);
-  return record("slice_backward", out, {g}, [dim, start, step, len](const Tensor& gg, const Tensor&) {
-    return GradList{slice(gg, dim, start, start + step * len, step)};
-  });
-}
-
 }  // namespace
-
-// d slice(a) = zeros of a's shape with g written at the slice
-Tensor slice(const Tensor& a, std::int64_t dim, std::int64_t start, std::int64_t end, std::int64_t step) {
-  const std::int64_t d = wrap_dim(dim, a.dim(), "slice");
-  if (a.dim() == 0) throw Error("slice: cannot slice a 0-d tensor");
-  if (step <= 0) throw Error("slice: step must be positive, got " + std::to_string(step));
-  const std::int64_t n = a.shape()[static_cast<std::size_t>(d)];
-  auto clip = [n](std::int64_t i) { return std::clamp(i < 0 ? i + n : i, std::int64_t{0}, n); };
-  const std::int64_t s = clip(start), e = std::max(clip(end), s);
-  const std::int64_t len = (e - s + step - 1) / step;
-  Tensor out = slice_copy(a, a.shape(), d, s, step, len, true);
-  const Shape in = a.shape();
-  return record("slice", out, {a}, [in, d, s, step](const Tensor& g, const Tensor&) {
-    return GradList{slice_backward(g, in, d, s, step)};
-  });
-}
 
 // d index_select(a, idx) = index_add(zeros(a.shape), idx, g)
 Tensor index_select(const Tensor& a, std::int64_t dim, const Tensor& index) {
@@ -101,9 +51,10 @@ Tensor index_select(const Tensor& a, std::int64_t dim, const Tensor& index) {
   Shape out_shape = a.shape();
   if (!out_shape.empty()) out_shape[static_cast<std::size_t>(d)] = m;
   Tensor out = empty(out_shape, dtype(a.dtype()));
-  const std::int64_t* idx = index.data_ptr<std::int64_t>();
+  const Tensor ic = index.contiguous(), ac = a.contiguous();
+  const std::int64_t* idx = ic.data_ptr<std::int64_t>();
   dispatch_all(a.dtype(), [&]<class T>() {
-    const T* src = a.data_ptr<T>();
+    const T* src = ac.data_ptr<T>();
     T* dst = out.data_ptr<T>();
     for (std::int64_t i = 0; i < m; ++i) {
       const std::int64_t r = checked_index(idx[i], sp.n, "index_select", d, a.shape());
@@ -131,9 +82,10 @@ Tensor index_add(const Shape& shape, std::int64_t dim, const Tensor& index, cons
                 shape_str(want));
   Tensor out = detail::empty_for(shape, src.dtype(), "index_add");
   out.zero_();
-  const std::int64_t* idx = index.data_ptr<std::int64_t>();
+  const Tensor ic = index.contiguous(), sc = src.contiguous();
+  const std::int64_t* idx = ic.data_ptr<std::int64_t>();
   dispatch_float(src.dtype(), "index_add", [&]<class T>() {
-    const T* s = src.data_ptr<T>();
+    const T* s = sc.data_ptr<T>();
     T* o = out.data_ptr<T>();
     for (std::int64_t i = 0; i < m; ++i) {
       const std::int64_t r = checked_index(idx[i], sp.n, "index_add", d, shape);
@@ -160,7 +112,8 @@ void for_each_gather(const Tensor& index, const Shape& target, std::int64_t d, c
   const std::int64_t dim_stride = st[static_cast<std::size_t>(d)];
   st[static_cast<std::size_t>(d)] = 0;
   const std::int64_t n = target[static_cast<std::size_t>(d)];
-  const std::int64_t* idx = index.data_ptr<std::int64_t>();
+  const Tensor ic = index.contiguous();
+  const std::int64_t* idx = ic.data_ptr<std::int64_t>();
   kernels::broadcast_rows<1>(
       index.shape(), {st}, [&](std::int64_t lin, const auto& b, std::int64_t len, const auto& s) {
         for (std::int64_t j = 0; j < len; ++j)
@@ -174,8 +127,9 @@ Tensor gather(const Tensor& a, std::int64_t dim, const Tensor& index) {
   check_index_tensor(index, "gather");
   const std::int64_t d = wrap_dim(dim, a.dim(), "gather");
   Tensor out = empty(index.shape(), dtype(a.dtype()));
+  const Tensor ac = a.contiguous();
   dispatch_all(a.dtype(), [&]<class T>() {
-    const T* src = a.data_ptr<T>();
+    const T* src = ac.data_ptr<T>();
     T* dst = out.data_ptr<T>();
     for_each_gather(index, a.shape(), d, "gather", [&](std::int64_t i, std::int64_t off) { dst[i] = src[off]; });
   });
@@ -193,8 +147,9 @@ Tensor scatter_add(const Shape& shape, std::int64_t dim, const Tensor& index, co
   const std::int64_t d = wrap_dim(dim, static_cast<std::int64_t>(shape.size()), "scatter_add");
   Tensor out = detail::empty_for(shape, src.dtype(), "scatter_add");
   out.zero_();
+  const Tensor sc = src.contiguous();
   dispatch_float(src.dtype(), "scatter_add", [&]<class T>() {
-    const T* s = src.data_ptr<T>();
+    const T* s = sc.data_ptr<T>();
     T* o = out.data_ptr<T>();
     for_each_gather(index, shape, d, "scatter_add", [&](std::int64_t i, std::int64_t off) { o[off] += s[i]; });
   });
@@ -228,7 +183,8 @@ Tensor cat(const std::vector<Tensor>& ts, std::int64_t dim) {
     std::int64_t off = 0;
     for (const Tensor& t : ts) {
       const std::int64_t n = t.shape()[static_cast<std::size_t>(d)];
-      const T* src = t.data_ptr<T>();
+      const Tensor tc = t.contiguous();
+      const T* src = tc.data_ptr<T>();
       for (std::int64_t o = 0; o < sp.outer; ++o)
         std::copy_n(src + o * n * sp.inner, n * sp.inner, dst + (o * total + off) * sp.inner);
       off += n;
@@ -260,9 +216,6 @@ Tensor stack(const std::vector<Tensor>& ts, std::int64_t dim) {
   return cat(parts, d);
 }
 
-Tensor Tensor::slice(std::int64_t d, std::int64_t s, std::int64_t e, std::int64_t st) const {
-  return ad::slice(*this, d, s, e, st);
-}
 Tensor Tensor::index_select(std::int64_t d, const Tensor& i) const { return ad::index_select(*this, d, i); }
 Tensor Tensor::gather(std::int64_t d, const Tensor& i) const { return ad::gather(*this, d, i); }
 
