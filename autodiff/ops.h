@@ -86,11 +86,19 @@ Tensor squeeze(const Tensor& a);
 Tensor squeeze(const Tensor& a, std::int64_t dim);
 Tensor unsqueeze(const Tensor& a, std::int64_t dim);
 Tensor flatten(const Tensor& a);
-Tensor expand(const Tensor& a, const Shape& shape);  // -1 keeps a dim
+Tensor expand(const Tensor& a, const Shape& shape);  // -1 keeps a dim; expanded dims have stride 0
 Tensor broadcast_to(const Tensor& a, const Shape& shape);
+// Elements start, start + step, ... before end along dim (negative ends count from the back).
+Tensor slice(const Tensor& a, std::int64_t dim, std::int64_t start, std::int64_t end, std::int64_t step = 1);
+Tensor narrow(const Tensor& a, std::int64_t dim, std::int64_t start, std::int64_t length);
+Tensor select(const Tensor& a, std::int64_t dim, std::int64_t index);  // drops dim
+// The diagonal of dims d0, d1 (above it for offset > 0) as a new last dim, like PyTorch.
+Tensor diagonal(const Tensor& a, std::int64_t offset = 0, std::int64_t d0 = 0, std::int64_t d1 = 1);
+// Windows of `size` elements every `step` along dim: dim becomes the window count and a new last
+// dim of `size` is added (sliding windows, e.g. for convolution). Windows may overlap.
+Tensor unfold(const Tensor& a, std::int64_t dim, std::int64_t size, std::int64_t step);
 
 // ---- selection (ops/select.cpp); index tensors are Int64
-Tensor slice(const Tensor& a, std::int64_t dim, std::int64_t start, std::int64_t end, std::int64_t step = 1);
 Tensor index_select(const Tensor& a, std::int64_t dim, const Tensor& index);
 Tensor gather(const Tensor& a, std::int64_t dim, const Tensor& index);
 // Adds `src` into zeros of `shape` at `index` along dim (the adjoint of gather).

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "adgraph/autodiff/autodiff.h"
+#include "tests/test_util.h"
 
 namespace {
 
@@ -44,8 +45,9 @@ struct OpCase {
   std::vector<Shape> shapes;
   std::vector<Domain> domains;  // one per input, or a single one for all inputs
   ad::TensorFunction fn;
-  bool differentiable = true;  // false: the output must not require grad (masks, argmax)
-  bool zero_gradient = false;  // the gradient must be exactly zero everywhere (step)
+  bool differentiable = true;     // false: the output must not require grad (masks, argmax)
+  bool zero_gradient = false;     // the gradient must be exactly zero everywhere (step)
+  bool needs_contiguous = false;  // view: refuses (by design) inputs whose strides cannot be merged
 };
 
 // So a failing case prints as "op / case" rather than a byte dump.
@@ -273,6 +275,20 @@ std::vector<OpCase> build_catalog() {
   add("expand", "scalar", {{}}, {kAny}, [](const TV& x) { return ad::expand(x[0], {2, 3}); });
   add("broadcast_to", "1x4_to_3x4", {{1, 4}}, {kAny}, [](const TV& x) { return ad::broadcast_to(x[0], {3, 4}); });
 
+  // views that pick elements (their gradient scatters back)
+  add("narrow", "dim1", {{3, 5}}, {kAny}, [](const TV& x) { return ad::narrow(x[0], 1, 1, 3); });
+  add("select", "dim0", {{3, 4}}, {kAny}, [](const TV& x) { return ad::select(x[0], 0, 1); });
+  add("select", "dim_minus1_negative_index", {{2, 3, 4}}, {kAny}, [](const TV& x) { return ad::select(x[0], -1, -2); });
+  add("diagonal", "square", {{3, 3}}, {kAny}, [](const TV& x) { return ad::diagonal(x[0]); });
+  add("diagonal", "above_3x4", {{3, 4}}, {kAny}, [](const TV& x) { return ad::diagonal(x[0], 1); });
+  add("diagonal", "below_dims_1_0", {{4, 3}}, {kAny}, [](const TV& x) { return ad::diagonal(x[0], -1, 1, 0); });
+  add("diagonal", "batched_dims_1_2", {{2, 3, 3}}, {kAny}, [](const TV& x) { return ad::diagonal(x[0], 0, 1, 2); });
+  add("unfold", "windows_3_step_2", {{7}}, {kAny}, [](const TV& x) { return ad::unfold(x[0], 0, 3, 2); });
+  add("unfold", "overlapping_dim1_then_op", {{2, 6}}, {kAny},
+      [](const TV& x) { return ad::sin(ad::unfold(x[0], 1, 3, 1)) * 2.0; });
+  add("view", "3x4_to_12", {{3, 4}}, {kAny}, [](const TV& x) { return ad::view(x[0], {12}); });
+  cat.back().needs_contiguous = true;
+
   // ---- selection
   add("slice", "dim1_step2", {{3, 6}}, {kAny}, [](const TV& x) { return ad::slice(x[0], 1, 0, 6, 2); });
   add("slice", "negative_start", {{4, 3}}, {kAny}, [](const TV& x) { return ad::slice(x[0], 0, -3, 4); });
@@ -382,6 +398,11 @@ std::vector<OpCase> build_catalog() {
   add("Tensor::permute", "3d", {{2, 3, 4}}, {kAny}, [](const TV& x) { return x[0].permute({1, 2, 0}); });
   add("Tensor::reshape", "minus_one", {{2, 3, 4}}, {kAny}, [](const TV& x) { return x[0].reshape({-1}); });
   add("Tensor::view", "3x8", {{2, 3, 4}}, {kAny}, [](const TV& x) { return x[0].view({3, 8}); });
+  cat.back().needs_contiguous = true;
+  add("Tensor::narrow", "dim0", {{4, 3}}, {kAny}, [](const TV& x) { return x[0].narrow(0, 1, 2); });
+  add("Tensor::select", "dim1", {{3, 4}}, {kAny}, [](const TV& x) { return x[0].select(1, 3); });
+  add("Tensor::diagonal", "square", {{4, 4}}, {kAny}, [](const TV& x) { return x[0].diagonal(); });
+  add("Tensor::unfold", "dim0", {{5, 2}}, {kAny}, [](const TV& x) { return x[0].unfold(0, 2, 1); });
   add("Tensor::flatten", "3d", {{2, 3, 4}}, {kAny}, [](const TV& x) { return x[0].flatten(); });
   add("Tensor::squeeze", "all", {{1, 3, 1}}, {kAny}, [](const TV& x) { return x[0].squeeze(); });
   add("Tensor::squeeze(dim)", "dim0", {{1, 3, 1}}, {kAny}, [](const TV& x) { return x[0].squeeze(0); });
@@ -457,6 +478,72 @@ TEST_P(OpsGradcheck, GradcheckAndGradgradcheck) {
   }
 }
 
+// The same values in non-contiguous layouts, built differentiably so gradients flow back to the
+// contiguous inputs gradcheck perturbs: transposed (the last two dims' strides swapped), strided
+// (every other element of a wider buffer) and expanded (stride 0: the input is a [..., 1] base
+// broadcast along its last dim).
+Tensor transposed_layout(const Tensor& x) {
+  if (x.dim() < 2) return x;
+  return x.transpose(-1, -2).contiguous().transpose(-1, -2);
+}
+Tensor strided_layout(const Tensor& x) {
+  if (x.dim() == 0) return x;
+  return ad::stack({x, x * 0.0}, -1).select(-1, 0);
+}
+
+TEST_P(OpsGradcheck, OnNonContiguousInputs) {
+  const OpCase& c = GetParam();
+  SCOPED_TRACE("op " + c.op + ", case " + c.case_name);
+  const TV xs = make_inputs(c);
+  if (c.needs_contiguous) {
+    const std::string msg = ad::testing::error_of([&] { c.fn({transposed_layout(xs[0])}); });
+    EXPECT_NE(msg.find("without a copy"), std::string::npos) << msg;
+    return;
+  }
+  const std::vector<double> want = c.fn(xs).to_vector();
+  for (auto layout : {transposed_layout, strided_layout}) {
+    const ad::TensorFunction f = [&](const TV& in) {
+      TV views;
+      for (const Tensor& x : in) views.push_back(layout(x));
+      for (std::size_t i = 0; i < in.size(); ++i) {
+        const Tensor& x = in[i];
+        const bool changes =
+            layout == strided_layout ? x.numel() > 1 : x.dim() >= 2 && x.size(-1) > 1 && x.size(-2) > 1;
+        if (changes) {
+          EXPECT_FALSE(views[i].is_contiguous()) << "input " << i << " should be a non-contiguous view";
+        }
+      }
+      return c.fn(views);
+    };
+    const std::vector<double> got = f(xs).to_vector();
+    ASSERT_EQ(got.size(), want.size());
+    for (std::size_t k = 0; k < got.size(); ++k) EXPECT_NEAR(got[k], want[k], 1e-12 * (1 + std::abs(want[k])));
+    const auto r1 = ad::gradcheck(f, xs);
+    EXPECT_TRUE(r1.ok) << r1.report;
+    const auto r2 = ad::gradgradcheck(f, xs);
+    EXPECT_TRUE(r2.ok) << r2.report;
+  }
+  // Expanded: only where values may repeat (not the tie-sensitive rows).
+  const bool ties_matter = std::any_of(c.domains.begin(), c.domains.end(), [](const Domain& d) { return d.distinct; });
+  if (ties_matter) return;
+  TV bases;
+  std::vector<Shape> full;
+  for (const Tensor& x : xs) {
+    full.push_back(x.shape());
+    const bool expandable = x.dim() > 0 && x.size(-1) > 0;
+    bases.push_back(expandable ? x.detach().narrow(-1, 0, 1).contiguous().requires_grad_() : x);
+  }
+  const ad::TensorFunction fe = [&](const TV& in) {
+    TV views;
+    for (std::size_t i = 0; i < in.size(); ++i) views.push_back(in[i].dim() == 0 ? in[i] : in[i].expand(full[i]));
+    return c.fn(views);
+  };
+  const auto r3 = ad::gradcheck(fe, bases);
+  EXPECT_TRUE(r3.ok) << "expanded: " << r3.report;
+  const auto r4 = ad::gradgradcheck(fe, bases);
+  EXPECT_TRUE(r4.ok) << "expanded: " << r4.report;
+}
+
 // Full names look like Ops/OpsGradcheck.GradcheckAndGradgradcheck/add__bcast_3x4_4.
 INSTANTIATE_TEST_SUITE_P(Ops, OpsGradcheck, ::testing::ValuesIn(catalog()),
                          [](const ::testing::TestParamInfo<OpCase>& p) { return test_name(p.param); });
@@ -530,6 +617,11 @@ TEST(OpsCatalog, CoversEveryOpInOpsHeader) {
       "broadcast_to",
       // selection
       "slice",
+      "narrow",
+      "select",
+      "diagonal",
+      "unfold",
+      "view",
       "index_select",
       "gather",
       "scatter_add",
@@ -589,6 +681,10 @@ TEST(OpsCatalog, CoversEveryOpInOpsHeader) {
       "Tensor::log_softmax",
       "Tensor::logsumexp",
       "Tensor::slice",
+      "Tensor::narrow",
+      "Tensor::select",
+      "Tensor::diagonal",
+      "Tensor::unfold",
       "Tensor::index_select",
       "Tensor::gather",
       "Tensor::clone",
