@@ -117,6 +117,17 @@ Tensor amax(const Tensor& a, const Shape& dims = {}, bool keepdim = false);  // 
 Tensor amin(const Tensor& a, const Shape& dims = {}, bool keepdim = false);
 Tensor argmax(const Tensor& a, std::int64_t dim, bool keepdim = false);  // Int64, not differentiable
 Tensor argmin(const Tensor& a, std::int64_t dim, bool keepdim = false);
+// The largest (smallest) value along dim and its index, as PyTorch's max(dim). Ties: the first
+// index; the gradient goes to that element only (amax/amin share it among ties instead).
+// Variance and standard deviation over dims (all when empty), dividing by n - correction
+// (1: the unbiased estimate, PyTorch's default); NaN when n <= correction.
+Tensor var(const Tensor& a, const Shape& dims = {}, std::int64_t correction = 1, bool keepdim = false);
+Tensor std(const Tensor& a, const Shape& dims = {}, std::int64_t correction = 1, bool keepdim = false);
+// The p-norm over dims (all when empty): p = 2 (default; gradient 0 at the zero vector), 1,
+// infinity (INFINITY) or any p > 0.
+Tensor norm(const Tensor& a, double p = 2.0, const Shape& dims = {}, bool keepdim = false);
+ValuesIndices max(const Tensor& a, std::int64_t dim, bool keepdim = false);
+ValuesIndices min(const Tensor& a, std::int64_t dim, bool keepdim = false);
 // Sums `g` down to `shape` (which must broadcast to g's shape): the adjoint of broadcasting.
 Tensor sum_to(const Tensor& g, const Shape& shape);
 

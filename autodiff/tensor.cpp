@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <new>
 #include <utility>
 
@@ -109,6 +110,32 @@ double Tensor::item() const {
                 " elements); item() needs exactly one element — reduce it first (e.g. .sum()) or index it");
   return dispatch_all(dtype(), [&]<class T>() { return static_cast<double>(strided_data_ptr<T>()[0]); });
 }
+
+template <class T>
+T Tensor::item() const {
+  const double v = item();
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    if (dtype() == kInt64) {  // exact, not through double
+      const std::int64_t i = strided_data_ptr<std::int64_t>()[0];
+      if (i < static_cast<std::int64_t>(std::numeric_limits<T>::min()) ||
+          i > static_cast<std::int64_t>(std::numeric_limits<T>::max()))
+        throw Error("item: the value " + std::to_string(i) + " does not fit in the requested integer type");
+      return static_cast<T>(i);
+    }
+    if (!(v >= static_cast<double>(std::numeric_limits<T>::min()) &&
+          v < -static_cast<double>(std::numeric_limits<T>::min())))
+      throw Error("item: the value " + std::to_string(v) + " has no value in the requested integer type");
+    return static_cast<T>(v);
+  } else {
+    return static_cast<T>(v);
+  }
+}
+
+template float Tensor::item<float>() const;
+template double Tensor::item<double>() const;
+template std::int64_t Tensor::item<std::int64_t>() const;
+template int Tensor::item<int>() const;
+template bool Tensor::item<bool>() const;
 
 std::vector<double> Tensor::to_vector() const {
   std::vector<double> v(static_cast<std::size_t>(numel()));

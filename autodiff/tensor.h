@@ -13,6 +13,7 @@ namespace ad {
 
 struct Node;
 class Tensor;
+struct ValuesIndices;
 
 // A flat buffer (64-byte aligned from 4 KiB up) shared by a tensor and its views (reshape, detach).
 // `version` counts in-place writes; saved tensors compare it at backward time.
@@ -94,7 +95,11 @@ class Tensor {
   T* strided_data_ptr();
   template <class T>
   const T* strided_data_ptr() const;
-  double item() const;                    // value of a one-element tensor
+  double item() const;  // value of a one-element tensor
+  // The same converted to T (float, double, std::int64_t, int, bool); an integer T refuses
+  // NaN, Inf and values outside its range rather than wrap.
+  template <class T>
+  T item() const;
   std::vector<double> to_vector() const;  // all values, as double, row-major
   double at(std::initializer_list<std::int64_t> index) const;
 
@@ -160,9 +165,9 @@ class Tensor {
   Tensor mean() const;
   Tensor mean(const Shape& dims, bool keepdim = false) const;
   Tensor max() const;
-  Tensor max(std::int64_t dim, bool keepdim = false) const;
+  ValuesIndices max(std::int64_t dim, bool keepdim = false) const;
   Tensor min() const;
-  Tensor min(std::int64_t dim, bool keepdim = false) const;
+  ValuesIndices min(std::int64_t dim, bool keepdim = false) const;
   Tensor argmax(std::int64_t dim, bool keepdim = false) const;
   Tensor softmax(std::int64_t dim) const;
   Tensor log_softmax(std::int64_t dim) const;
@@ -186,6 +191,12 @@ class Tensor {
 };
 
 std::ostream& operator<<(std::ostream& os, const Tensor& t);
+
+// What max(dim) and min(dim) return, as PyTorch: the extreme values and their Int64 indices.
+struct ValuesIndices {
+  Tensor values;
+  Tensor indices;
+};
 
 // ---- creation (PyTorch names). Float64 is the default dtype for values given as double.
 struct TensorOptions {

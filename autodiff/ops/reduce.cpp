@@ -1,5 +1,6 @@
-// Reductions: sum, mean, amax/amin, argmax/argmin, and sum_to (the adjoint of broadcasting).
+// Reductions: sum, mean, amax/amin, argmax/argmin, max/min(dim) with indices, and sum_to (the adjoint of broadcasting).
 #include <algorithm>
+#include <cmath>
 #include <limits>
 
 #include "adgraph/autodiff/ops/common.h"
@@ -132,6 +133,77 @@ Tensor amin(const Tensor& a, const Shape& dims, bool keepdim) { return extremum(
 Tensor argmax(const Tensor& a, std::int64_t dim, bool keepdim) { return arg_extremum(a, dim, keepdim, true); }
 Tensor argmin(const Tensor& a, std::int64_t dim, bool keepdim) { return arg_extremum(a, dim, keepdim, false); }
 
+namespace {
+// values = gather(a, dim, index): d values = scatter of g into the chosen elements (gather's rule)
+ValuesIndices extremum_with_index(const Tensor& a, std::int64_t dim, bool keepdim, bool is_max) {
+  const char* name = is_max ? "max" : "min";
+  detail::check_floating(a, name);
+  const std::int64_t d = wrap_dim_scalar(dim, a.dim(), name);
+  if (a.numel() == 0)
+    throw Error(std::string(name) + ": cannot reduce an empty tensor of shape " + shape_str(a.shape()));
+  if (a.dim() == 0) return {a, zeros({}, dtype(kInt64))};
+  const Tensor index = arg_extremum(a, d, true, is_max);
+  Tensor values = gather(a, d, index);
+  if (!keepdim) return {squeeze(values, d), squeeze(index, d)};
+  return {values, index};
+}
+}  // namespace
+
+namespace {
+// The element count the dims reduce (all dims when empty), the dims checked naming `op`.
+std::int64_t reduced_count(const Tensor& a, const Shape& dims, const char* op) {
+  const std::vector<bool> mask = dim_mask(dims, a.dim(), op);
+  std::int64_t n = 1;
+  for (std::int64_t i = 0; i < a.dim(); ++i)
+    if (dims.empty() || mask[static_cast<std::size_t>(i)]) n *= a.size(i);
+  return n;
+}
+}  // namespace
+
+// var(a) = sum((a - mean(a))^2) / (n - correction): composed of differentiable ops
+Tensor var(const Tensor& a, const Shape& dims, std::int64_t correction, bool keepdim) {
+  detail::check_floating(a, "var");
+  if (correction < 0) throw Error("var: correction must be >= 0, got " + std::to_string(correction));
+  const std::int64_t n = reduced_count(a, dims, "var");
+  const Tensor d = a - mean(a, dims, true);
+  const Tensor ss = sum(d * d, dims, keepdim);
+  // no degrees of freedom left: NaN, as PyTorch
+  const double scale =
+      n > correction ? 1.0 / static_cast<double>(n - correction) : std::numeric_limits<double>::quiet_NaN();
+  return ss * scale;
+}
+
+// std(a) = sqrt(var(a))
+Tensor std(const Tensor& a, const Shape& dims, std::int64_t correction, bool keepdim) {
+  detail::check_floating(a, "std");
+  reduced_count(a, dims, "std");
+  return sqrt(var(a, dims, correction, keepdim));
+}
+
+// norm(a, 2) = sqrt(sum(a^2)), with gradient 0 (not NaN) where the norm is 0;
+// norm(a, 1) = sum(|a|); norm(a, inf) = amax(|a|); other p: sum(|a|^p)^(1/p)
+Tensor norm(const Tensor& a, double p, const Shape& dims, bool keepdim) {
+  detail::check_floating(a, "norm");
+  reduced_count(a, dims, "norm");
+  if (!(p > 0)) throw Error("norm: p must be > 0 (or infinity), got " + std::to_string(p));
+  if (p == 1.0) return sum(abs(a), dims, keepdim);
+  if (std::isinf(p)) return amax(abs(a), dims, keepdim);
+  if (p == 2.0) {
+    const Tensor ss = sum(a * a, dims, keepdim);
+    const Tensor zero = eq(ss, detail::scalar_like(ss, 0.0));
+    // sqrt only sees positive sums; where() sends no gradient to the branch it did not take
+    return where(zero, detail::scalar_like(ss, 0.0), sqrt(where(zero, detail::scalar_like(ss, 1.0), ss)));
+  }
+  return pow(sum(pow(abs(a), p), dims, keepdim), 1.0 / p);
+}
+
+ValuesIndices max(const Tensor& a, std::int64_t dim, bool keepdim) {
+  return extremum_with_index(a, dim, keepdim, true);
+}
+ValuesIndices min(const Tensor& a, std::int64_t dim, bool keepdim) {
+  return extremum_with_index(a, dim, keepdim, false);
+}
+
 Tensor sum_to(const Tensor& g, const Shape& shape) {
   if (g.shape() == shape) return g;
   if (!broadcastable_to(shape, g.shape()))
@@ -149,9 +221,9 @@ Tensor Tensor::sum(const Shape& dims, bool keepdim) const { return ad::sum(*this
 Tensor Tensor::mean() const { return ad::mean(*this); }
 Tensor Tensor::mean(const Shape& dims, bool keepdim) const { return ad::mean(*this, dims, keepdim); }
 Tensor Tensor::max() const { return amax(*this); }
-Tensor Tensor::max(std::int64_t dim, bool keepdim) const { return amax(*this, {dim}, keepdim); }
+ValuesIndices Tensor::max(std::int64_t dim, bool keepdim) const { return ad::max(*this, dim, keepdim); }
 Tensor Tensor::min() const { return amin(*this); }
-Tensor Tensor::min(std::int64_t dim, bool keepdim) const { return amin(*this, {dim}, keepdim); }
+ValuesIndices Tensor::min(std::int64_t dim, bool keepdim) const { return ad::min(*this, dim, keepdim); }
 Tensor Tensor::argmax(std::int64_t dim, bool keepdim) const { return ad::argmax(*this, dim, keepdim); }
 
 }  // namespace ad

@@ -678,3 +678,55 @@ TEST(NumericsMean, OfAnEmptyTensorIsNaN) {
 }
 
 }  // namespace
+
+namespace {
+
+// ---------------------------------------------------------------- reductions with published values
+
+TEST(NumericsReductions, VarStdNormMatchHandComputedValues) {
+  const ad::Tensor x = ad::tensor({1.0, 2.0, 3.0, 4.0});
+  EXPECT_DOUBLE_EQ(ad::var(x).item(), 5.0 / 3.0);  // sum of squared deviations 5, n - 1 = 3
+  EXPECT_DOUBLE_EQ(ad::var(x, {}, 0).item(), 1.25);
+  EXPECT_DOUBLE_EQ(ad::std(x).item(), std::sqrt(5.0 / 3.0));
+  EXPECT_TRUE(std::isnan(ad::var(ad::tensor({2.0})).item()));  // no degree of freedom left
+  EXPECT_DOUBLE_EQ(ad::norm(ad::tensor({3.0, -4.0})).item(), 5.0);
+  EXPECT_DOUBLE_EQ(ad::norm(ad::tensor({3.0, -4.0}), 1.0).item(), 7.0);
+  EXPECT_DOUBLE_EQ(ad::norm(ad::tensor({3.0, -4.0}), INFINITY).item(), 4.0);
+  const ad::Tensor m = ad::tensor({1.0, 2.0, 3.0, 5.0}, {2, 2}, ad::dtype(ad::kFloat64));
+  EXPECT_EQ(ad::var(m, {1}).to_vector(), (std::vector<double>{0.5, 2.0}));
+}
+
+TEST(NumericsReductions, NormOfTheZeroVectorHasGradientZero) {
+  ad::Tensor z = ad::zeros({3}, ad::dtype(ad::kFloat64)).requires_grad_();
+  ad::norm(z).backward();
+  EXPECT_EQ(z.grad().to_vector(), (std::vector<double>{0, 0, 0}));
+}
+
+TEST(NumericsReductions, MaxWithIndicesTakesTheFirstTieAndRoutesTheGradientThere) {
+  ad::Tensor x = ad::tensor({1.0, 7.0, 7.0, 2.0, 9.0, 0.0}, {2, 3}, ad::dtype(ad::kFloat64)).requires_grad_();
+  const auto [values, indices] = ad::max(x, 1);
+  EXPECT_EQ(values.to_vector(), (std::vector<double>{7, 9}));
+  EXPECT_EQ(indices.dtype(), ad::kInt64);
+  EXPECT_EQ(indices.to_vector(), (std::vector<double>{1, 1}));  // the first of the tied 7s
+  values.sum().backward();
+  EXPECT_EQ(x.grad().to_vector(), (std::vector<double>{0, 1, 0, 0, 1, 0}));
+  const auto mn = x.min(0, true);
+  EXPECT_EQ(mn.values.shape(), (ad::Shape{1, 3}));
+  EXPECT_EQ(mn.indices.to_vector(), (std::vector<double>{0, 0, 1}));
+  // amax shares the gradient among ties instead
+  ad::Tensor y = ad::tensor({7.0, 7.0}).requires_grad_();
+  ad::amax(y).backward();
+  EXPECT_EQ(y.grad().to_vector(), (std::vector<double>{0.5, 0.5}));
+}
+
+TEST(NumericsReductions, ItemConvertsAndRefusesWhatHasNoInteger) {
+  EXPECT_EQ(ad::scalar_tensor(2.75).item<float>(), 2.75f);
+  EXPECT_EQ(ad::scalar_tensor(-3.0).item<int>(), -3);
+  EXPECT_EQ(ad::index_tensor({std::int64_t{1} << 62}, {}).item<std::int64_t>(), std::int64_t{1} << 62);  // exact
+  EXPECT_TRUE(ad::scalar_tensor(1.0).item<bool>());
+  EXPECT_THROW(ad::scalar_tensor(NAN).item<int>(), ad::Error);
+  EXPECT_THROW(ad::scalar_tensor(3e9).item<int>(), ad::Error);
+  EXPECT_THROW(ad::index_tensor({std::int64_t{1} << 40}, {}).item<int>(), ad::Error);
+}
+
+}  // namespace

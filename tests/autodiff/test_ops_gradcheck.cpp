@@ -346,6 +346,20 @@ std::vector<OpCase> build_catalog() {
   add("mean", "all", {{3, 4}}, {kAny}, [](const TV& x) { return ad::mean(x[0]); });
   add("mean(dims)", "dim0", {{3, 4}}, {kAny}, [](const TV& x) { return ad::mean(x[0], {0}); });
   add("mean(dims)", "dims_1_2_keepdim", {{2, 3, 4}}, {kAny}, [](const TV& x) { return ad::mean(x[0], {1, 2}, true); });
+  add("max(dim)", "dim1", {{3, 4}}, {kDistinct}, [](const TV& x) { return ad::max(x[0], 1).values; });
+  add("max(dim)", "dim0_keepdim_3d", {{3, 2, 2}}, {kDistinct},
+      [](const TV& x) { return ad::max(x[0], 0, true).values; });
+  add("min(dim)", "dim_minus1", {{2, 5}}, {kDistinct}, [](const TV& x) { return ad::min(x[0], -1).values; });
+  add("var", "all", {{3, 4}}, {kAny}, [](const TV& x) { return ad::var(x[0]); });
+  add("var", "dim1_biased_keepdim", {{3, 4}}, {kAny}, [](const TV& x) { return ad::var(x[0], {1}, 0, true); });
+  add("var", "3d_dims_0_2", {{2, 3, 4}}, {kAny}, [](const TV& x) { return ad::var(x[0], {0, 2}); });
+  add("std", "all", {{3, 4}}, {kAny}, [](const TV& x) { return ad::std(x[0]); });
+  add("std", "dim0", {{4, 3}}, {kAny}, [](const TV& x) { return ad::std(x[0], {0}); });
+  add("norm", "p2_all", {{3, 4}}, {kAny}, [](const TV& x) { return ad::norm(x[0]); });
+  add("norm", "p2_dim1_keepdim", {{3, 4}}, {kAny}, [](const TV& x) { return ad::norm(x[0], 2.0, {1}, true); });
+  add("norm", "p1_dim0", {{3, 4}}, {kAwayFromZero}, [](const TV& x) { return ad::norm(x[0], 1.0, {0}); });
+  add("norm", "p_inf", {{3, 4}}, {kDistinct}, [](const TV& x) { return ad::norm(x[0], INFINITY); });
+  add("norm", "p3", {{3, 4}}, {kAwayFromZero}, [](const TV& x) { return ad::norm(x[0], 3.0, {1}); });
   add("amax", "all", {{3, 4}}, {kDistinct}, [](const TV& x) { return ad::amax(x[0]); });
   add("amax", "dim1", {{3, 4}}, {kDistinct}, [](const TV& x) { return ad::amax(x[0], {1}); });
   add("amax", "dim0_keepdim", {{3, 4}}, {kDistinct}, [](const TV& x) { return ad::amax(x[0], {0}, true); });
@@ -413,9 +427,9 @@ std::vector<OpCase> build_catalog() {
   add("Tensor::mean", "all", {{3, 4}}, {kAny}, [](const TV& x) { return x[0].mean(); });
   add("Tensor::mean(dims)", "dim1_keepdim", {{3, 4}}, {kAny}, [](const TV& x) { return x[0].mean({1}, true); });
   add("Tensor::max", "all", {{3, 4}}, {kDistinct}, [](const TV& x) { return x[0].max(); });
-  add("Tensor::max(dim)", "dim1", {{3, 4}}, {kDistinct}, [](const TV& x) { return x[0].max(1); });
+  add("Tensor::max(dim)", "dim1", {{3, 4}}, {kDistinct}, [](const TV& x) { return x[0].max(1).values; });
   add("Tensor::min", "all", {{3, 4}}, {kDistinct}, [](const TV& x) { return x[0].min(); });
-  add("Tensor::min(dim)", "dim0_keepdim", {{3, 4}}, {kDistinct}, [](const TV& x) { return x[0].min(0, true); });
+  add("Tensor::min(dim)", "dim0_keepdim", {{3, 4}}, {kDistinct}, [](const TV& x) { return x[0].min(0, true).values; });
   nondiff("Tensor::argmax", "dim1", {{3, 4}}, [](const TV& x) { return x[0].argmax(1).to(ad::kFloat64); });
   add("Tensor::softmax", "dim1", {{3, 4}}, {kAny}, [](const TV& x) { return x[0].softmax(1); });
   add("Tensor::log_softmax", "dim0", {{3, 4}}, {kAny}, [](const TV& x) { return x[0].log_softmax(0); });
@@ -634,6 +648,11 @@ TEST(OpsCatalog, CoversEveryOpInOpsHeader) {
       "mean",
       "mean(dims)",
       "amax",
+      "max(dim)",
+      "min(dim)",
+      "var",
+      "std",
+      "norm",
       "amin",
       "argmax",
       "argmin",
