@@ -12,18 +12,22 @@ std::int64_t numel_of(const Shape& s) {
 
 std::int64_t checked_numel(const Shape& s, const char* op) {
   constexpr std::int64_t kMax = std::int64_t{1} << 60;  // elements of 8 bytes a 64-bit size can address
-  std::int64_t n = 1, nonzero = 1;
+  std::int64_t nonzero = 1;
+  bool has_zero = false;
   for (std::size_t i = 0; i < s.size(); ++i) {
     const std::int64_t d = s[i];
     if (d < 0)
       throw Error(std::string(op) + ": negative size " + std::to_string(d) + " in dim " + std::to_string(i) +
                   " of shape " + shape_str(s) + "; sizes are >= 0 (-1 is only allowed where a size is inferred)");
-    n *= d;
-    if (d != 0 && (__builtin_mul_overflow(nonzero, d, &nonzero) || nonzero > kMax))
+    if (d == 0) {
+      has_zero = true;
+      continue;
+    }
+    if (__builtin_mul_overflow(nonzero, d, &nonzero) || nonzero > kMax)
       throw Error(std::string(op) + ": shape " + shape_str(s) +
                   " has more elements than a tensor can hold (2^60); check the sizes (an unset or garbage size?)");
   }
-  return n;
+  return has_zero ? 0 : nonzero;
 }
 
 Shape contiguous_strides(const Shape& s) {

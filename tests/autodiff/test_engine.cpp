@@ -31,7 +31,9 @@ extern "C" void __sanitizer_purge_allocator(void);
 // ASan keeps up to 256 MB of freed blocks in quarantine by default, which an RSS bound cannot
 // tell from a leak (ManySmallGraphs saw +62 MB). 16 MB still catches use-after-free of recent
 // frees and lets the RSS check mean something. ASAN_OPTIONS in the environment still applies.
-extern "C" const char* __asan_default_options() { return "quarantine_size_mb=16"; }
+// allocator_may_return_null: an allocation of terabytes (test_bad_input.cpp) must fail like
+// malloc does, as a bad_alloc the library turns into an ad::Error, not abort the process.
+extern "C" const char* __asan_default_options() { return "quarantine_size_mb=16:allocator_may_return_null=1"; }
 #endif
 
 namespace {
