@@ -5,6 +5,7 @@
 #include "adgraph/autodiff/file.h"
 #include "adgraph/autodiff/grad_mode.h"
 #include "adgraph/autodiff/gradcheck.h"
+#include "adgraph/autodiff/indexing.h"
 #include "adgraph/autodiff/node.h"
 #include "adgraph/autodiff/ops.h"
 #include "adgraph/autodiff/random.h"

@@ -2,6 +2,7 @@
 // Every differentiable op of the engine, by family. Each is recorded on the graph when grad
 // mode is on and an input requires grad. Binary ops broadcast like NumPy; the engine sums
 // each gradient back to its input's shape.
+#include "adgraph/autodiff/indexing.h"
 #include "adgraph/autodiff/tensor.h"
 
 namespace ad {
@@ -106,6 +107,11 @@ Tensor scatter_add(const Shape& shape, std::int64_t dim, const Tensor& index, co
 // Adds `src` into zeros of `shape` at rows `index` along dim (the adjoint of index_select).
 Tensor index_add(const Shape& shape, std::int64_t dim, const Tensor& index, const Tensor& src);
 Tensor cat(const std::vector<Tensor>& ts, std::int64_t dim = 0);
+// ---- indexing (ops/index.cpp; Tensor::index in indexing.h). Masks hold 0 / nonzero, any dtype,
+// broadcast to a's shape.
+Tensor index(const Tensor& a, const std::vector<TensorIndex>& indices);
+Tensor masked_fill(const Tensor& a, const Tensor& mask, double value);  // value where mask != 0
+Tensor masked_select(const Tensor& a, const Tensor& mask);              // 1-D: the elements where mask != 0, row-major
 Tensor stack(const std::vector<Tensor>& ts, std::int64_t dim = 0);
 
 // ---- reductions (ops/reduce.cpp); empty dims = all dims

@@ -13,6 +13,7 @@ namespace ad {
 
 struct Node;
 class Tensor;
+class TensorIndex;  // indexing.h
 struct ValuesIndices;
 
 // A flat buffer (64-byte aligned from 4 KiB up) shared by a tensor and its views (reshape, detach).
@@ -178,6 +179,10 @@ class Tensor {
   Tensor diagonal(std::int64_t offset = 0, std::int64_t d0 = 0, std::int64_t d1 = 1) const;
   Tensor unfold(std::int64_t dim, std::int64_t size, std::int64_t step) const;
   Tensor index_select(std::int64_t dim, const Tensor& index) const;
+  // x[0, 1:3, None, ...]-style indexing and assignment (indexing.h).
+  Tensor index(std::initializer_list<TensorIndex> indices) const;
+  Tensor& index_put_(std::initializer_list<TensorIndex> indices, const Tensor& value);
+  Tensor& index_put_(std::initializer_list<TensorIndex> indices, double value);
   Tensor gather(std::int64_t dim, const Tensor& index) const;
 
   std::string str() const;  // PyTorch-like printing with a shape/dtype footer

@@ -152,6 +152,23 @@ const std::vector<Misuse>& misuses() {
          ad::index_add({2}, 0, ad::index_tensor({0, 2}), ad::tensor({1.0, 1.0}));
        },
        "index_add: index 2 is out of range for dim 0 of shape [2]"},
+      {"index past the end",
+       [] {
+         m23().index({0, 3});
+       },
+       "index: index 3 is out of range for dim 1 of shape [2, 3]"},
+      {"tensor index past the end", [] { m23().index({ad::index_tensor({2})}); },
+       "index: tensor index 2 (element 0) is out of range for a dim of size 2"},
+      {"select past the end", [] { ad::select(m23(), 0, 2); }, "select: index 2 is out of range for dim 0"},
+      {"narrow past the end", [] { ad::narrow(v3(), 0, 2, 5); }, "narrow: start 2 and length 5 do not fit"},
+      {"view of a transposed tensor", [] { m23().t().view({6}); }, "view: a tensor of shape [3, 2]"},
+      {"fill_ of an expanded view",
+       [] {
+         v3().reshape({3, 1}).expand({3, 2}).fill_(1.0);
+       },
+       "fill_: the tensor of shape [3, 2] (strides [1, 0]) is a view in which several elements share memory"},
+      {"data_ptr of a transposed view", [] { (void)m23().t().data_ptr<double>(); },
+       "data_ptr: the tensor of shape [3, 2] is a non-contiguous view"},
       {"at with an index past the end", [] { (void)v3().at({3}); }, "at: index 3 is out of range for dim 0"},
       {"at with too few indices", [] { (void)m23().at({1}); }, "at: 1 indices given for a tensor of shape [2, 3]"},
       {"gather with a Float64 index", [] { ad::gather(v3(), 0, v3()); }, "gather: the index must be an Int64 tensor"},

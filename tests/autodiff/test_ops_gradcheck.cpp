@@ -286,6 +286,23 @@ std::vector<OpCase> build_catalog() {
   add("unfold", "windows_3_step_2", {{7}}, {kAny}, [](const TV& x) { return ad::unfold(x[0], 0, 3, 2); });
   add("unfold", "overlapping_dim1_then_op", {{2, 6}}, {kAny},
       [](const TV& x) { return ad::sin(ad::unfold(x[0], 1, 3, 1)) * 2.0; });
+  // indexing
+  add("index", "int_slice_none_ellipsis", {{2, 3, 4}}, {kAny}, [](const TV& x) {
+    using namespace ad::indexing;  // NOLINT
+    return ad::index(x[0], {1, Slice(None, None, 2), None, Ellipsis});
+  });
+  add("index", "tensor_index_with_repeats", {{3, 4}}, {kAny}, [](const TV& x) {
+    return ad::index(x[0], {ad::indexing::Slice(), idx({2, 0, 2})});
+  });
+  add("Tensor::index", "slice_then_int", {{4, 3}}, {kAny}, [](const TV& x) {
+    return x[0].index({ad::indexing::Slice(1), -1});
+  });
+  add("masked_fill", "row_mask", {{3, 4}}, {kAny}, [](const TV& x) {
+    return ad::masked_fill(x[0], ad::tensor({1.0, 0.0, 0.0, 1.0}), 2.0);
+  });
+  add("masked_select", "half", {{2, 3}}, {kAny}, [](const TV& x) {
+    return ad::masked_select(x[0], ad::tensor({1.0, 0.0, 1.0, 0.0, 1.0, 1.0}, {2, 3}, ad::dtype(ad::kFloat64)));
+  });
   add("view", "3x4_to_12", {{3, 4}}, {kAny}, [](const TV& x) { return ad::view(x[0], {12}); });
   cat.back().needs_contiguous = true;
 
@@ -636,6 +653,9 @@ TEST(OpsCatalog, CoversEveryOpInOpsHeader) {
       "diagonal",
       "unfold",
       "view",
+      "index",
+      "masked_fill",
+      "masked_select",
       "index_select",
       "gather",
       "scatter_add",
@@ -704,6 +724,7 @@ TEST(OpsCatalog, CoversEveryOpInOpsHeader) {
       "Tensor::select",
       "Tensor::diagonal",
       "Tensor::unfold",
+      "Tensor::index",
       "Tensor::index_select",
       "Tensor::gather",
       "Tensor::clone",
