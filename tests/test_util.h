@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "adgraph/autodiff/dtype.h"
+#include "adgraph/autodiff/ops.h"
+#include "adgraph/autodiff/tensor.h"
 
 namespace ad::testing {
 
@@ -46,5 +48,13 @@ inline std::vector<std::string> dir_entries(const std::filesystem::path& dir) {
   std::sort(names.begin(), names.end());
   return names;
 }
+
+// 0, 1, 2, ... in Float64, row-major in the given shape.
+inline ad::Tensor iota(const ad::Shape& s) {
+  return ad::arange(0.0, static_cast<double>(ad::numel_of(s)), 1.0, ad::dtype(ad::kFloat64)).reshape(s);
+}
+
+// An initializer list of expected values as the vector to_vector() returns.
+inline std::vector<double> values(std::initializer_list<double> x) { return x; }
 
 }  // namespace ad::testing

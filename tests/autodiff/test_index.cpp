@@ -15,11 +15,8 @@ using ad::Shape;
 using ad::Tensor;
 using ad::testing::contains;
 using ad::testing::error_of;
-
-Tensor iota(const Shape& s) {
-  return ad::arange(0.0, static_cast<double>(ad::numel_of(s)), 1.0, ad::dtype(ad::kFloat64)).reshape(s);
-}
-std::vector<double> v(std::initializer_list<double> x) { return x; }
+using ad::testing::iota;
+constexpr auto v = ad::testing::values;
 
 TEST(Index, IntegersSlicesNoneAndEllipsisAreViews) {
   const Tensor x = iota({2, 3, 4});

@@ -17,12 +17,10 @@ using ad::Shape;
 using ad::Tensor;
 using ad::testing::contains;
 using ad::testing::error_of;
+using ad::testing::iota;
+constexpr auto v = ad::testing::values;
 
-Tensor iota(const Shape& s) {
-  return ad::arange(0.0, static_cast<double>(ad::numel_of(s)), 1.0, ad::dtype(ad::kFloat64)).reshape(s);
-}
 bool same_storage(const Tensor& a, const Tensor& b) { return a.impl()->storage == b.impl()->storage; }
-std::vector<double> v(std::initializer_list<double> x) { return x; }
 
 TEST(Views, EachViewOpSharesStorageWithItsLayout) {
   const Tensor x = iota({3, 4});
