@@ -26,6 +26,14 @@ inline const char* dtype_name(Dtype d) {
   return "?";
 }
 
+// The dtype of a result of mixed operands, as PyTorch for tensors: any Float64 makes Float64,
+// else any Float32 makes Float32, else Int64. (A double argument, x * 2.0, keeps x's dtype.)
+inline Dtype promote_types(Dtype a, Dtype b) {
+  if (a == Dtype::Float64 || b == Dtype::Float64) return Dtype::Float64;
+  if (a == Dtype::Float32 || b == Dtype::Float32) return Dtype::Float32;
+  return Dtype::Int64;
+}
+
 inline std::size_t dtype_size(Dtype d) { return d == Dtype::Float32 ? 4 : 8; }
 inline bool is_floating(Dtype d) { return d != Dtype::Int64; }
 

@@ -317,11 +317,20 @@ Tensor unaliased(const Tensor& self, const Tensor& other) {
   return other.detach().clone();
 }
 
-// An argument of an in-place op: same dtype as the tensor, and broadcastable to its shape.
+// An argument converted to the dtype of the tensor it is written into (no recording).
+Tensor in_dtype(const Tensor& t, Dtype d) {
+  if (t.dtype() == d) return t;
+  NoGradGuard ng;
+  return t.to(d);
+}
+
+// An argument of an in-place op: castable to the tensor's dtype (as PyTorch: a float argument
+// cannot go into an Int64 tensor), and broadcastable to its shape.
 void check_inplace_arg(const Tensor& self, const Tensor& other, const char* op) {
-  if (other.dtype() != self.dtype())
-    throw Error(std::string(op) + ": dtype mismatch (" + dtype_name(self.dtype()) + " tensor, " +
-                dtype_name(other.dtype()) + " argument); convert the argument with .to()");
+  if (!is_floating(self.dtype()) && is_floating(other.dtype()))
+    throw Error(std::string(op) + ": a " + dtype_name(other.dtype()) + " argument cannot be written into an " +
+                dtype_name(self.dtype()) +
+                " tensor; convert the tensor with .to(ad::kFloat32) (or the argument to Int64)");
   if (!broadcastable_to(other.shape(), self.shape()))
     throw Error(std::string(op) + ": the argument of shape " + shape_str(other.shape()) +
                 " cannot be broadcast to the tensor's shape " + shape_str(self.shape()));
@@ -334,7 +343,7 @@ Tensor& inplace_binary(Tensor& self, const Tensor& other_in, const char* op, F f
   check_inplace(self, op);
   check_inplace_arg(self, other_in, op);
   check_writable(self, op);
-  const Tensor other = unaliased(self, other_in);
+  const Tensor other = in_dtype(unaliased(self, other_in), self.dtype());
   dispatch_all(self.dtype(), [&]<class T>() {
     T* d = self.strided_data_ptr<T>();
     const T* x = other.strided_data_ptr<T>();
@@ -362,7 +371,7 @@ Tensor& inplace_ternary(Tensor& self, const Tensor& a_in, const Tensor& b_in, co
   check_inplace_arg(self, a_in, op);
   check_inplace_arg(self, b_in, op);
   check_writable(self, op);
-  const Tensor a = unaliased(self, a_in), b = unaliased(self, b_in);
+  const Tensor a = in_dtype(unaliased(self, a_in), self.dtype()), b = in_dtype(unaliased(self, b_in), self.dtype());
   dispatch_float(self.dtype(), op, [&]<class T>() {
     T* d = self.strided_data_ptr<T>();
     const T *x = a.strided_data_ptr<T>(), *y = b.strided_data_ptr<T>();

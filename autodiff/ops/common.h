@@ -3,6 +3,7 @@
 // dispatch. Not part of the public API.
 #include <string>
 
+#include "adgraph/autodiff/grad_mode.h"
 #include "adgraph/autodiff/kernels/broadcast.h"
 #include "adgraph/autodiff/node.h"
 #include "adgraph/autodiff/ops.h"
@@ -15,12 +16,6 @@ Tensor empty_for(const Shape& shape, Dtype dt, const char* op);
 
 // A 0-d constant with t's dtype.
 inline Tensor scalar_like(const Tensor& t, double v) { return scalar_tensor(v, dtype(t.dtype())); }
-
-inline void check_same_dtype(const Tensor& a, const Tensor& b, const char* op) {
-  if (a.dtype() != b.dtype())
-    throw Error(std::string(op) + ": dtype mismatch, " + dtype_name(a.dtype()) + " " + shape_str(a.shape()) + " vs " +
-                dtype_name(b.dtype()) + " " + shape_str(b.shape()) + "; convert one operand with .to()");
-}
 
 // Throws the dtype error of dispatch_float, naming `op`, unless `a` is floating.
 inline void check_floating(const Tensor& a, const char* op) {
@@ -38,12 +33,21 @@ Tensor map_unary(const Tensor& a, const char* op, F f) {
   return out;
 }
 
-// out = f(a, b) with broadcasting (floating dtypes).
+// `t` in dtype d for a kernel to read: itself when it has it, else a converted copy that is not
+// recorded (the op's node records the original; the engine casts its gradient back).
+inline Tensor as_dtype(const Tensor& t, Dtype d) {
+  if (t.dtype() == d) return t;
+  AutoGradMode off(false);
+  return t.to(d);
+}
+
+// out = f(a, b) with broadcasting and type promotion (floating results).
 template <class F>
-Tensor map_binary(const Tensor& a, const Tensor& b, const char* op, F f) {
-  check_same_dtype(a, b, op);
-  Tensor out = empty_for(broadcast_shapes(a.shape(), b.shape(), op), a.dtype(), op);
-  dispatch_float(a.dtype(), op, [&]<class T>() {
+Tensor map_binary(const Tensor& a_in, const Tensor& b_in, const char* op, F f) {
+  const Dtype dt = promote_types(a_in.dtype(), b_in.dtype());
+  const Tensor a = as_dtype(a_in, dt), b = as_dtype(b_in, dt);
+  Tensor out = empty_for(broadcast_shapes(a.shape(), b.shape(), op), dt, op);
+  dispatch_float(dt, op, [&]<class T>() {
     kernels::map2(a.strided_data_ptr<T>(), a.shape(), a.strides(), b.strided_data_ptr<T>(), b.shape(), b.strides(),
                   out.data_ptr<T>(), out.shape(), [&](T x, T y) { return static_cast<T>(f(x, y)); });
   });

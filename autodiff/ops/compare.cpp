@@ -6,10 +6,11 @@ using detail::scalar_like;
 
 namespace {
 template <class F>
-Tensor compare(const Tensor& a, const Tensor& b, const char* op, F f) {
-  detail::check_same_dtype(a, b, op);
-  Tensor out = empty(broadcast_shapes(a.shape(), b.shape(), op), dtype(a.dtype()));
-  dispatch_all(a.dtype(), [&]<class T>() {
+Tensor compare(const Tensor& a_in, const Tensor& b_in, const char* op, F f) {
+  const Dtype dt = promote_types(a_in.dtype(), b_in.dtype());  // the mask has the promoted dtype
+  const Tensor a = detail::as_dtype(a_in, dt), b = detail::as_dtype(b_in, dt);
+  Tensor out = empty(broadcast_shapes(a.shape(), b.shape(), op), dtype(dt));
+  dispatch_all(dt, [&]<class T>() {
     kernels::map2(a.strided_data_ptr<T>(), a.shape(), a.strides(), b.strided_data_ptr<T>(), b.shape(), b.strides(),
                   out.data_ptr<T>(), out.shape(), [&](T x, T y) { return f(x, y) ? T(1) : T(0); });
   });
@@ -45,7 +46,10 @@ Tensor operator>=(const Tensor& a, double b) { return ge(a, scalar_like(a, b)); 
 
 // d where(c, a, b) = where(c, g, 0), where(c, 0, g)
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
-  detail::check_same_dtype(a, b, "where");
+  if (a.dtype() != b.dtype()) {  // promote with recorded conversions, so each branch's gradient finds its way
+    const Dtype dt = promote_types(a.dtype(), b.dtype());
+    return where(cond, a.to(dt), b.to(dt));
+  }
   const Shape shape = broadcast_shapes(broadcast_shapes(cond.shape(), a.shape(), "where"), b.shape(), "where");
   Tensor out = empty(shape, dtype(a.dtype()));
   dispatch_all(a.dtype(), [&]<class T>() {

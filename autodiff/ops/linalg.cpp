@@ -86,7 +86,10 @@ Tensor batched_matmul(const Tensor& a, const Tensor& b, bool ta, bool tb) {
 // Each gradient is again a matmul_t, so the family is closed under differentiation and BLAS
 // reads the transposes in place (no copies). Batch broadcasting is summed back by the engine.
 Tensor matmul_t(const Tensor& a, const Tensor& b, bool ta, bool tb) {
-  detail::check_same_dtype(a, b, "matmul");
+  if (a.dtype() != b.dtype()) {  // promoted with recorded conversions: BLAS multiplies one dtype
+    const Dtype dt = promote_types(a.dtype(), b.dtype());
+    return matmul_t(a.to(dt), b.to(dt), ta, tb);
+  }
   if (a.dim() < 2 || b.dim() < 2)
     throw Error("matmul_t: both operands need at least two dims, got shapes " + pair_str(a, b) +
                 "; use matmul for vectors");
@@ -104,7 +107,10 @@ Tensor matmul_t(const Tensor& a, const Tensor& b, bool ta, bool tb) {
 }
 
 Tensor matmul(const Tensor& a, const Tensor& b) {
-  detail::check_same_dtype(a, b, "matmul");
+  if (a.dtype() != b.dtype()) {
+    const Dtype dt = promote_types(a.dtype(), b.dtype());
+    return matmul(a.to(dt), b.to(dt));
+  }
   if (a.dim() == 0 || b.dim() == 0)
     throw Error("matmul: both operands need at least one dim, got shapes " + pair_str(a, b) + "; use mul for scalars");
   if (a.dim() == 1 && b.dim() == 1) {

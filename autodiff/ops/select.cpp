@@ -160,13 +160,20 @@ Tensor scatter_add(const Shape& shape, std::int64_t dim, const Tensor& index, co
 // d cat(a_1..a_n) = the slices of g along dim
 Tensor cat(const std::vector<Tensor>& ts, std::int64_t dim) {
   if (ts.empty()) throw Error("cat: needs at least one tensor");
+  Dtype dt = ts.front().dtype();
+  for (const Tensor& t : ts) dt = promote_types(dt, t.dtype());
+  for (const Tensor& t : ts)
+    if (t.dtype() != dt) {  // promote with recorded conversions
+      std::vector<Tensor> same;
+      for (const Tensor& u : ts) same.push_back(u.to(dt));
+      return cat(same, dim);
+    }
   const Tensor& first = ts.front();
   const std::int64_t d = wrap_dim(dim, first.dim(), "cat");
   Shape out_shape = first.shape();
   std::int64_t total = 0;
   for (std::size_t i = 0; i < ts.size(); ++i) {
     const Tensor& t = ts[i];
-    detail::check_same_dtype(first, t, "cat");
     Shape a = t.shape(), b = first.shape();
     if (a.size() == b.size()) a[static_cast<std::size_t>(d)] = b[static_cast<std::size_t>(d)] = 0;
     if (a != b)

@@ -241,7 +241,8 @@ const std::vector<Misuse>& misuses() {
       {"logsumexp of Int64", [] { ad::logsumexp(ad::index_tensor({1}), {}); }, "logsumexp: Int64 tensors"},
       {"broadcast_to a smaller shape", [] { ad::broadcast_to(m23(), {4}); }, "broadcast_to: shape [2, 3] cannot"},
       {"uniform with lo > hi", [] { ad::uniform({2}, 1.0, 0.0); }, "uniform: need lo < hi"},
-      {"dtype mismatch", [] { ad::tensor({1.0}) + ad::tensor({1.0}, ad::dtype(ad::kFloat32)); }, "add: dtype mismatch"},
+      {"a float written into an Int64 tensor", [] { ad::index_tensor({1}).add_(ad::tensor({0.5})); },
+       "add_: a Float64 argument cannot be written into an Int64 tensor"},
   };
   return rows;
 }

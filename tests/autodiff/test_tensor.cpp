@@ -162,7 +162,33 @@ TEST(Tensor, Dtypes) {
   Tensor i2 = ad::index_tensor({1, 2});
   EXPECT_THROW(i2.requires_grad_(), ad::Error);  // Int64 never requires grad
   EXPECT_THROW(ad::exp(i2), ad::Error);
-  EXPECT_THROW(ad::add(f32, f64), ad::Error);  // no implicit promotion
+}
+
+TEST(Tensor, MixedDtypesPromoteAsInPyTorch) {
+  const Tensor f32 = ad::tensor({1.5, 2.0}, ad::dtype(ad::kFloat32)).requires_grad_();
+  const Tensor f64 = ad::tensor({0.25, 4.0}, ad::dtype(ad::kFloat64)).requires_grad_();
+  const Tensor i64 = ad::index_tensor({2, 3});
+  EXPECT_EQ(ad::add(f32, f64).dtype(), ad::kFloat64);  // f32 + f64 -> f64
+  EXPECT_EQ((f32 * i64).dtype(), ad::kFloat32);        // int + float -> float
+  EXPECT_EQ((f64 * i64).to_vector(), (std::vector<double>{0.5, 12.0}));
+  EXPECT_EQ((f32 * 2.0).dtype(), ad::kFloat32);  // a double argument keeps the tensor's dtype
+  EXPECT_EQ((f32 < f64).dtype(), ad::kFloat64);  // masks have the promoted dtype
+  EXPECT_EQ(ad::matmul(f32.reshape({1, 2}), f64.reshape({2, 1})).dtype(), ad::kFloat64);
+  EXPECT_EQ(ad::cat({f32, f64}).dtype(), ad::kFloat64);
+  EXPECT_EQ(ad::where(f32 > 1.6, f32, f64).to_vector(), (std::vector<double>{0.25, 2.0}));
+  // gradients come back in each input's own dtype
+  (ad::mul(f32, f64).sum() + ad::cat({f32, f64}).sum()).backward();
+  EXPECT_EQ(f32.grad().dtype(), ad::kFloat32);
+  EXPECT_EQ(f64.grad().dtype(), ad::kFloat64);
+  EXPECT_EQ(f32.grad().to_vector(), (std::vector<double>{1.25, 5.0}));
+  EXPECT_EQ(f64.grad().to_vector(), (std::vector<double>{2.5, 3.0}));
+  // in-place ops cast the argument to the tensor's dtype; a float never goes into Int64
+  Tensor t = ad::zeros({2}, ad::dtype(ad::kFloat32));
+  t.add_(ad::tensor({0.5, 1.5}, ad::dtype(ad::kFloat64)));
+  EXPECT_EQ(t.dtype(), ad::kFloat32);
+  EXPECT_EQ(t.to_vector(), (std::vector<double>{0.5, 1.5}));
+  Tensor ti = ad::index_tensor({1, 2});
+  EXPECT_THROW(ti.add_(t), ad::Error);
 }
 
 TEST(Tensor, ItemAndItsError) {
@@ -346,9 +372,10 @@ TEST(Tensor, InPlaceOpsBumpVersion) {
   EXPECT_EQ(t.version(), v0 + 11);
   EXPECT_EQ(t.to_vector(), (std::vector<double>{0, 0, 0}));
 
-  EXPECT_THROW(t.add_(ad::tensor({1, 2})), ad::Error);                       // not broadcastable to [3]
-  EXPECT_THROW(t.copy_(ad::ones({3}, ad::dtype(ad::kFloat32))), ad::Error);  // dtype mismatch
-  EXPECT_EQ(t.version(), v0 + 11);                                           // failed ops do not bump
+  EXPECT_THROW(t.add_(ad::tensor({1, 2})), ad::Error);  // not broadcastable to [3]
+  EXPECT_THROW(t.copy_(ad::ones({3}, ad::dtype(ad::kInt64)).to(ad::kInt64).add_(ad::tensor({1.0, 1, 1}))),
+               ad::Error);          // a float into Int64
+  EXPECT_EQ(t.version(), v0 + 11);  // failed ops do not bump
 }
 
 TEST(Tensor, InPlaceOnLeafRequiringGradNeedsNoGrad) {
@@ -422,7 +449,7 @@ TEST(Tensor, CatErrors) {
   EXPECT_TRUE(contains(m, "[2, 4]")) << m;
   EXPECT_THROW(ad::cat({}, 0), ad::Error);
   EXPECT_THROW(ad::cat({ad::zeros({2}), ad::zeros({2, 1})}, 0), ad::Error);
-  EXPECT_THROW(ad::cat({ad::zeros({2}), ad::zeros({2}, ad::dtype(ad::kFloat64))}, 0), ad::Error);
+  EXPECT_EQ(ad::cat({ad::zeros({2}), ad::zeros({2}, ad::dtype(ad::kFloat64))}, 0).dtype(), ad::kFloat64);  // promoted
   EXPECT_THROW(ad::cat({ad::zeros({2, 3})}, 2), ad::Error);
   const Tensor ok = ad::cat({ad::ones({2, 3}), ad::zeros({2, 4})}, 1);
   EXPECT_EQ(ok.shape(), (Shape{2, 7}));
