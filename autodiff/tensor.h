@@ -173,6 +173,9 @@ class Tensor {
   Tensor softmax(std::int64_t dim) const;
   Tensor log_softmax(std::int64_t dim) const;
   Tensor logsumexp(const Shape& dims, bool keepdim = false) const;
+  Tensor var(const Shape& dims = {}, std::int64_t correction = 1, bool keepdim = false) const;
+  Tensor std(const Shape& dims = {}, std::int64_t correction = 1, bool keepdim = false) const;
+  Tensor norm(double p = 2.0, const Shape& dims = {}, bool keepdim = false) const;
   Tensor slice(std::int64_t dim, std::int64_t start, std::int64_t end, std::int64_t step = 1) const;
   Tensor narrow(std::int64_t dim, std::int64_t start, std::int64_t length) const;
   Tensor select(std::int64_t dim, std::int64_t index) const;

@@ -221,6 +221,13 @@ Tensor Tensor::sum(const Shape& dims, bool keepdim) const { return ad::sum(*this
 Tensor Tensor::mean() const { return ad::mean(*this); }
 Tensor Tensor::mean(const Shape& dims, bool keepdim) const { return ad::mean(*this, dims, keepdim); }
 Tensor Tensor::max() const { return amax(*this); }
+Tensor Tensor::var(const Shape& dims, std::int64_t correction, bool keepdim) const {
+  return ad::var(*this, dims, correction, keepdim);
+}
+Tensor Tensor::std(const Shape& dims, std::int64_t correction, bool keepdim) const {
+  return ad::std(*this, dims, correction, keepdim);
+}
+Tensor Tensor::norm(double p, const Shape& dims, bool keepdim) const { return ad::norm(*this, p, dims, keepdim); }
 ValuesIndices Tensor::max(std::int64_t dim, bool keepdim) const { return ad::max(*this, dim, keepdim); }
 Tensor Tensor::min() const { return amin(*this); }
 ValuesIndices Tensor::min(std::int64_t dim, bool keepdim) const { return ad::min(*this, dim, keepdim); }

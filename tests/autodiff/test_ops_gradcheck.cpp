@@ -446,6 +446,9 @@ std::vector<OpCase> build_catalog() {
   add("Tensor::max", "all", {{3, 4}}, {kDistinct}, [](const TV& x) { return x[0].max(); });
   add("Tensor::max(dim)", "dim1", {{3, 4}}, {kDistinct}, [](const TV& x) { return x[0].max(1).values; });
   add("Tensor::min", "all", {{3, 4}}, {kDistinct}, [](const TV& x) { return x[0].min(); });
+  add("Tensor::var", "dim1", {{3, 4}}, {kAny}, [](const TV& x) { return x[0].var({1}); });
+  add("Tensor::std", "all_biased", {{3, 4}}, {kAny}, [](const TV& x) { return x[0].std({}, 0); });
+  add("Tensor::norm", "p2_dim0", {{3, 4}}, {kAny}, [](const TV& x) { return x[0].norm(2.0, {0}); });
   add("Tensor::min(dim)", "dim0_keepdim", {{3, 4}}, {kDistinct}, [](const TV& x) { return x[0].min(0, true).values; });
   nondiff("Tensor::argmax", "dim1", {{3, 4}}, [](const TV& x) { return x[0].argmax(1).to(ad::kFloat64); });
   add("Tensor::softmax", "dim1", {{3, 4}}, {kAny}, [](const TV& x) { return x[0].softmax(1); });
@@ -712,6 +715,9 @@ TEST(OpsCatalog, CoversEveryOpInOpsHeader) {
       "Tensor::mean",
       "Tensor::mean(dims)",
       "Tensor::max",
+      "Tensor::var",
+      "Tensor::std",
+      "Tensor::norm",
       "Tensor::max(dim)",
       "Tensor::min",
       "Tensor::min(dim)",
