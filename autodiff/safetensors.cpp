@@ -328,29 +328,18 @@ SafetensorsFile load_safetensors(const std::string& path) {
       throw fail(where + ": data_offsets " + offsets + " run past the " + std::to_string(data_size) +
                  "-byte data section (the file is truncated or corrupt)");
 
-    // A 0 in the shape makes the byte count 0 whatever the other sizes are; they must still
-    // describe a tensor that can exist (its reductions and views would overflow otherwise).
-    constexpr double kMaxElements = 0x1p60;
-    double nonzero = 1;
-    for (auto d : e.shape)
-      if (d != 0) nonzero *= static_cast<double>(d);
-    if (nonzero > kMaxElements)
+    // checked_numel: also refuses sizes a 0 hides (their reductions and views would overflow).
+    std::int64_t numel = 0;
+    try {
+      numel = checked_numel(e.shape, "load_safetensors");
+    } catch (const Error&) {
       throw fail(where + ": shape " + shape_str(e.shape) + " has more elements than a tensor can hold (2^60)");
-    // Bytes the shape needs; any overflow means it cannot match the (in-range) offsets.
-    std::uint64_t numel = 1;
-    bool overflow = false;
-    if (std::find(e.shape.begin(), e.shape.end(), 0) != e.shape.end()) {
-      numel = 0;
-    } else {
-      for (auto d : e.shape)
-        overflow = overflow || __builtin_mul_overflow(numel, static_cast<std::uint64_t>(d), &numel);
     }
-    std::uint64_t bytes = 0;
-    overflow = overflow || __builtin_mul_overflow(numel, dtype_size(e.dtype), &bytes);
-    if (overflow || bytes != e.end - e.begin)
+    const std::uint64_t bytes = static_cast<std::uint64_t>(numel) * dtype_size(e.dtype);  // <= 2^63
+    if (bytes != e.end - e.begin)
       throw fail(where + ": shape " + shape_str(e.shape) + " of " + dt->get<std::string>() + " needs " +
-                 (overflow ? std::string("more bytes than fit in 64 bits") : std::to_string(bytes) + " bytes") +
-                 " but data_offsets " + offsets + " hold " + std::to_string(e.end - e.begin));
+                 std::to_string(bytes) + " bytes but data_offsets " + offsets + " hold " +
+                 std::to_string(e.end - e.begin));
     entries.push_back(std::move(e));
   }
 

@@ -13,6 +13,7 @@
 #include "adgraph/autodiff/kernels/broadcast.h"
 #include "adgraph/autodiff/node.h"
 #include "adgraph/autodiff/ops.h"
+#include "adgraph/autodiff/ops/common.h"
 
 namespace ad {
 
@@ -317,13 +318,6 @@ Tensor unaliased(const Tensor& self, const Tensor& other) {
   return other.detach().clone();
 }
 
-// An argument converted to the dtype of the tensor it is written into (no recording).
-Tensor in_dtype(const Tensor& t, Dtype d) {
-  if (t.dtype() == d) return t;
-  NoGradGuard ng;
-  return t.to(d);
-}
-
 // An argument of an in-place op: castable to the tensor's dtype (as PyTorch: a float argument
 // cannot go into an Int64 tensor), and broadcastable to its shape.
 void check_inplace_arg(const Tensor& self, const Tensor& other, const char* op) {
@@ -343,7 +337,7 @@ Tensor& inplace_binary(Tensor& self, const Tensor& other_in, const char* op, F f
   check_inplace(self, op);
   check_inplace_arg(self, other_in, op);
   check_writable(self, op);
-  const Tensor other = in_dtype(unaliased(self, other_in), self.dtype());
+  const Tensor other = detail::as_dtype(unaliased(self, other_in), self.dtype());
   dispatch_all(self.dtype(), [&]<class T>() {
     T* d = self.strided_data_ptr<T>();
     const T* x = other.strided_data_ptr<T>();
@@ -371,7 +365,8 @@ Tensor& inplace_ternary(Tensor& self, const Tensor& a_in, const Tensor& b_in, co
   check_inplace_arg(self, a_in, op);
   check_inplace_arg(self, b_in, op);
   check_writable(self, op);
-  const Tensor a = in_dtype(unaliased(self, a_in), self.dtype()), b = in_dtype(unaliased(self, b_in), self.dtype());
+  const Tensor a = detail::as_dtype(unaliased(self, a_in), self.dtype()),
+               b = detail::as_dtype(unaliased(self, b_in), self.dtype());
   dispatch_float(self.dtype(), op, [&]<class T>() {
     T* d = self.strided_data_ptr<T>();
     const T *x = a.strided_data_ptr<T>(), *y = b.strided_data_ptr<T>();

@@ -82,19 +82,22 @@ Applied apply_indices(const Tensor& a, const std::vector<TensorIndex>& indices, 
   return r;
 }
 
+// Throws naming `op` unless every position of the Int64 index fits a dim of size n.
+void check_positions(const Tensor& ic, std::int64_t n, const Shape& shape, const char* op) {
+  const std::int64_t* p = ic.data_ptr<std::int64_t>();
+  for (std::int64_t k = 0; k < ic.numel(); ++k)
+    if (p[k] < -n || p[k] >= n)
+      throw Error(std::string(op) + ": tensor index " + std::to_string(p[k]) + " (element " + std::to_string(k) +
+                  ") is out of range for a dim of size " + std::to_string(n) + " in shape " + shape_str(shape));
+}
+
 }  // namespace
 
 Tensor index(const Tensor& a, const std::vector<TensorIndex>& indices) {
   const Applied r = apply_indices(a, indices, "index");
   if (!r.index.defined()) return r.view;
   const std::int64_t n = r.view.size(r.tensor_dim);
-  const Tensor ic = r.index.contiguous();
-  for (std::int64_t k = 0; k < ic.numel(); ++k) {
-    const std::int64_t i = ic.data_ptr<std::int64_t>()[k];
-    if (i < -n || i >= n)
-      throw Error("index: tensor index " + std::to_string(i) + " (element " + std::to_string(k) +
-                  ") is out of range for a dim of size " + std::to_string(n) + " in shape " + shape_str(a.shape()));
-  }
+  check_positions(r.index.contiguous(), n, a.shape(), "index");
   return index_select(r.view, r.tensor_dim, r.index);
 }
 
@@ -116,12 +119,10 @@ Tensor& Tensor::index_put_(std::initializer_list<TensorIndex> indices, const Ten
   if (!broadcastable_to(value.shape(), want))
     throw Error("index_put_: the value of shape " + shape_str(value.shape()) + " cannot be broadcast to " +
                 shape_str(want) + ", the shape of the indexed elements");
+  check_positions(ic, r.view.size(r.tensor_dim), shape(), "index_put_");  // before any write
   const Tensor v = ad::expand(value, want);
   for (std::int64_t k = 0; k < ic.numel(); ++k) {
-    const std::int64_t n = r.view.size(r.tensor_dim), i = ic.data_ptr<std::int64_t>()[k];
-    if (i < -n || i >= n)
-      throw Error("index_put_: tensor index " + std::to_string(i) + " is out of range for a dim of size " +
-                  std::to_string(n));
+    const std::int64_t i = ic.data_ptr<std::int64_t>()[k];
     Tensor dst = ad::select(r.view, r.tensor_dim, i);
     dst.copy_(ad::select(v, r.tensor_dim, k));
   }

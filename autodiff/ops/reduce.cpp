@@ -149,22 +149,11 @@ ValuesIndices extremum_with_index(const Tensor& a, std::int64_t dim, bool keepdi
 }
 }  // namespace
 
-namespace {
-// The element count the dims reduce (all dims when empty), the dims checked naming `op`.
-std::int64_t reduced_count(const Tensor& a, const Shape& dims, const char* op) {
-  const std::vector<bool> mask = dim_mask(dims, a.dim(), op);
-  std::int64_t n = 1;
-  for (std::int64_t i = 0; i < a.dim(); ++i)
-    if (dims.empty() || mask[static_cast<std::size_t>(i)]) n *= a.size(i);
-  return n;
-}
-}  // namespace
-
 // var(a) = sum((a - mean(a))^2) / (n - correction): composed of differentiable ops
 Tensor var(const Tensor& a, const Shape& dims, std::int64_t correction, bool keepdim) {
   detail::check_floating(a, "var");
   if (correction < 0) throw Error("var: correction must be >= 0, got " + std::to_string(correction));
-  const std::int64_t n = reduced_count(a, dims, "var");
+  const std::int64_t n = plan(a.shape(), dims, false, "var").count;  // checks the dims
   const Tensor d = a - mean(a, dims, true);
   const Tensor ss = sum(d * d, dims, keepdim);
   // no degrees of freedom left: NaN, as PyTorch
@@ -176,7 +165,7 @@ Tensor var(const Tensor& a, const Shape& dims, std::int64_t correction, bool kee
 // std(a) = sqrt(var(a))
 Tensor std(const Tensor& a, const Shape& dims, std::int64_t correction, bool keepdim) {
   detail::check_floating(a, "std");
-  reduced_count(a, dims, "std");
+  plan(a.shape(), dims, false, "std");  // checks the dims
   return sqrt(var(a, dims, correction, keepdim));
 }
 
@@ -184,7 +173,7 @@ Tensor std(const Tensor& a, const Shape& dims, std::int64_t correction, bool kee
 // norm(a, 1) = sum(|a|); norm(a, inf) = amax(|a|); other p: sum(|a|^p)^(1/p)
 Tensor norm(const Tensor& a, double p, const Shape& dims, bool keepdim) {
   detail::check_floating(a, "norm");
-  reduced_count(a, dims, "norm");
+  plan(a.shape(), dims, false, "norm");  // checks the dims
   if (!(p > 0)) throw Error("norm: p must be > 0 (or infinity), got " + std::to_string(p));
   if (p == 1.0) return sum(abs(a), dims, keepdim);
   if (std::isinf(p)) return amax(abs(a), dims, keepdim);
