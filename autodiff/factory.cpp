@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 
@@ -8,6 +9,18 @@
 #include "adgraph/autodiff/tensor.h"
 
 namespace ad {
+
+namespace {
+std::atomic<Dtype> g_default_dtype{kFloat32};
+}  // namespace
+
+Dtype get_default_dtype() { return g_default_dtype.load(std::memory_order_relaxed); }
+void set_default_dtype(Dtype d) {
+  if (!is_floating(d))
+    throw Error(std::string("set_default_dtype: the default dtype must be Float32 or Float64, got ") + dtype_name(d));
+  g_default_dtype.store(d, std::memory_order_relaxed);
+}
+
 namespace {
 
 Tensor finish(Tensor t, const TensorOptions& opt) {
@@ -38,7 +51,7 @@ Tensor empty_for(const Shape& shape, Dtype dt, const char* op) {
 namespace {
 
 Tensor full_for(const Shape& shape, double value, TensorOptions opt, const char* op) {
-  Tensor t = detail::empty_for(shape, opt.dtype, op);
+  Tensor t = detail::empty_for(shape, opt.dtype_or_default(), op);
   dispatch_all(t.dtype(), [&]<class T>() {
     T* p = t.data_ptr<T>();
     for (std::int64_t i = 0, n = t.numel(); i < n; ++i) p[i] = static_cast<T>(value);
@@ -49,7 +62,7 @@ Tensor full_for(const Shape& shape, double value, TensorOptions opt, const char*
 }  // namespace
 
 Tensor empty(const Shape& shape, TensorOptions opt) {
-  return finish(detail::empty_for(shape, opt.dtype, "empty"), opt);
+  return finish(detail::empty_for(shape, opt.dtype_or_default(), "empty"), opt);
 }
 Tensor full(const Shape& shape, double value, TensorOptions opt) { return full_for(shape, value, opt, "full"); }
 Tensor zeros(const Shape& shape, TensorOptions opt) { return full_for(shape, 0.0, opt, "zeros"); }
@@ -64,7 +77,7 @@ Tensor tensor(const std::vector<double>& values, const Shape& shape, TensorOptio
                 std::to_string(numel_of(shape)) + " elements)");
   const bool rg = opt.requires_grad;
   opt.requires_grad = false;
-  Tensor t = detail::empty_for(shape, opt.dtype, "tensor");
+  Tensor t = detail::empty_for(shape, opt.dtype_or_default(), "tensor");
   dispatch_all(t.dtype(), [&]<class T>() {
     T* p = t.data_ptr<T>();
     for (std::size_t i = 0; i < values.size(); ++i) p[i] = static_cast<T>(values[i]);
@@ -104,7 +117,7 @@ Tensor arange(double start, double end, double step, TensorOptions opt) {
     throw Error("arange: " + std::to_string(count) + " elements from " + std::to_string(start) + " to " +
                 std::to_string(end) + " by " + std::to_string(step) + " are more than a tensor can hold");
   const auto n = static_cast<std::int64_t>(count);
-  Tensor t = detail::empty_for({n}, opt.dtype, "arange");
+  Tensor t = detail::empty_for({n}, opt.dtype_or_default(), "arange");
   dispatch_all(t.dtype(), [&]<class T>() {
     T* p = t.data_ptr<T>();
     for (std::int64_t i = 0; i < n; ++i) p[i] = static_cast<T>(start + static_cast<double>(i) * step);
@@ -117,7 +130,7 @@ Tensor linspace(double start, double end, std::int64_t steps, TensorOptions opt)
   if (steps < 1) throw Error("linspace: steps must be >= 1, got " + std::to_string(steps));
   if (!std::isfinite(start) || !std::isfinite(end))
     throw Error("linspace: start and end must be finite, got " + std::to_string(start) + " and " + std::to_string(end));
-  Tensor t = detail::empty_for({steps}, opt.dtype, "linspace");
+  Tensor t = detail::empty_for({steps}, opt.dtype_or_default(), "linspace");
   dispatch_all(t.dtype(), [&]<class T>() {
     T* p = t.data_ptr<T>();
     for (std::int64_t i = 0; i < steps; ++i)
@@ -129,7 +142,7 @@ Tensor linspace(double start, double end, std::int64_t steps, TensorOptions opt)
 
 Tensor eye(std::int64_t n, TensorOptions opt) {
   if (n < 0) throw Error("eye: n must be >= 0, got " + std::to_string(n));
-  Tensor t = full_for({n, n}, 0.0, dtype(opt.dtype), "eye");
+  Tensor t = full_for({n, n}, 0.0, dtype(opt.dtype_or_default()), "eye");
   dispatch_all(t.dtype(), [&]<class T>() {
     for (std::int64_t i = 0; i < n; ++i) t.data_ptr<T>()[i * n + i] = T(1);
   });
@@ -149,9 +162,10 @@ void manual_seed(std::uint64_t seed) { default_generator().seed(seed); }
 namespace {
 template <class Draw>
 Tensor random_fill(const Shape& shape, TensorOptions opt, Generator* gen, const char* op, Draw draw) {
-  if (!is_floating(opt.dtype)) throw Error(std::string(op) + ": needs a floating dtype; use randint for integers");
+  if (!is_floating(opt.dtype_or_default()))
+    throw Error(std::string(op) + ": needs a floating dtype; use randint for integers");
   Generator& g = gen ? *gen : default_generator();
-  Tensor t = detail::empty_for(shape, opt.dtype, op);
+  Tensor t = detail::empty_for(shape, opt.dtype_or_default(), op);
   dispatch_float(t.dtype(), op, [&]<class T>() {
     T* p = t.data_ptr<T>();
     for (std::int64_t i = 0, n = t.numel(); i < n; ++i) p[i] = static_cast<T>(draw(g));
@@ -163,7 +177,8 @@ Tensor uniform_for(const Shape& shape, double lo, double hi, TensorOptions opt, 
   if (!(lo < hi))
     throw Error(std::string(op) + ": need lo < hi, got " + std::to_string(lo) + " and " + std::to_string(hi));
   // A double just below hi can round up to hi in Float32: keep the interval half-open.
-  const double top = opt.dtype == kFloat32 ? std::nextafter(static_cast<float>(hi), static_cast<float>(lo)) : hi;
+  const double top =
+      opt.dtype_or_default() == kFloat32 ? std::nextafter(static_cast<float>(hi), static_cast<float>(lo)) : hi;
   return random_fill(shape, opt, gen, op, [=](Generator& g) { return std::min(g.uniform(lo, hi), top); });
 }
 }  // namespace

@@ -52,21 +52,32 @@ Tensor relu(const Tensor& a);                             // gradient 0 at x = 0
 Tensor leaky_relu(const Tensor& a, double slope = 0.01);  // gradient `slope` at x = 0
 Tensor step(const Tensor& a);                             // 1 where x > 0 else 0; gradient 0 everywhere
 
-// ---- comparisons and selection (ops/compare.cpp); masks are 0/1 in the first operand's dtype
+// ---- comparisons and selection (ops/compare.cpp). Comparisons return Bool masks (operands of
+// different dtypes are compared in the promoted dtype); logical ops take and return Bool.
+// A mask converts to numbers with .to(ad::kFloat32), e.g. accuracy = mean(eq(a, b).to(kFloat32)).
 Tensor eq(const Tensor& a, const Tensor& b);
 Tensor ne(const Tensor& a, const Tensor& b);
 Tensor lt(const Tensor& a, const Tensor& b);
 Tensor le(const Tensor& a, const Tensor& b);
 Tensor gt(const Tensor& a, const Tensor& b);
 Tensor ge(const Tensor& a, const Tensor& b);
+Tensor logical_and(const Tensor& a, const Tensor& b);
+Tensor logical_or(const Tensor& a, const Tensor& b);
+Tensor logical_xor(const Tensor& a, const Tensor& b);
+Tensor logical_not(const Tensor& a);
 Tensor operator==(const Tensor& a, const Tensor& b);
+Tensor operator!=(const Tensor& a, const Tensor& b);
+Tensor operator&&(const Tensor& a, const Tensor& b);  // logical_and (both sides are evaluated)
+Tensor operator||(const Tensor& a, const Tensor& b);  // logical_or (both sides are evaluated)
+Tensor operator!(const Tensor& a);                    // logical_not
 Tensor operator<(const Tensor& a, const Tensor& b);
 Tensor operator>(const Tensor& a, const Tensor& b);
 Tensor operator<(const Tensor& a, double b);
 Tensor operator>(const Tensor& a, double b);
 Tensor operator<=(const Tensor& a, double b);
 Tensor operator>=(const Tensor& a, double b);
-// a where cond != 0, else b; the gradient only flows to the branch taken (no NaN from the other).
+// a where the Bool cond is true, else b; the gradient only flows to the branch taken (no NaN
+// from the other).
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
 
 // ---- linear algebra (ops/linalg.cpp), BLAS-backed
@@ -110,8 +121,8 @@ Tensor cat(const std::vector<Tensor>& ts, std::int64_t dim = 0);
 // ---- indexing (ops/index.cpp; Tensor::index in indexing.h). Masks hold 0 / nonzero, any dtype,
 // broadcast to a's shape.
 Tensor index(const Tensor& a, const std::vector<TensorIndex>& indices);
-Tensor masked_fill(const Tensor& a, const Tensor& mask, double value);  // value where mask != 0
-Tensor masked_select(const Tensor& a, const Tensor& mask);              // 1-D: the elements where mask != 0, row-major
+Tensor masked_fill(const Tensor& a, const Tensor& mask, double value);  // value where the Bool mask is true
+Tensor masked_select(const Tensor& a, const Tensor& mask);              // 1-D: the elements where mask, row-major
 Tensor stack(const std::vector<Tensor>& ts, std::int64_t dim = 0);
 
 // ---- reductions (ops/reduce.cpp); empty dims = all dims

@@ -20,11 +20,13 @@ struct Printer {
   Shape strides;
   bool summarise;
   bool integral;
+  bool boolean;  // True / False, as PyTorch prints masks
   bool scientific = false;
   int width = 0;
 
   std::string number(double x) const {
     char buf[64];
+    if (boolean) return x != 0 ? " True" : "False";
     if (integral)
       std::snprintf(buf, sizeof buf, "%lld", static_cast<long long>(x));
     else if (scientific)
@@ -100,7 +102,7 @@ std::string Tensor::str() const {
   if (!defined()) return "[ undefined Tensor ]";
   std::ostringstream os;
   const std::vector<double> v = to_vector();
-  Printer p{v, shape(), contiguous_strides(shape()), numel() > kSummariseAbove, dtype() == kInt64};
+  Printer p{v, shape(), contiguous_strides(shape()), numel() > kSummariseAbove, dtype() == kInt64, dtype() == kBool};
   if (numel() > 0) {
     p.layout();
     p.print(os, 0, 0, 0);

@@ -32,7 +32,7 @@ using json = nlohmann::json;
 
 constexpr std::uint64_t kMaxHeaderSize = 100'000'000;  // the reference implementation's limit
 constexpr int kMaxJsonDepth = 8;                       // a valid header nests 3 levels deep
-constexpr const char* kSupported = "F32, F64, I64";
+constexpr const char* kSupported = "F32, F64, I64, BOOL";
 
 const char* st_dtype(Dtype d) {
   switch (d) {
@@ -42,6 +42,8 @@ const char* st_dtype(Dtype d) {
       return "F64";
     case Dtype::Int64:
       return "I64";
+    case Dtype::Bool:
+      return "BOOL";
   }
   throw Error("save_safetensors: unknown dtype");
 }
@@ -53,6 +55,8 @@ bool parse_st_dtype(const std::string& s, Dtype& out) {
     out = kFloat64;
   } else if (s == "I64") {
     out = kInt64;
+  } else if (s == "BOOL") {
+    out = kBool;
   } else {
     return false;
   }
@@ -369,6 +373,13 @@ SafetensorsFile load_safetensors(const std::string& path) {
     Tensor t = empty(e.shape, dtype(e.dtype));
     if (auto err = read_exact(fd.fd, t.impl()->storage->data, e.end - e.begin, 8 + n + e.begin); !err.empty())
       throw fail("cannot read the data of tensor '" + e.name + "': " + err);
+    if (e.dtype == kBool) {  // a C++ bool must be 0 or 1: any other byte is a corrupt file
+      const auto* b = static_cast<const unsigned char*>(t.impl()->storage->data);
+      for (std::uint64_t i = 0; i < e.end - e.begin; ++i)
+        if (b[i] > 1)
+          throw fail("tensor '" + e.name + "' is BOOL but its byte " + std::to_string(i) + " is " +
+                     std::to_string(b[i]) + " (only 0 and 1 are valid)");
+    }
     out.tensors.emplace_back(e.name, std::move(t));
   }
   return out;

@@ -58,7 +58,10 @@ Tensor& Tensor::set_label(std::string name) {
 namespace {
 template <class T>
 constexpr Dtype dtype_of() {
-  return std::is_same_v<T, float> ? kFloat32 : std::is_same_v<T, double> ? kFloat64 : kInt64;
+  return std::is_same_v<T, float>    ? kFloat32
+         : std::is_same_v<T, double> ? kFloat64
+         : std::is_same_v<T, bool>   ? kBool
+                                     : kInt64;
 }
 }  // namespace
 
@@ -104,6 +107,10 @@ template std::int64_t* Tensor::strided_data_ptr<std::int64_t>();
 template const float* Tensor::strided_data_ptr<float>() const;
 template const double* Tensor::strided_data_ptr<double>() const;
 template const std::int64_t* Tensor::strided_data_ptr<std::int64_t>() const;
+template bool* Tensor::data_ptr<bool>();
+template const bool* Tensor::data_ptr<bool>() const;
+template bool* Tensor::strided_data_ptr<bool>();
+template const bool* Tensor::strided_data_ptr<bool>() const;
 
 double Tensor::item() const {
   if (numel() != 1)
@@ -174,7 +181,8 @@ Tensor& Tensor::requires_grad_(bool on) {
   if (impl_->grad_fn && !on)
     throw Error("requires_grad_(false): only leaf tensors can change requires_grad; use detach() on a result of an op");
   if (on && !is_floating(dtype()))
-    throw Error("requires_grad_: only floating-point tensors can require gradients (this one is Int64)");
+    throw Error(std::string("requires_grad_: only floating-point tensors can require gradients (this one is ") +
+                dtype_name(dtype()) + ")");
   impl_->requires_grad = on;
   return *this;
 }
@@ -226,7 +234,7 @@ Tensor Tensor::to(Dtype d) const {
     dispatch_all(d, [&]<class D>() {
       const S* s = src.data_ptr<S>();
       D* o = out.data_ptr<D>();
-      if constexpr (std::is_floating_point_v<S> && std::is_integral_v<D>) {
+      if constexpr (std::is_floating_point_v<S> && std::is_same_v<D, std::int64_t>) {
         for (std::int64_t i = 0; i < n; ++i) {  // NaN, Inf and values past int64 have no integer
           if (!(s[i] >= -0x1p63 && s[i] < 0x1p63))
             throw Error("to(Int64): element " + std::to_string(i) + " is " + std::to_string(s[i]) +
@@ -321,6 +329,10 @@ Tensor unaliased(const Tensor& self, const Tensor& other) {
 // An argument of an in-place op: castable to the tensor's dtype (as PyTorch: a float argument
 // cannot go into an Int64 tensor), and broadcastable to its shape.
 void check_inplace_arg(const Tensor& self, const Tensor& other, const char* op) {
+  if (self.dtype() == kBool && other.dtype() != kBool)
+    throw Error(std::string(op) + ": a " + dtype_name(other.dtype()) +
+                " argument cannot be written into a Bool tensor; make a mask with a comparison (ad::ne(x, "
+                "ad::zeros_like(x))) or convert the argument with .to(ad::kBool)");
   if (!is_floating(self.dtype()) && is_floating(other.dtype()))
     throw Error(std::string(op) + ": a " + dtype_name(other.dtype()) + " argument cannot be written into an " +
                 dtype_name(self.dtype()) +
@@ -332,13 +344,22 @@ void check_inplace_arg(const Tensor& self, const Tensor& other, const char* op) 
 
 // The in-place ops write through self's strides (a view writes into its base) and read their
 // arguments through theirs, broadcast to self's shape.
-template <class F>
+// kArith: the op computes (Bool tensors refuse it); else it only moves values (copy_, fill_).
+template <bool kArith, class... Args>
+decltype(auto) dispatch_inplace(Dtype d, const char* op, Args&&... f) {
+  if constexpr (kArith)
+    return dispatch_numeric(d, op, std::forward<Args>(f)...);
+  else
+    return dispatch_all(d, std::forward<Args>(f)...);
+}
+
+template <bool kArith = true, class F>
 Tensor& inplace_binary(Tensor& self, const Tensor& other_in, const char* op, F f) {
   check_inplace(self, op);
   check_inplace_arg(self, other_in, op);
   check_writable(self, op);
   const Tensor other = detail::as_dtype(unaliased(self, other_in), self.dtype());
-  dispatch_all(self.dtype(), [&]<class T>() {
+  dispatch_inplace<kArith>(self.dtype(), op, [&]<class T>() {
     T* d = self.strided_data_ptr<T>();
     const T* x = other.strided_data_ptr<T>();
     kernels::broadcast_rows<2>(self.shape(),
@@ -389,11 +410,11 @@ Tensor& inplace_ternary(Tensor& self, const Tensor& a_in, const Tensor& b_in, co
   return self;
 }
 
-template <class F>
+template <bool kArith = true, class F>
 Tensor& inplace_unary(Tensor& self, const char* op, F f) {
   check_inplace(self, op);
   check_writable(self, op);
-  dispatch_all(self.dtype(), [&]<class T>() {
+  dispatch_inplace<kArith>(self.dtype(), op, [&]<class T>() {
     T* d = self.strided_data_ptr<T>();
     kernels::broadcast_rows<1>(self.shape(), {self.strides()},
                                [&](std::int64_t, const auto& base, std::int64_t len, const auto& st) {
@@ -414,10 +435,10 @@ Tensor& inplace_unary(Tensor& self, const char* op, F f) {
 
 Tensor& Tensor::zero_() { return fill_(0.0); }
 Tensor& Tensor::fill_(double v) {
-  return inplace_unary(*this, "fill_", [v](auto) { return v; });
+  return inplace_unary<false>(*this, "fill_", [v](auto) { return v; });
 }
 Tensor& Tensor::copy_(const Tensor& src) {
-  return inplace_binary(*this, src, "copy_", [](auto, auto y) { return y; });
+  return inplace_binary<false>(*this, src, "copy_", [](auto, auto y) { return y; });
 }
 Tensor& Tensor::add_(const Tensor& o, double alpha) {
   return inplace_binary(*this, o, "add_", [alpha](auto x, auto y) { return x + as<decltype(x)>(alpha) * y; });

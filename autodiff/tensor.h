@@ -3,6 +3,7 @@
 #include <initializer_list>
 #include <iosfwd>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -206,10 +207,27 @@ struct ValuesIndices {
   Tensor indices;
 };
 
-// ---- creation (PyTorch names). Float64 is the default dtype for values given as double.
+// ---- creation (PyTorch names)
+// The dtype every factory uses when none is given: Float32 unless set_default_dtype changed it.
+// It is process-wide (as PyTorch's): set it once at start-up, before threads create tensors.
+Dtype get_default_dtype();
+void set_default_dtype(Dtype d);  // Float32 or Float64
+// Sets the default dtype for a scope and restores the previous one (tests, numeric checks).
+class DefaultDtypeGuard {
+ public:
+  explicit DefaultDtypeGuard(Dtype d) : prev_(get_default_dtype()) { set_default_dtype(d); }
+  ~DefaultDtypeGuard() { set_default_dtype(prev_); }
+  DefaultDtypeGuard(const DefaultDtypeGuard&) = delete;
+  DefaultDtypeGuard& operator=(const DefaultDtypeGuard&) = delete;
+
+ private:
+  Dtype prev_;
+};
+
 struct TensorOptions {
-  Dtype dtype = kFloat32;
+  std::optional<Dtype> dtype;  // unset: get_default_dtype() (Int64 for index_tensor/randint)
   bool requires_grad = false;
+  Dtype dtype_or_default() const { return dtype ? *dtype : get_default_dtype(); }
   TensorOptions& set_dtype(Dtype d) {
     dtype = d;
     return *this;
@@ -230,15 +248,15 @@ Tensor ones_like(const Tensor& t);
 Tensor full_like(const Tensor& t, double value);
 // Values in row-major order; `shape` defaults to 1-D. Throws when sizes disagree.
 Tensor tensor(const std::vector<double>& values, const Shape& shape, TensorOptions opt);
-Tensor tensor(const std::vector<double>& values, TensorOptions opt = dtype(kFloat64));
-Tensor tensor(std::initializer_list<double> values, TensorOptions opt = dtype(kFloat64));
-Tensor scalar_tensor(double v, TensorOptions opt = dtype(kFloat64));  // 0-d
+Tensor tensor(const std::vector<double>& values, TensorOptions opt = {});
+Tensor tensor(std::initializer_list<double> values, TensorOptions opt = {});
+Tensor scalar_tensor(double v, TensorOptions opt = {});  // 0-d
 // Int64 index tensors: 1-D from the values, or with an explicit shape ({} is 0-d).
 Tensor index_tensor(const std::vector<std::int64_t>& values);
 Tensor index_tensor(const std::vector<std::int64_t>& values, const Shape& shape);
-Tensor arange(double start, double end, double step = 1.0, TensorOptions opt = dtype(kFloat64));
-Tensor arange(double end, TensorOptions opt = dtype(kFloat64));
-Tensor linspace(double start, double end, std::int64_t steps, TensorOptions opt = dtype(kFloat64));
+Tensor arange(double start, double end, double step = 1.0, TensorOptions opt = {});
+Tensor arange(double end, TensorOptions opt = {});
+Tensor linspace(double start, double end, std::int64_t steps, TensorOptions opt = {});
 Tensor eye(std::int64_t n, TensorOptions opt = {});
 
 }  // namespace ad

@@ -161,7 +161,7 @@ struct TensorChainRun {
 };
 TensorChainRun run_tensor_chain(std::int64_t steps) {
   const std::size_t heap0 = mallinfo2().uordblks;
-  ad::Tensor x = ad::scalar_tensor(1.0).requires_grad_();
+  ad::Tensor x = ad::scalar_tensor(1.0, ad::dtype(ad::kFloat64)).requires_grad_();
   ad::Tensor y = x;
   Clock::time_point t0 = Clock::now();
   for (std::int64_t i = 0; i < steps; ++i) y = y * kRate + kShift;
@@ -216,9 +216,9 @@ void bench_tensor_chain_peak() {
 void bench_grad_many_inputs() {
   constexpr int kInputs = 32'000;
   std::vector<ad::Tensor> xs;
-  ad::Tensor sum = ad::scalar_tensor(0.0);
+  ad::Tensor sum = ad::scalar_tensor(0.0, ad::dtype(ad::kFloat64));
   for (int i = 0; i < kInputs; ++i) {
-    xs.push_back(ad::scalar_tensor(1.0).requires_grad_());
+    xs.push_back(ad::scalar_tensor(1.0, ad::dtype(ad::kFloat64)).requires_grad_());
     sum = sum + xs.back();
   }
   Clock::time_point t0 = Clock::now();

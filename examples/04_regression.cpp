@@ -108,7 +108,7 @@ bool logistic_regression(const std::filesystem::path& dir) {
   ad::data::DataLoader loader(s.X_train, s.y_train, 16, /*shuffle=*/true, &gen);
   auto accuracy = [&](const ad::Tensor& features, const ad::Tensor& labels) {
     ad::NoGradGuard no_grad;
-    return ad::mean(ad::eq(model(features) > 0.0, labels)).item();  // logit > 0 <=> p > 0.5
+    return ad::mean(ad::eq(model(features) > 0.0, labels).to(ad::kFloat32)).item();  // logit > 0 <=> p > 0.5
   };
   const int epochs = 30;
   ad::report::History history;  // "loss": the mean bce over the epoch's batches; accuracies after it

@@ -58,14 +58,14 @@ Result train(const std::vector<std::int64_t>& sizes, const ad::data::Split& s, c
     loss.backward();
     opt.step();
     ad::NoGradGuard no_grad;
-    const ad::report::Metrics metrics = {{"loss", loss.item()},
-                                         {"train_acc", ad::mean(ad::eq(logits > 0.0, y_train)).item()}};
+    const ad::report::Metrics metrics = {
+        {"loss", loss.item()}, {"train_acc", ad::mean(ad::eq(logits > 0.0, y_train).to(ad::kFloat32)).item()}};
     r.history.record(epoch, metrics);
     progress.update(epoch + 1, metrics);
   }
   ad::NoGradGuard no_grad;
-  r.train_acc = ad::mean(ad::eq(model(s.X_train) > 0.0, y_train)).item();
-  r.test_acc = ad::mean(ad::eq(model(s.X_test) > 0.0, y_test)).item();
+  r.train_acc = ad::mean(ad::eq(model(s.X_train) > 0.0, y_train).to(ad::kFloat32)).item();
+  r.test_acc = ad::mean(ad::eq(model(s.X_test) > 0.0, y_test).to(ad::kFloat32)).item();
   r.probability = ad::plot::Field::evaluate(grid, [&](const ad::Tensor& pts) { return ad::sigmoid(model(pts)); });
   return r;
 }

@@ -90,7 +90,7 @@ void train_logistic_regression(const std::filesystem::path& out_dir) {
   }
   ad::NoGradGuard no_grad;
   const ad::Tensor predicted = ad::sigmoid(model.forward(x)) > 0.5;
-  const double accuracy = ad::mean(ad::eq(predicted, labels)).item();
+  const double accuracy = ad::mean(ad::eq(predicted, labels).to(ad::kFloat32)).item();
   std::printf("accuracy %.2f on %lld points\n", accuracy, static_cast<long long>(n));
 
   ad::plot::Figure fig(560, 460);
@@ -122,7 +122,7 @@ void train_moons_network(const std::filesystem::path& out_dir) {
     if (epoch % 100 == 0) std::printf("epoch %3d  loss %.4f\n", epoch, loss.item());
   }
   ad::NoGradGuard no_grad;
-  const double test_acc = ad::mean(ad::eq(model(s.X_test) > 0.0, y_test)).item();
+  const double test_acc = ad::mean(ad::eq(model(s.X_test) > 0.0, y_test).to(ad::kFloat32)).item();
   std::printf("moons: test accuracy %.3f on %lld held-out points\n", test_acc,
               static_cast<long long>(s.X_test.size(0)));
   const ad::plot::Field p = ad::plot::Field::evaluate(ad::plot::GridSpec::around(X, 0.4),

@@ -24,7 +24,7 @@ ad::Tensor Dropout::forward(const ad::Tensor& x) const {
   ad::Tensor scale;
   {
     ad::NoGradGuard ng;
-    scale = ((ad::rand(x.shape(), ad::dtype(ad::kFloat64), gen_) < keep) / keep).to(x.dtype());
+    scale = ((ad::rand(x.shape(), ad::dtype(ad::kFloat64), gen_) < keep).to(ad::kFloat64) / keep).to(x.dtype());
   }
   return x * scale;
 }

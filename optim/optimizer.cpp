@@ -94,8 +94,9 @@ ad::NamedTensors Optimizer::state_dict() const {
   ad::NoGradGuard no_grad;
   ad::NamedTensors out;
   out.emplace_back("step", int_scalar(step_count_));
-  out.emplace_back("lr", ad::scalar_tensor(lr_));
-  for (const auto& [key, value] : option_values()) out.emplace_back("options." + key, ad::scalar_tensor(value));
+  out.emplace_back("lr", ad::scalar_tensor(lr_, ad::dtype(ad::kFloat64)));
+  for (const auto& [key, value] : option_values())
+    out.emplace_back("options." + key, ad::scalar_tensor(value, ad::dtype(ad::kFloat64)));
   const std::vector<std::string> names = buffer_names();
   for (std::size_t i = 0; i < params_.size(); ++i) {
     const ParamState& s = state_[i];

@@ -5,6 +5,7 @@
 
 namespace ad {
 using detail::map_unary;
+using detail::scalar_like;
 
 // d tanh(a) = g * (1 - tanh(a)^2)
 Tensor tanh(const Tensor& a) {
@@ -32,7 +33,7 @@ Tensor sigmoid(const Tensor& a) {
 Tensor relu(const Tensor& a) {
   Tensor out = map_unary(a, "relu", [](auto x) { return x > 0 ? x : decltype(x)(0); });
   return record("relu", out, {a}, [sa = SavedTensor(a)](const Tensor& g, const Tensor&) {
-    return GradList{mul_grad(g, sa.get() > 0.0)};
+    return GradList{mul_grad(g, (sa.get() > 0.0).to(g.dtype()))};
   });
 }
 
@@ -40,7 +41,7 @@ Tensor relu(const Tensor& a) {
 Tensor leaky_relu(const Tensor& a, double slope) {
   Tensor out = map_unary(a, "leaky_relu", [slope](auto x) { return x > 0 ? x : x * slope; });
   return record("leaky_relu", out, {a}, [sa = SavedTensor(a), slope](const Tensor& g, const Tensor&) {
-    return GradList{mul_grad(g, (sa.get() > 0.0) * (1.0 - slope) + slope)};
+    return GradList{mul_grad(g, where(sa.get() > 0.0, scalar_like(g, 1.0), scalar_like(g, slope)))};
   });
 }
 

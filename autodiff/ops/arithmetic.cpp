@@ -4,25 +4,47 @@
 #include "adgraph/autodiff/ops/common.h"
 
 namespace ad {
+namespace {
+// map_binary for add/sub/mul, which also take Int64 operands: an Int64 result that overflows is
+// an error naming the op, never a wrapped value.
+template <class F, class I>
+Tensor integer_safe(const Tensor& a, const Tensor& b, const char* op, F f, I int_op) {
+  bool ok = true;
+  Tensor out = detail::map_binary<true>(a, b, op, [&](auto x, auto y) {
+    if constexpr (std::is_integral_v<decltype(x)>)
+      return int_op(x, y, ok);
+    else
+      return f(x, y);
+  });
+  if (!ok)
+    throw Error(std::string(op) + ": the Int64 result overflows for operands of shapes " + shape_str(a.shape()) +
+                " and " + shape_str(b.shape()) + "; convert to .to(ad::kFloat64) first");
+  return out;
+}
+}  // namespace
+
 using detail::map_binary;
 using detail::map_unary;
 using detail::scalar_like;
 
 // d(a+b) = g, g   (the engine sums each gradient back to its input's shape)
 Tensor add(const Tensor& a, const Tensor& b) {
-  Tensor out = map_binary(a, b, "add", [](auto x, auto y) { return x + y; });
+  Tensor out = integer_safe(
+      a, b, "add", [](auto x, auto y) { return x + y; }, detail::int_add);
   return record("add", out, {a, b}, [](const Tensor& g, const Tensor&) { return GradList{g, g}; });
 }
 
 // d(a-b) = g, -g
 Tensor sub(const Tensor& a, const Tensor& b) {
-  Tensor out = map_binary(a, b, "sub", [](auto x, auto y) { return x - y; });
+  Tensor out = integer_safe(
+      a, b, "sub", [](auto x, auto y) { return x - y; }, detail::int_sub);
   return record("sub", out, {a, b}, [](const Tensor& g, const Tensor&) { return GradList{g, -g}; });
 }
 
 // d(a*b) = g*b, g*a
 Tensor mul(const Tensor& a, const Tensor& b) {
-  Tensor out = map_binary(a, b, "mul", [](auto x, auto y) { return x * y; });
+  Tensor out = integer_safe(
+      a, b, "mul", [](auto x, auto y) { return x * y; }, detail::int_mul);
   const bool ga = a.requires_grad(), gb = b.requires_grad();
   // each operand is saved only for the other's gradient
   return record("mul", out, {a, b},
@@ -34,6 +56,8 @@ Tensor mul(const Tensor& a, const Tensor& b) {
 
 // d(a/b) = g/b, -g*a/b^2
 Tensor div(const Tensor& a, const Tensor& b) {
+  if (!is_floating(promote_types(a.dtype(), b.dtype())))  // true division: integers give the default dtype
+    return div(a.to(get_default_dtype()), b.to(get_default_dtype()));
   Tensor out = map_binary(a, b, "div", [](auto x, auto y) { return x / y; });
   const bool ga = a.requires_grad(), gb = b.requires_grad();
   return record(
@@ -87,7 +111,7 @@ Tensor pow(const Tensor& a, const Tensor& b) {
         const Tensor &av = sa.get(), &bv = sb.get();
         const Tensor zero = scalar_like(av, 0.0);
         Tensor da = ga ? where(eq(bv, zero), zero, mul_grad(g, bv * pow(av, bv - 1.0))) : Tensor();
-        Tensor db = gb ? where(eq(av, zero) * ge(bv, zero), zero, mul_grad(g, o * log(av))) : Tensor();
+        Tensor db = gb ? where(logical_and(eq(av, zero), ge(bv, zero)), zero, mul_grad(g, o * log(av))) : Tensor();
         return GradList{da, db};
       },
       /*keep_output=*/true);
@@ -96,7 +120,8 @@ Tensor pow(const Tensor& a, const Tensor& b) {
 namespace {
 // Share of the gradient that goes to `a` in maximum/minimum: 1 where a wins, 1/2 on ties.
 Tensor winner_weight(const Tensor& a, const Tensor& b, bool is_max) {
-  return (is_max ? gt(a, b) : lt(a, b)) + eq(a, b) * 0.5;
+  const Dtype dt = promote_types(a.dtype(), b.dtype());
+  return (is_max ? gt(a, b) : lt(a, b)).to(dt) + eq(a, b).to(dt) * 0.5;
 }
 
 Tensor extremum(const Tensor& a, const Tensor& b, bool is_max) {

@@ -14,8 +14,19 @@ namespace ad::detail {
 // is an ad::Error naming the op and the bytes asked for (factory.cpp).
 Tensor empty_for(const Shape& shape, Dtype dt, const char* op);
 
-// A 0-d constant with t's dtype.
-inline Tensor scalar_like(const Tensor& t, double v) { return scalar_tensor(v, dtype(t.dtype())); }
+// A 0-d constant to combine with t, by PyTorch's rule for a number operand: it takes t's dtype
+// when t is floating; with an Int64 t an integral v stays Int64 (idx + 1) and any other v is
+// of the default dtype (idx * 0.5); with a Bool t it is of the default dtype (mask * 0.5).
+inline Tensor scalar_like(const Tensor& t, double v) {
+  const Dtype d = t.dtype();
+  if (is_floating(d)) return scalar_tensor(v, dtype(d));
+  if (d == kInt64 && v == static_cast<double>(static_cast<std::int64_t>(v)) && v > -0x1p63 && v < 0x1p63)
+    return scalar_tensor(v, dtype(kInt64));
+  return scalar_tensor(v, dtype(get_default_dtype()));
+}
+
+// Throws naming `op` unless m is a Bool tensor (`what` names the argument: "mask", "condition").
+void check_bool_mask(const Tensor& m, const char* op, const char* what);
 
 // Throws the dtype error of dispatch_float, naming `op`, unless `a` is floating.
 inline void check_floating(const Tensor& a, const char* op) {
@@ -41,16 +52,42 @@ inline Tensor as_dtype(const Tensor& t, Dtype d) {
   return t.to(d);
 }
 
-// out = f(a, b) with broadcasting and type promotion (floating results).
-template <class F>
+// Int64 arithmetic that reports an overflow instead of wrapping (ok = false).
+inline std::int64_t int_add(std::int64_t x, std::int64_t y, bool& ok) {
+  std::int64_t r;
+  ok &= !__builtin_add_overflow(x, y, &r);
+  return r;
+}
+inline std::int64_t int_sub(std::int64_t x, std::int64_t y, bool& ok) {
+  std::int64_t r;
+  ok &= !__builtin_sub_overflow(x, y, &r);
+  return r;
+}
+inline std::int64_t int_mul(std::int64_t x, std::int64_t y, bool& ok) {
+  std::int64_t r;
+  ok &= !__builtin_mul_overflow(x, y, &r);
+  return r;
+}
+
+// out = f(a, b) with broadcasting and type promotion. Floating results, unless kIntegers: then
+// Int64 operands (add, sub, mul of indices) give an Int64 result too.
+template <bool kIntegers = false, class F>
 Tensor map_binary(const Tensor& a_in, const Tensor& b_in, const char* op, F f) {
-  const Dtype dt = promote_types(a_in.dtype(), b_in.dtype());
+  Dtype dt = promote_types(a_in.dtype(), b_in.dtype());
+  if (dt == kBool && kIntegers)
+    throw Error(std::string(op) +
+                ": Bool tensors hold masks and do not support arithmetic; convert with "
+                ".to(ad::kFloat32) (or combine masks with logical_and / logical_or / logical_not)");
   const Tensor a = as_dtype(a_in, dt), b = as_dtype(b_in, dt);
   Tensor out = empty_for(broadcast_shapes(a.shape(), b.shape(), op), dt, op);
-  dispatch_float(dt, op, [&]<class T>() {
+  auto run = [&]<class T>() {
     kernels::map2(a.strided_data_ptr<T>(), a.shape(), a.strides(), b.strided_data_ptr<T>(), b.shape(), b.strides(),
                   out.data_ptr<T>(), out.shape(), [&](T x, T y) { return static_cast<T>(f(x, y)); });
-  });
+  };
+  if constexpr (kIntegers)
+    dispatch_numeric(dt, op, run);
+  else
+    dispatch_float(dt, op, run);
   return out;
 }
 

@@ -33,6 +33,21 @@ Reduction plan(const Shape& in, const Shape& dims, bool keepdim, const char* op)
   return r;
 }
 
+// The sum of Int64 (or Bool, counted as 0/1) elements over the plan's dims, as Int64; an
+// overflow is an error, not a wrapped result.
+Tensor integer_sum(const Tensor& a_in, const Reduction& r) {
+  const Tensor a = detail::as_dtype(a_in, kInt64);
+  Tensor out = zeros(r.out_shape, dtype(kInt64));
+  kernels::reduce_into(a.strided_data_ptr<std::int64_t>(), a.shape(), a.strides(), out.data_ptr<std::int64_t>(),
+                       r.keep_shape, [](std::int64_t x, std::int64_t y) {
+                         std::int64_t s;
+                         if (__builtin_add_overflow(x, y, &s))
+                           throw Error("sum: the Int64 sum overflows; convert with .to(ad::kFloat64) first");
+                         return s;
+                       });
+  return out;
+}
+
 // sum over the plan's dims, times `scale`.
 Tensor sum_kernel(const Tensor& a, const Reduction& r, double scale, const char* op) {
   Tensor out = zeros(r.out_shape, dtype(a.dtype()));
@@ -57,6 +72,7 @@ Tensor sum_kernel(const Tensor& a, const Reduction& r, double scale, const char*
 Tensor sum_like(const Tensor& a, const Shape& dims, bool keepdim, bool is_mean) {
   const char* name = is_mean ? "mean" : "sum";
   const Reduction r = plan(a.shape(), dims, keepdim, name);
+  if (!is_mean && !is_floating(a.dtype())) return integer_sum(a, r);  // counts: Int64, as PyTorch
   // The mean of no elements is 0/0 = NaN, as in PyTorch.
   const double scale = !is_mean       ? 1.0
                        : r.count == 0 ? std::numeric_limits<double>::quiet_NaN()
@@ -87,7 +103,7 @@ Tensor extremum(const Tensor& a, const Shape& dims, bool keepdim, bool is_max) {
   return record(
       name, out, {a},
       [sa = SavedTensor(a), in, keep, dims_ = r.dims](const Tensor& g, const Tensor& o) {
-        const Tensor mask = eq(sa.get(), reshape(o, keep));
+        const Tensor mask = eq(sa.get(), reshape(o, keep)).to(o.dtype());
         const Tensor share = mask / sum(mask, dims_, true);
         return GradList{mul_grad(expand(reshape(g, keep), in), share)};
       },

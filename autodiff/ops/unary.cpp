@@ -34,7 +34,7 @@ Tensor abs(const Tensor& a) {
   return record("abs", out, {a}, [sa = SavedTensor(a)](const Tensor& g, const Tensor&) {
     const Tensor& x = sa.get();
     const Tensor zero = scalar_like(x, 0.0);
-    return GradList{mul_grad(g, gt(x, zero) - lt(x, zero))};
+    return GradList{mul_grad(g, gt(x, zero).to(x.dtype()) - lt(x, zero).to(x.dtype()))};
   });
 }
 
@@ -59,7 +59,7 @@ Tensor clamp(const Tensor& a, double lo, double hi) {
   Tensor out = map_unary(a, "clamp", [lo, hi](auto x) { return x < lo ? lo : (x > hi ? hi : x); });
   return record("clamp", out, {a}, [sa = SavedTensor(a), lo, hi](const Tensor& g, const Tensor&) {
     const Tensor& x = sa.get();
-    return GradList{mul_grad(g, (x >= lo) * (x <= hi))};
+    return GradList{mul_grad(g, logical_and(x >= lo, x <= hi).to(x.dtype()))};
   });
 }
 

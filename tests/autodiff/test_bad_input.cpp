@@ -26,8 +26,8 @@ struct Misuse {
   const char* expect;  // starts with the called op's name
 };
 
-Tensor s0() { return ad::scalar_tensor(1.0); }
-Tensor v3() { return ad::tensor({1.0, 2.0, 3.0}); }
+Tensor s0() { return ad::scalar_tensor(1.0, ad::dtype(ad::kFloat64)); }
+Tensor v3() { return ad::tensor({1.0, 2.0, 3.0}, ad::dtype(ad::kFloat64)); }
 Tensor m23() { return ad::zeros({2, 3}, ad::dtype(ad::kFloat64)); }
 
 const std::vector<Misuse>& misuses() {
@@ -111,12 +111,12 @@ const std::vector<Misuse>& misuses() {
       // sizes that do not agree
       {"index_add with a short source",
        [] {
-         ad::index_add({3}, 0, ad::index_tensor({0, 1, 2}), ad::tensor({1.0}));
+         ad::index_add({3}, 0, ad::index_tensor({0, 1, 2}), ad::tensor({1.0}, ad::dtype(ad::kFloat64)));
        },
        "index_add: src has shape [1] but 3 indices into dim 0 of [3] need src of shape [3]"},
       {"scatter_add with a short source",
        [] {
-         ad::scatter_add({3}, 0, ad::index_tensor({0, 1, 2}), ad::tensor({1.0}));
+         ad::scatter_add({3}, 0, ad::index_tensor({0, 1, 2}), ad::tensor({1.0}, ad::dtype(ad::kFloat64)));
        },
        "scatter_add: src shape [1] must equal the index shape [3]"},
       {"tensor whose values do not fill the shape",
@@ -149,7 +149,7 @@ const std::vector<Misuse>& misuses() {
        "index_select: index -4 is out of range for dim 0"},
       {"index_add with an index past the end",
        [] {
-         ad::index_add({2}, 0, ad::index_tensor({0, 2}), ad::tensor({1.0, 1.0}));
+         ad::index_add({2}, 0, ad::index_tensor({0, 2}), ad::tensor({1.0, 1.0}, ad::dtype(ad::kFloat64)));
        },
        "index_add: index 2 is out of range for dim 0 of shape [2]"},
       {"index past the end",
@@ -175,11 +175,12 @@ const std::vector<Misuse>& misuses() {
       // values that have no integer
       {"NaN to Int64",
        [] {
-         ad::tensor({1.0, NAN}).to(ad::kInt64);
+         ad::tensor({1.0, NAN}, ad::dtype(ad::kFloat64)).to(ad::kInt64);
        },
        "to(Int64): element 1 is nan"},
-      {"Inf to Int64", [] { ad::tensor({INFINITY}).to(ad::kInt64); }, "to(Int64): element 0 is inf"},
-      {"1e19 to Int64", [] { ad::tensor({1e19}).to(ad::kInt64); }, "to(Int64): element 0 is"},
+      {"Inf to Int64", [] { ad::tensor({INFINITY}, ad::dtype(ad::kFloat64)).to(ad::kInt64); },
+       "to(Int64): element 0 is inf"},
+      {"1e19 to Int64", [] { ad::tensor({1e19}, ad::dtype(ad::kFloat64)).to(ad::kInt64); }, "to(Int64): element 0 is"},
       // dims: repeated, out of range
       {"sum over a dim twice",
        [] {
@@ -212,12 +213,16 @@ const std::vector<Misuse>& misuses() {
        "permute: dims [0, 0] repeat dim 0"},
       {"unsqueeze past the rank", [] { ad::unsqueeze(v3(), 3); }, "unsqueeze: dim 3 is out of range"},
       // impossible ranges and arguments
-      {"arange to NaN", [] { ad::arange(0, NAN); }, "arange: start, end and step must be finite"},
-      {"arange to Inf", [] { ad::arange(0.0, INFINITY); }, "arange: start, end and step must be finite"},
+      {"arange to NaN", [] { ad::arange(0, NAN, 1.0, ad::dtype(ad::kFloat64)); },
+       "arange: start, end and step must be finite"},
+      {"arange to Inf", [] { ad::arange(0.0, INFINITY, 1.0, ad::dtype(ad::kFloat64)); },
+       "arange: start, end and step must be finite"},
       {"arange with step 0", [] { ad::arange(0, 1, 0); }, "arange: step 0.000000 does not lead"},
-      {"arange with 2^70 elements", [] { ad::arange(0, 0x1p70); }, "arange:"},
-      {"linspace with negative steps", [] { ad::linspace(0, 1, -3); }, "linspace: steps must be >= 1"},
-      {"linspace to NaN", [] { ad::linspace(0, NAN, 3); }, "linspace: start and end must be finite"},
+      {"arange with 2^70 elements", [] { ad::arange(0, 0x1p70, 1.0, ad::dtype(ad::kFloat64)); }, "arange:"},
+      {"linspace with negative steps", [] { ad::linspace(0, 1, -3, ad::dtype(ad::kFloat64)); },
+       "linspace: steps must be >= 1"},
+      {"linspace to NaN", [] { ad::linspace(0, NAN, 3, ad::dtype(ad::kFloat64)); },
+       "linspace: start and end must be finite"},
       {"slice with step 0", [] { ad::slice(v3(), 0, 0, 2, 0); }, "slice: step must be positive"},
       {"cat of nothing", [] { ad::cat({}); }, "cat: needs at least one tensor"},
       {"stack of nothing", [] { ad::stack({}); }, "stack: needs at least one tensor"},
@@ -241,7 +246,8 @@ const std::vector<Misuse>& misuses() {
       {"logsumexp of Int64", [] { ad::logsumexp(ad::index_tensor({1}), {}); }, "logsumexp: Int64 tensors"},
       {"broadcast_to a smaller shape", [] { ad::broadcast_to(m23(), {4}); }, "broadcast_to: shape [2, 3] cannot"},
       {"uniform with lo > hi", [] { ad::uniform({2}, 1.0, 0.0); }, "uniform: need lo < hi"},
-      {"a float written into an Int64 tensor", [] { ad::index_tensor({1}).add_(ad::tensor({0.5})); },
+      {"a float written into an Int64 tensor",
+       [] { ad::index_tensor({1}).add_(ad::tensor({0.5}, ad::dtype(ad::kFloat64))); },
        "add_: a Float64 argument cannot be written into an Int64 tensor"},
   };
   return rows;
@@ -274,7 +280,7 @@ INSTANTIATE_TEST_SUITE_P(Table, BadInput, ::testing::Range<std::size_t>(0, misus
 
 // What the same calls do where they are valid: 0-d tensors behave as in PyTorch.
 TEST(BadInputNeighbours, ScalarsWhereADimHasOneMeaning) {
-  const Tensor x = ad::scalar_tensor(0.3).requires_grad_();
+  const Tensor x = ad::scalar_tensor(0.3, ad::dtype(ad::kFloat64)).requires_grad_();
   EXPECT_EQ(ad::softmax(x, 0).item(), 1.0);
   EXPECT_EQ(ad::log_softmax(x, -1).item(), 0.0);
   EXPECT_DOUBLE_EQ(ad::logsumexp(x, {0}).item(), 0.3);

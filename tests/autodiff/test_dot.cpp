@@ -10,9 +10,9 @@ namespace {
 
 struct JGraph {
   ad::DrawGuard draw;  // record the values and labels the pictures show
-  ad::Tensor a = ad::scalar_tensor(5).requires_grad_().set_label("a");
-  ad::Tensor b = ad::scalar_tensor(3).requires_grad_().set_label("b");
-  ad::Tensor c = ad::scalar_tensor(2).requires_grad_().set_label("c");
+  ad::Tensor a = ad::scalar_tensor(5, ad::dtype(ad::kFloat64)).requires_grad_().set_label("a");
+  ad::Tensor b = ad::scalar_tensor(3, ad::dtype(ad::kFloat64)).requires_grad_().set_label("b");
+  ad::Tensor c = ad::scalar_tensor(2, ad::dtype(ad::kFloat64)).requires_grad_().set_label("c");
   ad::Tensor J = 3.0 * (a + b * c);
 };
 
@@ -35,8 +35,8 @@ TEST(Dot, OneVertexPerOpLeafAndConstant) {
 }
 
 TEST(Dot, WithoutDrawGuardNodesKeepNoValuesButTheGraphIsDrawn) {
-  ad::Tensor a = ad::scalar_tensor(5).requires_grad_().set_label("a");
-  ad::Tensor k = ad::scalar_tensor(7).set_label("k");
+  ad::Tensor a = ad::scalar_tensor(5, ad::dtype(ad::kFloat64)).requires_grad_().set_label("a");
+  ad::Tensor k = ad::scalar_tensor(7, ad::dtype(ad::kFloat64)).set_label("k");
   const ad::Tensor y = a * k;
   EXPECT_EQ(y.grad_fn()->drawing, nullptr);
   const std::string dot = ad::to_dot(y);
@@ -56,7 +56,7 @@ TEST(Dot, WithoutDrawGuardNodesKeepNoValuesButTheGraphIsDrawn) {
 }
 
 TEST(Dot, EdgesFollowTheDataFlow) {
-  ad::Tensor x = ad::scalar_tensor(2).requires_grad_().set_label("x");
+  ad::Tensor x = ad::scalar_tensor(2, ad::dtype(ad::kFloat64)).requires_grad_().set_label("x");
   const ad::Tensor y = ad::exp(x);
   const std::string dot = ad::to_dot(y);
   // vertex 0 is the output op, vertex 1 the leaf: the edge goes leaf -> op.

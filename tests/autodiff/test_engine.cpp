@@ -46,8 +46,8 @@ using ad::testing::error_of;
 
 const ad::GradOptions kCreateGraph{.retain_graph = std::nullopt, .create_graph = true, .allow_unused = false};
 
-Tensor leaf(double v) { return ad::scalar_tensor(v).requires_grad_(); }
-Tensor leaf(std::initializer_list<double> v) { return ad::tensor(v).requires_grad_(); }
+Tensor leaf(double v) { return ad::scalar_tensor(v, ad::dtype(ad::kFloat64)).requires_grad_(); }
+Tensor leaf(std::initializer_list<double> v) { return ad::tensor(v, ad::dtype(ad::kFloat64)).requires_grad_(); }
 
 std::size_t count_of(const std::string& s, const std::string& part) {
   std::size_t n = 0;
@@ -281,12 +281,12 @@ TEST(EngineRepeatedBackward, NonScalarNeedsGradient) {
   EXPECT_EQ(x.grad().to_vector(), std::vector<double>(6, 1.0));
 
   // an output that does not require grad
-  EXPECT_THROW(ad::tensor({1.0}).backward(), ad::Error);
+  EXPECT_THROW(ad::tensor({1.0}, ad::dtype(ad::kFloat64)).backward(), ad::Error);
 }
 
 TEST(EngineRepeatedBackward, GivenGradientIsNotModified) {
   Tensor x = leaf({1, 2});
-  Tensor G = ad::tensor({3, 4});
+  Tensor G = ad::tensor({3, 4}, ad::dtype(ad::kFloat64));
   Tensor y = x * 1.0;
   y.backward(G);
   EXPECT_EQ(x.grad().to_vector(), (std::vector<double>{3, 4}));
@@ -316,9 +316,10 @@ TEST(EngineRepeatedBackward, MultipleOutputs) {
   Tensor p = leaf({1, 2});
   Tensor q = p * 3.0;
   Tensor r = p.sum();
-  ad::backward({q, r}, {ad::tensor({1, -1}), ad::scalar_tensor(10.0)});
+  ad::backward({q, r},
+               {ad::tensor({1, -1}, ad::dtype(ad::kFloat64)), ad::scalar_tensor(10.0, ad::dtype(ad::kFloat64))});
   EXPECT_EQ(p.grad().to_vector(), (std::vector<double>{13, 7}));
-  EXPECT_THROW(ad::backward({q, r}, {ad::tensor({1, -1})}), ad::Error);
+  EXPECT_THROW(ad::backward({q, r}, {ad::tensor({1, -1}, ad::dtype(ad::kFloat64))}), ad::Error);
 }
 
 // ---------------------------------------------------------------- ad::grad
@@ -363,8 +364,8 @@ Tensor counted(const Tensor& x, int& calls) {
 }
 
 TEST(EngineGrad, RunsOnlyTheNodesOnAPathToTheInputs) {
-  Tensor a = ad::scalar_tensor(2.0).requires_grad_();
-  Tensor b = ad::scalar_tensor(3.0).requires_grad_();
+  Tensor a = ad::scalar_tensor(2.0, ad::dtype(ad::kFloat64)).requires_grad_();
+  Tensor b = ad::scalar_tensor(3.0, ad::dtype(ad::kFloat64)).requires_grad_();
   int a_side = 0, b_side = 0, above = 0;
   const Tensor y = counted(counted(a, a_side) * counted(b, b_side), above);
   const auto g = ad::grad({y}, {a}, {}, {.retain_graph = true});
@@ -383,9 +384,9 @@ TEST(EngineGrad, RunsOnlyTheNodesOnAPathToTheInputs) {
 
 TEST(EngineGrad, ManyInputsTheSameOneTwice) {
   std::vector<Tensor> xs;
-  Tensor sum = ad::scalar_tensor(0.0);
+  Tensor sum = ad::scalar_tensor(0.0, ad::dtype(ad::kFloat64));
   for (int i = 0; i < 2000; ++i) {
-    xs.push_back(ad::scalar_tensor(i).requires_grad_());
+    xs.push_back(ad::scalar_tensor(i, ad::dtype(ad::kFloat64)).requires_grad_());
     sum = sum + xs.back() * static_cast<double>(i);
   }
   xs.push_back(xs[7]);
@@ -406,7 +407,8 @@ TEST(EngineGrad, AllowUnused) {
   EXPECT_EQ(g[0].to_vector(), (std::vector<double>{2, 4}));
   EXPECT_FALSE(g[1].defined());
   EXPECT_FALSE(unused.grad().defined());
-  EXPECT_THROW(ad::grad({y}, {ad::tensor({1.0})}, {}, {.retain_graph = true}), ad::Error);  // not requiring grad
+  EXPECT_THROW(ad::grad({y}, {ad::tensor({1.0}, ad::dtype(ad::kFloat64))}, {}, {.retain_graph = true}),
+               ad::Error);  // not requiring grad
 }
 
 TEST(EngineGrad, CreateGraphSecondDerivatives) {
@@ -492,7 +494,7 @@ TEST(EngineNoGrad, NoGradGuard) {
 
 TEST(EngineVersionCounter, MutatedSavedInputThrowsNamingOpShapeVersions) {
   Tensor x = leaf({1, 2, 3});
-  Tensor w = ad::tensor({4, 5, 6});
+  Tensor w = ad::tensor({4, 5, 6}, ad::dtype(ad::kFloat64));
   Tensor y = (x * w).sum();
   {
     ad::NoGradGuard ng;
@@ -526,7 +528,7 @@ TEST(EngineVersionCounter, MutationThroughAViewOrOfALeafIsSeen) {
   Tensor z = (a * b).sum();
   {
     ad::NoGradGuard ng;
-    a.sub_(ad::tensor({1, 1}));
+    a.sub_(ad::tensor({1, 1}, ad::dtype(ad::kFloat64)));
   }
   EXPECT_THROW(z.backward(), ad::Error);
 
@@ -638,8 +640,8 @@ TEST(EngineAnomaly, LogZeroTimesZero) {
 
 TEST(EngineLeaks, ManySmallGraphs) {
   const std::int64_t base = ad::live_nodes();
-  Tensor w = ad::tensor({0.1, -0.2, 0.3, 0.4}).requires_grad_();
-  Tensor x = ad::tensor({1.0, 2.0, 3.0, 4.0});
+  Tensor w = ad::tensor({0.1, -0.2, 0.3, 0.4}, ad::dtype(ad::kFloat64)).requires_grad_();
+  Tensor x = ad::tensor({1.0, 2.0, 3.0, 4.0}, ad::dtype(ad::kFloat64));
   std::int64_t rss_after_warmup = 0;
   constexpr int kIters = 100000;
   for (int i = 0; i < kIters; ++i) {
@@ -703,7 +705,7 @@ TEST(EngineLeaks, EveryOpFamilyFreesItsGraph) {
           a.to(ad::kFloat32).to(ad::kFloat64),
           a.unsqueeze(0).squeeze(0),
       };
-      Tensor total = ad::scalar_tensor(0.0);
+      Tensor total = ad::scalar_tensor(0.0, ad::dtype(ad::kFloat64));
       for (const Tensor& p : parts) total = total + p.sum();
       EXPECT_GT(ad::live_nodes(), base + 30);
       if (round == 1) {
@@ -720,7 +722,7 @@ TEST(EngineLeaks, EveryOpFamilyFreesItsGraph) {
 TEST(EngineLeaks, CreateGraphFreesEverything) {
   const std::int64_t base = ad::live_nodes();
   for (int i = 0; i < 100; ++i) {
-    Tensor x = ad::tensor({0.5, 1.5}).requires_grad_();
+    Tensor x = ad::tensor({0.5, 1.5}, ad::dtype(ad::kFloat64)).requires_grad_();
     Tensor y = (ad::exp(x) * ad::tanh(x) * x).sum();
     auto g1 = ad::grad({y}, {x}, {}, kCreateGraph);
     auto g2 = ad::grad({g1[0].sum()}, {x}, {}, kCreateGraph);
@@ -779,10 +781,10 @@ TEST(EngineAccumulation, LeafUsedInManyGraphs) {
   EXPECT_EQ(g[0].to_vector(), (std::vector<double>{10, 10}));
   EXPECT_EQ(v.grad().to_vector(), (std::vector<double>{5, 7}));
   // set_grad replaces, backward adds on top
-  v.set_grad(ad::tensor({100, 100}));
+  v.set_grad(ad::tensor({100, 100}, ad::dtype(ad::kFloat64)));
   (v * 1.0).sum().backward();
   EXPECT_EQ(v.grad().to_vector(), (std::vector<double>{101, 101}));
-  EXPECT_THROW(v.set_grad(ad::tensor({1, 2, 3})), ad::Error);
+  EXPECT_THROW(v.set_grad(ad::tensor({1, 2, 3}, ad::dtype(ad::kFloat64))), ad::Error);
 }
 
 TEST(EngineAccumulation, LeafGradientsNeverAlias) {
@@ -805,7 +807,7 @@ TEST(EngineAccumulation, LeafGradientsNeverAlias) {
 
   // and the caller's gradient tensor is never adopted as a .grad
   Tensor r = leaf({1, 1}), s = leaf({1, 1});
-  Tensor G = ad::tensor({3, 4});
+  Tensor G = ad::tensor({3, 4}, ad::dtype(ad::kFloat64));
   (r + s).backward(G, {.create_graph = true});
   (r * 1.0).sum().backward();
   EXPECT_EQ(G.to_vector(), (std::vector<double>{3, 4}));
@@ -820,10 +822,10 @@ namespace {
 // retain_grad() accumulates like a leaf: the caller's seed gradient is never adopted as .grad,
 // so a later in-place accumulation cannot change it.
 TEST(EngineRetainGrad, RetainedGradNeverAliasesTheSeed) {
-  Tensor x = ad::tensor({1.0, 2.0}).requires_grad_();
+  Tensor x = ad::tensor({1.0, 2.0}, ad::dtype(ad::kFloat64)).requires_grad_();
   Tensor y = x * 3.0;
   y.retain_grad();
-  const Tensor seed = ad::tensor({1.0, 1.0});
+  const Tensor seed = ad::tensor({1.0, 1.0}, ad::dtype(ad::kFloat64));
   y.backward(seed, {.retain_graph = true, .create_graph = true});
   y.backward(seed);
   EXPECT_EQ(seed.to_vector(), (std::vector<double>{1.0, 1.0}));
@@ -895,7 +897,7 @@ TEST(EngineLeanNodes, MulSavesAnOperandOnlyForTheOthersGradient) {
 }
 
 TEST(EngineLeanNodes, NodesHoldNoDrawingDataUnlessAsked) {
-  Tensor a = ad::scalar_tensor(2.0).requires_grad_();
+  Tensor a = ad::scalar_tensor(2.0, ad::dtype(ad::kFloat64)).requires_grad_();
   EXPECT_EQ((a * 3.0).grad_fn()->drawing, nullptr);
   ad::DrawGuard draw;
   const Tensor y = a * 3.0;

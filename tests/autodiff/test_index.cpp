@@ -43,20 +43,49 @@ TEST(Index, ATensorIndexPicksPositionsAlongItsDim) {
 TEST(Index, IndexPutWritesThroughToTheTensor) {
   Tensor x = ad::zeros({3, 4}, ad::dtype(ad::kFloat64));
   x.index_put_({Slice(None, 2), 1}, 5.0);  // x[:2, 1] = 5
-  x.index_put_({2}, ad::tensor({1.0, 2.0, 3.0, 4.0}));
-  x.index_put_({Slice(), ad::index_tensor({3, 0})}, ad::tensor({-1.0, -2.0}));  // broadcast over rows
+  x.index_put_({2}, ad::tensor({1.0, 2.0, 3.0, 4.0}, ad::dtype(ad::kFloat64)));
+  x.index_put_({Slice(), ad::index_tensor({3, 0})},
+               ad::tensor({-1.0, -2.0}, ad::dtype(ad::kFloat64)));  // broadcast over rows
   EXPECT_EQ(x.to_vector(), v({-2, 5, 0, -1, -2, 5, 0, -1, -2, 2, 3, -1}));
 }
 
 TEST(Index, MasksFillAndSelect) {
   Tensor x = iota({2, 3}).requires_grad_();
-  const Tensor mask = x > 2.5;  // 0/1 in x's dtype
+  const Tensor mask = x > 2.5;  // a Bool mask
+  EXPECT_EQ(mask.dtype(), ad::kBool);
   const Tensor f = ad::masked_fill(x, mask, -1.0);
   EXPECT_EQ(f.to_vector(), v({0, 1, 2, -1, -1, -1}));
-  const Tensor s = ad::masked_select(x, ad::tensor({1.0, 0.0, 1.0}));  // a row mask, broadcast
+  const Tensor s = ad::masked_select(x, ad::tensor({1.0, 0.0, 1.0}, ad::dtype(ad::kBool)));  // a row mask, broadcast
   EXPECT_EQ(s.to_vector(), v({0, 2, 3, 5}));
   (f.sum() + (s * 10.0).sum()).backward();
   EXPECT_EQ(x.grad().to_vector(), v({11, 1, 11, 10, 0, 10}));
+}
+
+TEST(Index, BoolMaskIndexSelectsTheTrueElementsOfTheDimsItCovers) {
+  Tensor x = iota({2, 3}).requires_grad_();  // [[0 1 2] [3 4 5]]
+  const Tensor all = x.index({x > 1.5});     // a mask over both dims: the elements, row-major
+  EXPECT_EQ(all.shape(), (Shape{4}));
+  EXPECT_EQ(all.to_vector(), v({2, 3, 4, 5}));
+  const Tensor rows = x.index({ad::tensor({0, 1}, ad::dtype(ad::kBool))});  // a mask over dim 0: whole rows
+  EXPECT_EQ(rows.shape(), (Shape{1, 3}));
+  EXPECT_EQ(rows.to_vector(), v({3, 4, 5}));
+  const Tensor cols = x.index({Slice(), ad::tensor({1, 0, 1}, ad::dtype(ad::kBool))});  // after a slice: columns
+  EXPECT_EQ(cols.shape(), (Shape{2, 2}));
+  EXPECT_EQ(cols.to_vector(), v({0, 2, 3, 5}));
+  (all.sum() + 10.0 * cols.sum()).backward();  // differentiable: the gradient goes to the picked elements
+  EXPECT_EQ(x.grad().to_vector(), v({10, 0, 11, 11, 1, 11}));
+}
+
+TEST(Index, IndexPutWithABoolMaskWritesTheTrueElements) {
+  Tensor x = iota({2, 3});
+  x.index_put_({x > 3.5}, -1.0);  // x[x > 3.5] = -1
+  EXPECT_EQ(x.to_vector(), v({0, 1, 2, 3, -1, -1}));
+  x.index_put_({ad::tensor({1, 0}, ad::dtype(ad::kBool))}, ad::tensor({7, 8, 9}, ad::dtype(ad::kFloat64)));
+  EXPECT_EQ(x.to_vector(), v({7, 8, 9, 3, -1, -1}));  // a row mask: the value broadcasts over the row
+  Tensor y = iota({2, 2, 2});
+  y.index_put_({Slice(), ad::tensor({0, 1, 1, 0}, {2, 2}, ad::dtype(ad::kBool))},
+               ad::tensor({-1, -2}, {2, 1}, ad::dtype(ad::kFloat64)));  // mask over dims 1 and 2, per batch row
+  EXPECT_EQ(y.to_vector(), v({0, -1, -1, 3, 4, -2, -2, 7}));
 }
 
 TEST(Index, BadIndicesNameTheOpTheDimAndTheSize) {
@@ -71,9 +100,18 @@ TEST(Index, BadIndicesNameTheOpTheDimAndTheSize) {
   EXPECT_TRUE(contains(error_of([&] { x.index({Slice(0, 3, -1)}); }), "index: slice step must be positive"));
   EXPECT_TRUE(contains(error_of([&] { x.index({ad::index_tensor({5})}); }),
                        "index: tensor index 5 (element 0) is out of range for a dim of size 3"));
-  EXPECT_TRUE(contains(error_of([&] { x.index({x > 1.0}); }), "for a mask use ad::masked_select"));
-  EXPECT_TRUE(contains(error_of([&] { x.index_put_({0}, ad::tensor({1.0, 2.0})); }), "copy_:"));
-  EXPECT_TRUE(contains(error_of([&] { ad::masked_select(x, ad::ones({2})); }), "masked_select: the mask of shape [2]"));
+  EXPECT_TRUE(contains(error_of([&] { x.index({ad::ones({3})}); }),
+                       "index: a tensor index must hold Int64 positions or be a Bool mask, got Float32"));
+  EXPECT_TRUE(contains(error_of([&] { x.index({ad::ones({4}, ad::dtype(ad::kBool))}); }),
+                       "index: a Bool mask of shape [4] must match the sizes of the dims it indexes"));
+  EXPECT_TRUE(contains(error_of([&] { ad::masked_fill(x, x, 0.0); }), "masked_fill: the mask must be a Bool tensor"));
+  EXPECT_TRUE(contains(error_of([&] { ad::where(x, x, x); }), "where: the condition must be a Bool tensor"));
+  EXPECT_TRUE(contains(error_of([&] {
+                         x.index_put_({0}, ad::tensor({1.0, 2.0}, ad::dtype(ad::kFloat64)));
+                       }),
+                       "copy_:"));
+  EXPECT_TRUE(contains(error_of([&] { ad::masked_select(x, ad::ones({2}, ad::dtype(ad::kBool))); }),
+                       "masked_select: the mask of shape [2]"));
   Tensor w = ad::ones({2}, ad::dtype(ad::kFloat64)).requires_grad_();
   EXPECT_TRUE(contains(error_of([&] { w.index_put_({0}, 3.0); }), "has history"));
 }

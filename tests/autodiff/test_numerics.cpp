@@ -579,8 +579,8 @@ TEST(NumericsPow, TensorExponentZeroAtZeroBaseHasZeroGradient) {
 
 // Hessian of hypot(x, y) = sqrt(x^2 + y^2): [[y^2, -xy], [-xy, x^2]] / r^3.
 void expect_hypot_hessian(double x0, double y0, const std::function<Tensor(const Tensor&, const Tensor&)>& f) {
-  Tensor x = ad::scalar_tensor(x0).requires_grad_();
-  Tensor y = ad::scalar_tensor(y0).requires_grad_();
+  Tensor x = ad::scalar_tensor(x0, ad::dtype(ad::kFloat64)).requires_grad_();
+  Tensor y = ad::scalar_tensor(y0, ad::dtype(ad::kFloat64)).requires_grad_();
   const Tensor r = f(x, y);
   const double rr = std::hypot(x0, y0), r3 = rr * rr * rr;
   EXPECT_NEAR(r.item(), rr, 1e-15 * rr);
@@ -684,14 +684,14 @@ namespace {
 // ---------------------------------------------------------------- reductions with published values
 
 TEST(NumericsReductions, VarStdNormMatchHandComputedValues) {
-  const ad::Tensor x = ad::tensor({1.0, 2.0, 3.0, 4.0});
+  const ad::Tensor x = ad::tensor({1.0, 2.0, 3.0, 4.0}, ad::dtype(ad::kFloat64));
   EXPECT_DOUBLE_EQ(ad::var(x).item(), 5.0 / 3.0);  // sum of squared deviations 5, n - 1 = 3
   EXPECT_DOUBLE_EQ(ad::var(x, {}, 0).item(), 1.25);
   EXPECT_DOUBLE_EQ(ad::std(x).item(), std::sqrt(5.0 / 3.0));
-  EXPECT_TRUE(std::isnan(ad::var(ad::tensor({2.0})).item()));  // no degree of freedom left
-  EXPECT_DOUBLE_EQ(ad::norm(ad::tensor({3.0, -4.0})).item(), 5.0);
-  EXPECT_DOUBLE_EQ(ad::norm(ad::tensor({3.0, -4.0}), 1.0).item(), 7.0);
-  EXPECT_DOUBLE_EQ(ad::norm(ad::tensor({3.0, -4.0}), INFINITY).item(), 4.0);
+  EXPECT_TRUE(std::isnan(ad::var(ad::tensor({2.0}, ad::dtype(ad::kFloat64))).item()));  // no degree of freedom left
+  EXPECT_DOUBLE_EQ(ad::norm(ad::tensor({3.0, -4.0}, ad::dtype(ad::kFloat64))).item(), 5.0);
+  EXPECT_DOUBLE_EQ(ad::norm(ad::tensor({3.0, -4.0}, ad::dtype(ad::kFloat64)), 1.0).item(), 7.0);
+  EXPECT_DOUBLE_EQ(ad::norm(ad::tensor({3.0, -4.0}, ad::dtype(ad::kFloat64)), INFINITY).item(), 4.0);
   const ad::Tensor m = ad::tensor({1.0, 2.0, 3.0, 5.0}, {2, 2}, ad::dtype(ad::kFloat64));
   EXPECT_EQ(ad::var(m, {1}).to_vector(), (std::vector<double>{0.5, 2.0}));
 }
@@ -714,18 +714,18 @@ TEST(NumericsReductions, MaxWithIndicesTakesTheFirstTieAndRoutesTheGradientThere
   EXPECT_EQ(mn.values.shape(), (ad::Shape{1, 3}));
   EXPECT_EQ(mn.indices.to_vector(), (std::vector<double>{0, 0, 1}));
   // amax shares the gradient among ties instead
-  ad::Tensor y = ad::tensor({7.0, 7.0}).requires_grad_();
+  ad::Tensor y = ad::tensor({7.0, 7.0}, ad::dtype(ad::kFloat64)).requires_grad_();
   ad::amax(y).backward();
   EXPECT_EQ(y.grad().to_vector(), (std::vector<double>{0.5, 0.5}));
 }
 
 TEST(NumericsReductions, ItemConvertsAndRefusesWhatHasNoInteger) {
-  EXPECT_EQ(ad::scalar_tensor(2.75).item<float>(), 2.75f);
-  EXPECT_EQ(ad::scalar_tensor(-3.0).item<int>(), -3);
+  EXPECT_EQ(ad::scalar_tensor(2.75, ad::dtype(ad::kFloat64)).item<float>(), 2.75f);
+  EXPECT_EQ(ad::scalar_tensor(-3.0, ad::dtype(ad::kFloat64)).item<int>(), -3);
   EXPECT_EQ(ad::index_tensor({std::int64_t{1} << 62}, {}).item<std::int64_t>(), std::int64_t{1} << 62);  // exact
-  EXPECT_TRUE(ad::scalar_tensor(1.0).item<bool>());
-  EXPECT_THROW(ad::scalar_tensor(NAN).item<int>(), ad::Error);
-  EXPECT_THROW(ad::scalar_tensor(3e9).item<int>(), ad::Error);
+  EXPECT_TRUE(ad::scalar_tensor(1.0, ad::dtype(ad::kFloat64)).item<bool>());
+  EXPECT_THROW(ad::scalar_tensor(NAN, ad::dtype(ad::kFloat64)).item<int>(), ad::Error);
+  EXPECT_THROW(ad::scalar_tensor(3e9, ad::dtype(ad::kFloat64)).item<int>(), ad::Error);
   EXPECT_THROW(ad::index_tensor({std::int64_t{1} << 40}, {}).item<int>(), ad::Error);
 }
 

@@ -132,8 +132,15 @@ std::vector<OpCase> build_catalog() {
                  ad::TensorFunction fn) {
     cat.push_back({std::move(op), std::move(cs), std::move(shapes), std::move(doms), std::move(fn)});
   };
-  auto nondiff = [&](std::string op, std::string cs, std::vector<Shape> shapes, ad::TensorFunction fn) {
-    OpCase c{std::move(op), std::move(cs), std::move(shapes), {kDistinct}, std::move(fn)};
+  // A mask or index op: its output (of dtype `out`, Bool for comparisons) is checked as Float64.
+  auto nondiff = [&](std::string op, std::string cs, std::vector<Shape> shapes, ad::TensorFunction fn,
+                     ad::Dtype out = ad::kBool) {
+    ad::TensorFunction as_f64 = [fn = std::move(fn), out](const TV& x) {
+      const Tensor o = fn(x);
+      EXPECT_EQ(o.dtype(), out);
+      return o.to(ad::kFloat64);
+    };
+    OpCase c{std::move(op), std::move(cs), std::move(shapes), {kDistinct}, std::move(as_f64)};
     c.differentiable = false;
     cat.push_back(std::move(c));
   };
@@ -225,8 +232,8 @@ std::vector<OpCase> build_catalog() {
   nondiff("operator>=(T,double)", "3x4", {{3, 4}}, [](const TV& x) { return x[0] >= 0.15; });
 
   {
-    const Tensor cond = ad::tensor({1, 0, 0, 1, 1, 1, 0, 0, 0, 1, 0, 1}, {3, 4}, ad::dtype(ad::kFloat64));
-    const Tensor cond_row = ad::tensor({0, 1, 1, 0}, {4}, ad::dtype(ad::kFloat64));
+    const Tensor cond = ad::tensor({1, 0, 0, 1, 1, 1, 0, 0, 0, 1, 0, 1}, {3, 4}, ad::dtype(ad::kBool));
+    const Tensor cond_row = ad::tensor({0, 1, 1, 0}, {4}, ad::dtype(ad::kBool));
     add("where", "plain_3x4", {{3, 4}, {3, 4}}, {kAny}, [cond](const TV& x) { return ad::where(cond, x[0], x[1]); });
     add("where", "bcast_b_4", {{3, 4}, {4}}, {kAny}, [cond](const TV& x) { return ad::where(cond, x[0], x[1]); });
     add("where", "bcast_cond_row", {{3, 4}, {3, 1}}, {kAny},
@@ -298,10 +305,10 @@ std::vector<OpCase> build_catalog() {
     return x[0].index({ad::indexing::Slice(1), -1});
   });
   add("masked_fill", "row_mask", {{3, 4}}, {kAny}, [](const TV& x) {
-    return ad::masked_fill(x[0], ad::tensor({1.0, 0.0, 0.0, 1.0}), 2.0);
+    return ad::masked_fill(x[0], ad::tensor({1.0, 0.0, 0.0, 1.0}, ad::dtype(ad::kBool)), 2.0);
   });
   add("masked_select", "half", {{2, 3}}, {kAny}, [](const TV& x) {
-    return ad::masked_select(x[0], ad::tensor({1.0, 0.0, 1.0, 0.0, 1.0, 1.0}, {2, 3}, ad::dtype(ad::kFloat64)));
+    return ad::masked_select(x[0], ad::tensor({1.0, 0.0, 1.0, 0.0, 1.0, 1.0}, {2, 3}, ad::dtype(ad::kBool)));
   });
   add("view", "3x4_to_12", {{3, 4}}, {kAny}, [](const TV& x) { return ad::view(x[0], {12}); });
   cat.back().needs_contiguous = true;
@@ -384,8 +391,10 @@ std::vector<OpCase> build_catalog() {
   add("amin", "all", {{3, 4}}, {kDistinct}, [](const TV& x) { return ad::amin(x[0]); });
   add("amin", "dim1", {{3, 4}}, {kDistinct}, [](const TV& x) { return ad::amin(x[0], {1}); });
   add("amin", "dim_minus1_keepdim", {{2, 3, 4}}, {kDistinct}, [](const TV& x) { return ad::amin(x[0], {-1}, true); });
-  nondiff("argmax", "dim1", {{3, 4}}, [](const TV& x) { return ad::argmax(x[0], 1).to(ad::kFloat64); });
-  nondiff("argmin", "dim0_keepdim", {{3, 4}}, [](const TV& x) { return ad::argmin(x[0], 0, true).to(ad::kFloat64); });
+  nondiff(
+      "argmax", "dim1", {{3, 4}}, [](const TV& x) { return ad::argmax(x[0], 1); }, ad::kInt64);
+  nondiff(
+      "argmin", "dim0_keepdim", {{3, 4}}, [](const TV& x) { return ad::argmin(x[0], 0, true); }, ad::kInt64);
   add("sum_to", "3x4_to_1x4", {{3, 4}}, {kAny}, [](const TV& x) { return ad::sum_to(x[0], {1, 4}); });
   add("sum_to", "2x3x4_to_3x1", {{2, 3, 4}}, {kAny}, [](const TV& x) { return ad::sum_to(x[0], {3, 1}); });
   add("sum_to", "to_scalar", {{2, 3}}, {kAny}, [](const TV& x) { return ad::sum_to(x[0], {}); });
@@ -450,7 +459,8 @@ std::vector<OpCase> build_catalog() {
   add("Tensor::std", "all_biased", {{3, 4}}, {kAny}, [](const TV& x) { return x[0].std({}, 0); });
   add("Tensor::norm", "p2_dim0", {{3, 4}}, {kAny}, [](const TV& x) { return x[0].norm(2.0, {0}); });
   add("Tensor::min(dim)", "dim0_keepdim", {{3, 4}}, {kDistinct}, [](const TV& x) { return x[0].min(0, true).values; });
-  nondiff("Tensor::argmax", "dim1", {{3, 4}}, [](const TV& x) { return x[0].argmax(1).to(ad::kFloat64); });
+  nondiff(
+      "Tensor::argmax", "dim1", {{3, 4}}, [](const TV& x) { return x[0].argmax(1); }, ad::kInt64);
   add("Tensor::softmax", "dim1", {{3, 4}}, {kAny}, [](const TV& x) { return x[0].softmax(1); });
   add("Tensor::log_softmax", "dim0", {{3, 4}}, {kAny}, [](const TV& x) { return x[0].log_softmax(0); });
   add("Tensor::logsumexp", "dim1", {{3, 4}}, {kAny}, [](const TV& x) { return x[0].logsumexp({1}); });

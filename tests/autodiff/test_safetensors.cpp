@@ -86,9 +86,10 @@ ad::NamedTensors sample_tensors() {
       {"w64", ad::tensor({0.1, -1e300, 4.9e-324, nan}, {4}, ad::dtype(ad::kFloat64))},
       {"idx",
        ad::index_tensor({0, -1, std::numeric_limits<std::int64_t>::max(), std::numeric_limits<std::int64_t>::min()})},
-      {"scalar", ad::scalar_tensor(3.25)},
+      {"scalar", ad::scalar_tensor(3.25, ad::dtype(ad::kFloat64))},
       {"scalar32", ad::scalar_tensor(-7.0, ad::dtype(ad::kFloat32))},
       {"scalar_i", ad::index_tensor({42}, {})},
+      {"mask", ad::tensor({1, 0, 0, 1, 1, 0}, {3, 2}, ad::dtype(ad::kBool))},
       {"empty32", ad::zeros({0}, ad::dtype(ad::kFloat32))},
       {"empty64", ad::zeros({2, 0, 3}, ad::dtype(ad::kFloat64))},
       {"empty_i", ad::index_tensor({}, {0})},
@@ -115,7 +116,7 @@ TEST_F(Safetensors, RoundTripWithoutMetadataOrTensors) {
   EXPECT_TRUE(f.tensors.empty());
   EXPECT_TRUE(f.metadata.empty());
 
-  ad::save_safetensors(path("one.safetensors"), {{"x", ad::tensor({1.0, 2.0})}});
+  ad::save_safetensors(path("one.safetensors"), {{"x", ad::tensor({1.0, 2.0}, ad::dtype(ad::kFloat64))}});
   EXPECT_FALSE(contains(read_bytes(path("one.safetensors")), "__metadata__"));
   EXPECT_TRUE(ad::load_safetensors(path("one.safetensors")).metadata.empty());
 }
@@ -151,7 +152,7 @@ TEST_F(Safetensors, ByteExactTinyFile) {
 }
 
 TEST_F(Safetensors, LayoutIsContiguousInGivenOrder) {
-  ad::save_safetensors(path("l.safetensors"), {{"z", ad::tensor({1.0, 2.0, 3.0})},
+  ad::save_safetensors(path("l.safetensors"), {{"z", ad::tensor({1.0, 2.0, 3.0}, ad::dtype(ad::kFloat64))},
                                                {"a", ad::tensor({4.0}, ad::dtype(ad::kFloat32))},
                                                {"e", ad::zeros({0})},
                                                {"m", ad::index_tensor({5, 6})}});
@@ -209,7 +210,10 @@ TEST_F(Safetensors, RejectsMalformedFilesWithClearMessages) {
       {"invalid utf-8", make_file("{\"\xff\xfe\":{}}", ""), "not valid JSON"},
       {"too deep", make_file(R"({"a":[[[[[[[[[[[[[[1]]]]]]]]]]]]]]})", ""), "nests more than"},
       {"unknown dtype", make_file(R"({"a":{"dtype":"F16","shape":[4],"data_offsets":[0,8]}})", d8),
-       "unsupported dtype 'F16' (supported: F32, F64, I64)"},
+       "unsupported dtype 'F16' (supported: F32, F64, I64, BOOL)"},
+      {"bool byte other than 0 or 1",
+       make_file(R"({"m":{"dtype":"BOOL","shape":[2],"data_offsets":[0,2]}})", std::string("\x01\x02", 2)),
+       "tensor 'm' is BOOL but its byte 1 is 2 (only 0 and 1 are valid)"},
       {"dtype not string", make_file(R"({"a":{"dtype":3,"shape":[2],"data_offsets":[0,8]}})", d8), "dtype"},
       {"missing dtype", make_file(R"({"a":{"shape":[2],"data_offsets":[0,8]}})", d8), "dtype"},
       {"missing shape", make_file(R"({"a":{"dtype":"F32","data_offsets":[0,8]}})", d8), "shape"},
@@ -300,7 +304,7 @@ std::string small_valid_file(const std::string& p) {
                        {{"w", ad::tensor({1.0, -2.0, 3.0}, ad::dtype(ad::kFloat32))},
                         {"e", ad::zeros({0, 2})},
                         {"i", ad::index_tensor({4, 5})},
-                        {"s", ad::scalar_tensor(0.5)}},
+                        {"s", ad::scalar_tensor(0.5, ad::dtype(ad::kFloat64))}},
                        {{"format", "pt"}});
   return read_bytes(p);
 }
@@ -367,7 +371,7 @@ TEST_F(Safetensors, CorruptingHeaderBytesThrowsOrLoads) {
 
 TEST_F(Safetensors, SaveRejectsBadNamesAndWritesNothing) {
   const std::string p = path("x.safetensors");
-  const auto t = ad::tensor({1.0});
+  const auto t = ad::tensor({1.0}, ad::dtype(ad::kFloat64));
   EXPECT_TRUE(contains(error_of([&] { ad::save_safetensors(p, {{"a", t}, {"a", t}}); }), "'a' is given twice"));
   EXPECT_TRUE(contains(error_of([&] { ad::save_safetensors(p, {{"", t}}); }), "empty name"));
   EXPECT_TRUE(contains(error_of([&] { ad::save_safetensors(p, {{"__metadata__", t}}); }), "reserved"));
@@ -379,8 +383,8 @@ TEST_F(Safetensors, SaveRejectsBadNamesAndWritesNothing) {
 
 TEST_F(Safetensors, SaveOverwritesAtomically) {
   const std::string p = path("m.safetensors");
-  ad::save_safetensors(p, {{"a", ad::tensor({1.0, 2.0})}});
-  ad::save_safetensors(p, {{"b", ad::tensor({3.0})}}, {{"v", "2"}});
+  ad::save_safetensors(p, {{"a", ad::tensor({1.0, 2.0}, ad::dtype(ad::kFloat64))}});
+  ad::save_safetensors(p, {{"b", ad::tensor({3.0}, ad::dtype(ad::kFloat64))}}, {{"v", "2"}});
   const auto f = ad::load_safetensors(p);
   ASSERT_EQ(f.tensors.size(), 1u);
   EXPECT_EQ(f.tensors[0].first, "b");
@@ -392,7 +396,9 @@ TEST_F(Safetensors, SaveToDirectoryPathThrowsAndKeepsIt) {
   const std::string p = path("model");
   fs::create_directory(p);
   write_bytes(p + "/inside", "old");
-  const std::string msg = error_of([&] { ad::save_safetensors(p, {{"a", ad::tensor({1.0})}}); });
+  const std::string msg = error_of([&] {
+    ad::save_safetensors(p, {{"a", ad::tensor({1.0}, ad::dtype(ad::kFloat64))}});
+  });
   EXPECT_TRUE(contains(msg, p)) << msg;
   EXPECT_TRUE(fs::is_directory(p));
   EXPECT_EQ(read_bytes(p + "/inside"), "old");
@@ -403,7 +409,9 @@ TEST_F(Safetensors, SaveToDirectoryPathThrowsAndKeepsIt) {
 // below: a file-size limit binds root too, unlike directory permissions.)
 TEST_F(Safetensors, SaveIntoMissingDirectoryThrowsNamingThePath) {
   const std::string p = path("no/such/dir/m.safetensors");
-  const std::string msg = error_of([&] { ad::save_safetensors(p, {{"a", ad::tensor({1.0})}}); });
+  const std::string msg = error_of([&] {
+    ad::save_safetensors(p, {{"a", ad::tensor({1.0}, ad::dtype(ad::kFloat64))}});
+  });
   EXPECT_TRUE(contains(msg, p)) << msg;
   EXPECT_TRUE(listing().empty());
 }
@@ -412,7 +420,7 @@ TEST_F(Safetensors, SaveIntoMissingDirectoryThrowsNamingThePath) {
 // the temporary file and leaves the old file as it was.
 TEST_F(Safetensors, WriteErrorMidFileThrowsAndKeepsOldFile) {
   const std::string p = path("m.safetensors");
-  ad::save_safetensors(p, {{"a", ad::tensor({1.0, 2.0})}});
+  ad::save_safetensors(p, {{"a", ad::tensor({1.0, 2.0}, ad::dtype(ad::kFloat64))}});
   const std::string old = read_bytes(p);
 
   rlimit saved{};

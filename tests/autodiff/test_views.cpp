@@ -47,7 +47,7 @@ TEST(Views, EachViewOpSharesStorageWithItsLayout) {
   EXPECT_EQ(x.select(1, -1).to_vector(), v({3, 7, 11}));
   EXPECT_EQ(x.narrow(0, 1, 2).to_vector(), v({4, 5, 6, 7, 8, 9, 10, 11}));
 
-  const Tensor e = ad::tensor({1.0, 2.0}).reshape({2, 1}).expand({2, 3});
+  const Tensor e = ad::tensor({1.0, 2.0}, ad::dtype(ad::kFloat64)).reshape({2, 1}).expand({2, 3});
   EXPECT_EQ(e.strides(), (Shape{1, 0}));
   EXPECT_EQ(e.to_vector(), v({1, 1, 1, 2, 2, 2}));
 
@@ -99,9 +99,9 @@ TEST(Views, WritesThroughAViewReachTheBaseAndBumpItsVersion) {
   x.select(1, 3).add_(1.0);  // a column: a strided write
   EXPECT_EQ(x.at({2, 3}), 1.0);
   EXPECT_EQ(x.at({0, 3}), 8.0);
-  x.t().diagonal().copy_(ad::tensor({-1.0, -2.0, -3.0}));
+  x.t().diagonal().copy_(ad::tensor({-1.0, -2.0, -3.0}, ad::dtype(ad::kFloat64)));
   EXPECT_EQ(x.at({1, 1}), -2.0);
-  x.narrow(1, 0, 2).mul_(ad::tensor({10.0, 100.0}));
+  x.narrow(1, 0, 2).mul_(ad::tensor({10.0, 100.0}, ad::dtype(ad::kFloat64)));
   EXPECT_EQ(x.at({2, 1}), 0.0);
   EXPECT_EQ(x.at({0, 1}), 700.0);
 }
@@ -116,7 +116,7 @@ TEST(Views, AnArgumentThatOverlapsTheTargetIsReadBeforeItIsOverwritten) {
 }
 
 TEST(Views, InPlaceOnOverlappingViewsIsRefused) {
-  Tensor base = ad::tensor({1.0, 2.0});
+  Tensor base = ad::tensor({1.0, 2.0}, ad::dtype(ad::kFloat64));
   Tensor e = base.reshape({2, 1}).expand({2, 3});
   EXPECT_TRUE(contains(error_of([&] { e.fill_(0); }), "fill_: the tensor of shape [2, 3] (strides [1, 0])"));
   Tensor w = ad::arange(0.0, 6.0, 1.0).unfold(0, 3, 1);

@@ -8,7 +8,7 @@
 
 namespace {
 
-ad::Tensor scalar(double v) { return ad::scalar_tensor(v).requires_grad_(); }
+ad::Tensor scalar(double v) { return ad::scalar_tensor(v, ad::dtype(ad::kFloat64)).requires_grad_(); }
 
 TEST(WorkedExamples, ComputationGraphJ) {
   // J = 3(a + b*c) at a=5, b=3, c=2: u = bc = 6, v = a + u = 11, J = 3v = 33.
@@ -39,7 +39,7 @@ TEST(WorkedExamples, ChainRuleOnPolynomial) {
 }
 
 TEST(WorkedExamples, SigmoidDerivativeIsSTimesOneMinusS) {
-  ad::Tensor z = ad::linspace(-6, 6, 25).requires_grad_();
+  ad::Tensor z = ad::linspace(-6, 6, 25, ad::dtype(ad::kFloat64)).requires_grad_();
   const ad::Tensor s = ad::sigmoid(z);
   s.sum().backward();
   const auto zs = z.to_vector(), ss = s.to_vector(), gs = z.grad().to_vector();

@@ -154,7 +154,7 @@ TEST(Module, ForwardEitherOverloadWorksThroughABasePointer) {
   auto a = std::make_shared<ConstFwd>();
   auto b = std::make_shared<MutableFwd>();
   std::shared_ptr<ad::nn::Module> ma = a, mb = b;
-  const ad::Tensor x = ad::tensor({1.0, 2.0});
+  const ad::Tensor x = ad::tensor({1.0, 2.0}, ad::dtype(ad::kFloat64));
   EXPECT_EQ(ma->forward(x).to_vector(), (std::vector<double>{2.0, 4.0}));
   EXPECT_EQ(std::as_const(*ma).forward(x).to_vector(), (std::vector<double>{2.0, 4.0}));
   EXPECT_EQ((*mb)(x).to_vector(), (std::vector<double>{2.0, 3.0}));

@@ -27,11 +27,11 @@ void quadratic_step(const ad::Tensor& p, ad::optim::Optimizer& opt) {
 // One step on f(p) = sum(c * p), whose gradient is c.
 void linear_step(const ad::Tensor& p, ad::optim::Optimizer& opt, const std::vector<double>& c) {
   opt.zero_grad();
-  (p * ad::tensor(c)).sum().backward();
+  (p * ad::tensor(c, ad::dtype(ad::kFloat64))).sum().backward();
   opt.step();
 }
 
-ad::Tensor param(std::initializer_list<double> v) { return ad::tensor(v).requires_grad_(); }
+ad::Tensor param(std::initializer_list<double> v) { return ad::tensor(v, ad::dtype(ad::kFloat64)).requires_grad_(); }
 
 // ---------------------------------------------------------------- AdaGrad
 

@@ -16,7 +16,7 @@ using ad::testing::contains;
 using ad::testing::error_of;
 
 struct Fixture {
-  explicit Fixture(double lr) : p(ad::tensor({1.0}).requires_grad_()), opt({p}, {.lr = lr}) {}
+  explicit Fixture(double lr) : p(ad::tensor({1.0}, ad::dtype(ad::kFloat64)).requires_grad_()), opt({p}, {.lr = lr}) {}
   ad::Tensor p;
   ad::optim::SGD opt;
 };

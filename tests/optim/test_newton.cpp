@@ -31,7 +31,7 @@ ad::Tensor rosenbrock(const ad::Tensor& x) {
 }
 
 TEST(Newton, GradientAndHessianOfTheQuadraticAreAxPlusBAndA) {
-  const ad::Tensor x = ad::tensor({1.0, 2.0, 3.0});
+  const ad::Tensor x = ad::tensor({1.0, 2.0, 3.0}, ad::dtype(ad::kFloat64));
   const ad::optim::GradientAndHessian gh = ad::optim::gradient_and_hessian(quadratic, x);
   // f = 0.5 (1*7 + 2*9 + 3*8) ... : A x = (6, 10, 8), x.Ax = 6 + 20 + 24 = 50, b.x = 1 - 4 + 9 = 6, f = 31
   EXPECT_DOUBLE_EQ(gh.value, 31.0);
@@ -42,7 +42,7 @@ TEST(Newton, GradientAndHessianOfTheQuadraticAreAxPlusBAndA) {
 
 TEST(Newton, HessianOfCrossTermsMatchesHandDerivatives) {
   // f = x0^2 x1 + sin(x1): g = (2 x0 x1, x0^2 + cos x1), H = [[2 x1, 2 x0], [2 x0, -sin x1]].
-  const ad::Tensor x = ad::tensor({1.5, 0.5});
+  const ad::Tensor x = ad::tensor({1.5, 0.5}, ad::dtype(ad::kFloat64));
   auto f = [](const ad::Tensor& v) {
     const ad::Tensor x0 = v.slice(0, 0, 1), x1 = v.slice(0, 1, 2);
     return (x0 * x0 * x1 + ad::sin(x1)).sum();
@@ -59,7 +59,7 @@ TEST(Newton, HessianOfCrossTermsMatchesHandDerivatives) {
 TEST(Newton, QuadraticConvergesInExactlyOneStep) {
   // x* = -A^{-1} b. By Cramer's rule with det A = 18: x* = (-12, 30, -42) / 18 = (-2/3, 5/3, -7/3).
   // Check: A x* = (-8/3 + 5/3, -2/3 + 5 - 7/3, 5/3 - 14/3) = (-1, 2, -3) = -b.
-  ad::Tensor x = ad::tensor({1.0, 2.0, 3.0}).requires_grad_();
+  ad::Tensor x = ad::tensor({1.0, 2.0, 3.0}, ad::dtype(ad::kFloat64)).requires_grad_();
   ad::optim::Newton newton(x);
   const ad::optim::NewtonStep s = newton.step(quadratic);
   EXPECT_DOUBLE_EQ(s.value, 31.0);
@@ -75,7 +75,7 @@ TEST(Newton, QuadraticConvergesInExactlyOneStep) {
 
 TEST(Newton, DampingTakesAFractionOfTheStep) {
   // Half a Newton step on the quadratic lands halfway to x*.
-  ad::Tensor x = ad::tensor({1.0, 2.0, 3.0});
+  ad::Tensor x = ad::tensor({1.0, 2.0, 3.0}, ad::dtype(ad::kFloat64));
   ad::optim::newton_step(quadratic, x, {.damping = 0.5});
   EXPECT_NEAR(x.at({0}), (1.0 - 2.0 / 3.0) / 2.0, 1e-14);
   EXPECT_NEAR(x.at({1}), (2.0 + 5.0 / 3.0) / 2.0, 1e-14);
@@ -83,7 +83,7 @@ TEST(Newton, DampingTakesAFractionOfTheStep) {
 }
 
 TEST(Newton, RosenbrockFromTheClassicStartConvergesQuickly) {
-  ad::Tensor x = ad::tensor({-1.2, 1.0}).requires_grad_();
+  ad::Tensor x = ad::tensor({-1.2, 1.0}, ad::dtype(ad::kFloat64)).requires_grad_();
   ad::optim::Newton newton(x);
   // First step by hand: g = (-2 * 2.2 - 400 * (-1.2) * (1 - 1.44), 200 * (1 - 1.44)) = (-215.6, -88),
   // H = [[2 - 400 (1 - 3 * 1.44), 480], [480, 200]] = [[1330, 480], [480, 200]], det = 35600,
@@ -120,7 +120,7 @@ TEST(Newton, Float32ParameterVector) {
 TEST(Newton, SingularHessianThrowsAndLeavesXUnchanged) {
   // f = (x0 + x1)^2: H = [[2, 2], [2, 2]], singular.
   auto f = [](const ad::Tensor& v) { return ad::pow(v.sum(), 2.0); };
-  ad::Tensor x = ad::tensor({1.0, 2.0});
+  ad::Tensor x = ad::tensor({1.0, 2.0}, ad::dtype(ad::kFloat64));
   const std::string msg = error_of([&] { ad::optim::newton_step(f, x); });
   EXPECT_TRUE(contains(msg, "Hessian is singular")) << msg;
   EXPECT_TRUE(contains(msg, "ridge")) << msg;
@@ -137,37 +137,46 @@ TEST(Newton, SingularHessianThrowsAndLeavesXUnchanged) {
 TEST(Newton, SolveMatchesAHandSolvedSystemAndDetectsSingularity) {
   // [[2, 1], [1, 3]] d = (3, 5): det 5, d = ((9 - 5) / 5, (10 - 3) / 5) = (0.8, 1.4).
   const ad::Tensor a = ad::tensor({2.0, 1.0, 1.0, 3.0}, {2, 2}, ad::dtype(ad::kFloat64));
-  const ad::Tensor d = ad::optim::solve(a, ad::tensor({3.0, 5.0}));
+  const ad::Tensor d = ad::optim::solve(a, ad::tensor({3.0, 5.0}, ad::dtype(ad::kFloat64)));
   EXPECT_NEAR(d.at({0}), 0.8, 1e-15);
   EXPECT_NEAR(d.at({1}), 1.4, 1e-15);
   // A non-symmetric system checks the row-major to column-major hand-off: [[1, 2], [0, 1]] d = (5, 2).
   const ad::Tensor u = ad::tensor({1.0, 2.0, 0.0, 1.0}, {2, 2}, ad::dtype(ad::kFloat64));
-  const ad::Tensor e = ad::optim::solve(u, ad::tensor({5.0, 2.0}));
+  const ad::Tensor e = ad::optim::solve(u, ad::tensor({5.0, 2.0}, ad::dtype(ad::kFloat64)));
   EXPECT_NEAR(e.at({0}), 1.0, 1e-15);
   EXPECT_NEAR(e.at({1}), 2.0, 1e-15);
   const ad::Tensor s = ad::tensor({1.0, 2.0, 2.0, 4.0}, {2, 2}, ad::dtype(ad::kFloat64));
-  EXPECT_TRUE(contains(error_of([&] { ad::optim::solve(s, ad::tensor({1.0, 1.0})); }), "singular"));
+  EXPECT_TRUE(contains(error_of([&] {
+                         ad::optim::solve(s, ad::tensor({1.0, 1.0}, ad::dtype(ad::kFloat64)));
+                       }),
+                       "singular"));
   // Numerically singular: the second pivot is 1e-17 against entries of size 1.
   const ad::Tensor n = ad::tensor({1.0, 1.0, 1.0, 1.0 + 1e-17}, {2, 2}, ad::dtype(ad::kFloat64));
-  EXPECT_TRUE(contains(error_of([&] { ad::optim::solve(n, ad::tensor({1.0, 1.0})); }), "singular"));
-  EXPECT_TRUE(contains(error_of([&] { ad::optim::solve(a, ad::tensor({1.0, 2.0, 3.0})); }), "solve: needs"));
+  EXPECT_TRUE(contains(error_of([&] {
+                         ad::optim::solve(n, ad::tensor({1.0, 1.0}, ad::dtype(ad::kFloat64)));
+                       }),
+                       "singular"));
+  EXPECT_TRUE(contains(error_of([&] {
+                         ad::optim::solve(a, ad::tensor({1.0, 2.0, 3.0}, ad::dtype(ad::kFloat64)));
+                       }),
+                       "solve: needs"));
 }
 
 TEST(Newton, RejectsBadInputsAndOptions) {
   ad::Tensor m = ad::zeros({2, 2}, ad::dtype(ad::kFloat64));
   EXPECT_TRUE(contains(error_of([&] { ad::optim::newton_step(quadratic, m); }), "x must be a 1-D floating tensor"));
-  ad::Tensor x = ad::tensor({1.0, 2.0});
+  ad::Tensor x = ad::tensor({1.0, 2.0}, ad::dtype(ad::kFloat64));
   auto vector_valued = [](const ad::Tensor& v) { return v * 2.0; };
   EXPECT_TRUE(contains(error_of([&] { ad::optim::newton_step(vector_valued, x); }), "one-element"));
   EXPECT_TRUE(
       contains(error_of([&] { ad::optim::Newton(x, {.damping = 0.0}); }), "Newton: damping must be in (0, 1], got 0"));
   EXPECT_TRUE(
       contains(error_of([&] { ad::optim::Newton(x, {.ridge = -1.0}); }), "Newton: ridge must be finite and >= 0"));
-  ad::Tensor leaf = ad::tensor({1.0}).requires_grad_();
+  ad::Tensor leaf = ad::tensor({1.0}, ad::dtype(ad::kFloat64)).requires_grad_();
   ad::Tensor not_leaf = leaf * 2.0;
   EXPECT_TRUE(contains(error_of([&] { ad::optim::newton_step(quadratic, not_leaf); }), "pass a leaf"));
   auto nan_f = [](const ad::Tensor& v) { return ad::sqrt(v).sum(); };  // Hessian at -1: NaN
-  ad::Tensor neg = ad::tensor({-1.0});
+  ad::Tensor neg = ad::tensor({-1.0}, ad::dtype(ad::kFloat64));
   EXPECT_TRUE(contains(error_of([&] { ad::optim::newton_step(nan_f, neg); }), "NaN or Inf"));
 }
 

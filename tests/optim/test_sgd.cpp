@@ -19,7 +19,7 @@ ad::Tensor quadratic_step(ad::Tensor& p, ad::optim::Optimizer& opt) {
 }
 
 TEST(SGD, PlainStepIsPMinusLrTimesGrad) {
-  ad::Tensor p = ad::tensor({2.0}).requires_grad_();
+  ad::Tensor p = ad::tensor({2.0}, ad::dtype(ad::kFloat64)).requires_grad_();
   ad::optim::SGD opt({p}, {.lr = 0.1});
   quadratic_step(p, opt);
   EXPECT_DOUBLE_EQ(p.item(), 2.0 - 0.1 * 2.0);  // 1.8
@@ -28,7 +28,7 @@ TEST(SGD, PlainStepIsPMinusLrTimesGrad) {
 }
 
 TEST(SGD, MomentumMatchesHandSteps) {
-  ad::Tensor p = ad::tensor({2.0}).requires_grad_();
+  ad::Tensor p = ad::tensor({2.0}, ad::dtype(ad::kFloat64)).requires_grad_();
   ad::optim::SGD opt({p}, {.lr = 0.1, .momentum = 0.9});
   quadratic_step(p, opt);  // v = 2, p = 1.8
   EXPECT_NEAR(p.item(), 1.8, 1e-15);
@@ -39,7 +39,7 @@ TEST(SGD, MomentumMatchesHandSteps) {
 }
 
 TEST(SGD, NesterovMatchesHandSteps) {
-  ad::Tensor p = ad::tensor({2.0}).requires_grad_();
+  ad::Tensor p = ad::tensor({2.0}, ad::dtype(ad::kFloat64)).requires_grad_();
   ad::optim::SGD opt({p}, {.lr = 0.1, .momentum = 0.9, .nesterov = true});
   quadratic_step(p, opt);  // v = 2, step = 2 + 0.9*2 = 3.8, p = 1.62
   EXPECT_NEAR(p.item(), 1.62, 1e-15);
@@ -48,7 +48,7 @@ TEST(SGD, NesterovMatchesHandSteps) {
 }
 
 TEST(SGD, DampeningScalesTheNewGradientAfterTheFirstStep) {
-  ad::Tensor p = ad::tensor({2.0}).requires_grad_();
+  ad::Tensor p = ad::tensor({2.0}, ad::dtype(ad::kFloat64)).requires_grad_();
   ad::optim::SGD opt({p}, {.lr = 0.1, .momentum = 0.9, .dampening = 0.5});
   quadratic_step(p, opt);  // first step: v = g = 2 (no dampening), p = 2 - 0.2 = 1.8
   EXPECT_NEAR(p.item(), 1.8, 1e-15);
@@ -57,7 +57,7 @@ TEST(SGD, DampeningScalesTheNewGradientAfterTheFirstStep) {
 }
 
 TEST(SGD, WeightDecayAddsToTheGradient) {
-  ad::Tensor p = ad::tensor({2.0}).requires_grad_();
+  ad::Tensor p = ad::tensor({2.0}, ad::dtype(ad::kFloat64)).requires_grad_();
   ad::optim::SGD opt({p}, {.lr = 0.1, .weight_decay = 0.5});
   quadratic_step(p, opt);  // g = 2 + 0.5*2 = 3, p = 1.7
   EXPECT_NEAR(p.item(), 1.7, 1e-15);
@@ -85,8 +85,8 @@ TEST(SGD, Float32ParametersStayFloat32) {
 }
 
 TEST(Optimizer, ParametersWithoutGradientAreSkippedAndKeepNoState) {
-  ad::Tensor used = ad::tensor({2.0}).requires_grad_();
-  ad::Tensor unused = ad::tensor({5.0}).requires_grad_();
+  ad::Tensor used = ad::tensor({2.0}, ad::dtype(ad::kFloat64)).requires_grad_();
+  ad::Tensor unused = ad::tensor({5.0}, ad::dtype(ad::kFloat64)).requires_grad_();
   ad::optim::SGD opt({used, unused}, {.lr = 0.1, .momentum = 0.9});
   quadratic_step(used, opt);
   EXPECT_NEAR(used.item(), 1.8, 1e-15);
@@ -98,7 +98,7 @@ TEST(Optimizer, ParametersWithoutGradientAreSkippedAndKeepNoState) {
 }
 
 TEST(Optimizer, ZeroGradClearsAccumulatedGradients) {
-  ad::Tensor p = ad::tensor({2.0}).requires_grad_();
+  ad::Tensor p = ad::tensor({2.0}, ad::dtype(ad::kFloat64)).requires_grad_();
   ad::optim::SGD opt({p}, {.lr = 0.1});
   (p * 3.0).sum().backward();
   (p * 3.0).sum().backward();  // accumulates: 6
@@ -116,7 +116,7 @@ TEST(Optimizer, ZeroGradClearsAccumulatedGradients) {
 }
 
 TEST(Optimizer, ClosureStepRunsTheClosureWithGradModeOn) {
-  ad::Tensor p = ad::tensor({2.0}).requires_grad_();
+  ad::Tensor p = ad::tensor({2.0}, ad::dtype(ad::kFloat64)).requires_grad_();
   ad::optim::SGD opt({p}, {.lr = 0.1});
   ad::NoGradGuard outer;  // the closure still records
   const ad::Tensor loss = opt.step([&] {
@@ -130,7 +130,7 @@ TEST(Optimizer, ClosureStepRunsTheClosureWithGradModeOn) {
 }
 
 TEST(Optimizer, SetLrChangesTheNextStep) {
-  ad::Tensor p = ad::tensor({2.0}).requires_grad_();
+  ad::Tensor p = ad::tensor({2.0}, ad::dtype(ad::kFloat64)).requires_grad_();
   ad::optim::SGD opt({p}, {.lr = 0.1});
   opt.set_lr(0.5);
   EXPECT_EQ(opt.lr(), 0.5);
@@ -142,10 +142,10 @@ TEST(Optimizer, SetLrChangesTheNextStep) {
 }
 
 TEST(SGD, RejectsBadOptionsAndNonTrainableParameters) {
-  ad::Tensor p = ad::tensor({1.0}).requires_grad_();
+  ad::Tensor p = ad::tensor({1.0}, ad::dtype(ad::kFloat64)).requires_grad_();
   EXPECT_THROW(ad::optim::SGD({p}, {.lr = -1.0}), ad::Error);
   EXPECT_THROW(ad::optim::SGD({p}, {.lr = 0.1, .nesterov = true}), ad::Error);
-  EXPECT_THROW(ad::optim::SGD({ad::tensor({1.0})}, {.lr = 0.1}), ad::Error);
+  EXPECT_THROW(ad::optim::SGD({ad::tensor({1.0}, ad::dtype(ad::kFloat64))}, {.lr = 0.1}), ad::Error);
   EXPECT_TRUE(contains(error_of([&] { ad::optim::SGD({p}, {.lr = 0.1, .momentum = -0.5}); }),
                        "SGD: momentum must be finite and >= 0, got -0.5"));
   EXPECT_TRUE(contains(error_of([&] { ad::optim::SGD({p}, {.lr = 0.1, .momentum = 0.9, .dampening = 1.5}); }),
@@ -158,12 +158,13 @@ TEST(SGD, RejectsBadOptionsAndNonTrainableParameters) {
 }
 
 TEST(Optimizer, RejectsEmptyDuplicateAndNonLeafParameters) {
-  ad::Tensor p = ad::tensor({1.0}).requires_grad_();
+  ad::Tensor p = ad::tensor({1.0}, ad::dtype(ad::kFloat64)).requires_grad_();
   EXPECT_TRUE(contains(error_of([&] { ad::optim::SGD({}, {}); }), "SGD: got an empty parameter list"));
   EXPECT_TRUE(contains(error_of([&] { ad::optim::SGD({p, p}, {}); }), "parameter 1 is the same tensor as parameter 0"));
   EXPECT_TRUE(contains(error_of([&] { ad::optim::SGD({p * 2.0}, {}); }), "not a leaf"));
   EXPECT_TRUE(contains(error_of([&] { ad::optim::SGD({ad::Tensor()}, {}); }), "undefined"));
-  EXPECT_TRUE(contains(error_of([&] { ad::optim::SGD({ad::tensor({1.0})}, {}); }), "does not require grad"));
+  EXPECT_TRUE(contains(error_of([&] { ad::optim::SGD({ad::tensor({1.0}, ad::dtype(ad::kFloat64))}, {}); }),
+                       "does not require grad"));
 }
 
 }  // namespace

@@ -32,7 +32,7 @@ struct Problem {
 
   static Params initial() {
     return {ad::tensor({0.1, -0.2, 0.3, 0.4, 0.5, -0.6}, {2, 3}, ad::dtype(ad::kFloat64)).requires_grad_(),
-            ad::tensor({0.05, -0.05}).requires_grad_()};
+            ad::tensor({0.05, -0.05}, ad::dtype(ad::kFloat64)).requires_grad_()};
   }
   void train_step(const Params& p, ad::optim::Optimizer& opt) const {
     opt.zero_grad();
@@ -255,12 +255,15 @@ TEST_F(OptimizerState, RejectedStatesLeaveTheOptimizerUntouched) {
       contains(rejected(with([](auto& s) { s.emplace_back("param.2.step", ad::zeros({}, ad::dtype(ad::kInt64))); })),
                "unexpected entry 'param.2.step'"));
   EXPECT_TRUE(contains(rejected(with([](auto& s) { s.push_back(s[0]); })), "entry 'step' appears twice"));
-  EXPECT_TRUE(contains(rejected(with([&](auto& s) { entry(s, "options.beta1") = ad::scalar_tensor(0.8); })),
-                       "option beta1 is 0.8 in the state but 0.9 in this optimizer"));
-  EXPECT_TRUE(contains(rejected(with([&](auto& s) { entry(s, "lr") = ad::scalar_tensor(-1.0); })),
-                       "entry 'lr' must be finite and >= 0, got -1"));
-  EXPECT_TRUE(contains(rejected(with([&](auto& s) { entry(s, "step") = ad::scalar_tensor(3.0); })),
-                       "entry 'step' must be a one-element Int64 tensor, got Float64"));
+  EXPECT_TRUE(contains(
+      rejected(with([&](auto& s) { entry(s, "options.beta1") = ad::scalar_tensor(0.8, ad::dtype(ad::kFloat64)); })),
+      "option beta1 is 0.8 in the state but 0.9 in this optimizer"));
+  EXPECT_TRUE(
+      contains(rejected(with([&](auto& s) { entry(s, "lr") = ad::scalar_tensor(-1.0, ad::dtype(ad::kFloat64)); })),
+               "entry 'lr' must be finite and >= 0, got -1"));
+  EXPECT_TRUE(
+      contains(rejected(with([&](auto& s) { entry(s, "step") = ad::scalar_tensor(3.0, ad::dtype(ad::kFloat64)); })),
+               "entry 'step' must be a one-element Int64 tensor, got Float64"));
   EXPECT_TRUE(
       contains(rejected(with([&](auto& s) { entry(s, "step") = ad::index_tensor({-1}); })), "must be >= 0, got -1"));
   EXPECT_TRUE(contains(rejected(with([&](auto& s) { entry(s, "step") = ad::index_tensor({2}); })),
@@ -275,7 +278,7 @@ TEST_F(OptimizerState, RejectedStatesLeaveTheOptimizerUntouched) {
   Params adamw_params = Problem::initial();
   ad::optim::AdamW adamw(adamw_params, {.lr = 0.01, .weight_decay = 0.0});
   EXPECT_TRUE(contains(rejected(adamw.state_dict()), "option decoupled_weight_decay is 1 in the state but 0"));
-  Params one{ad::tensor({1.0}).requires_grad_()};
+  Params one{ad::tensor({1.0}, ad::dtype(ad::kFloat64)).requires_grad_()};
   ad::optim::Adam single(one, {.lr = 0.01});
   EXPECT_TRUE(contains(rejected(single.state_dict()), "missing entry 'param.1.step'"));
 
