@@ -76,6 +76,8 @@ Tensor operator<(const Tensor& a, double b);
 Tensor operator>(const Tensor& a, double b);
 Tensor operator<=(const Tensor& a, double b);
 Tensor operator>=(const Tensor& a, double b);
+Tensor operator==(const Tensor& a, double b);
+Tensor operator!=(const Tensor& a, double b);
 // a where the Bool cond is true, else b; the gradient only flows to the branch taken (no NaN
 // from the other).
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
@@ -127,29 +129,32 @@ Tensor stack(const std::vector<Tensor>& ts, std::int64_t dim = 0);
 
 // ---- reductions (ops/reduce.cpp); empty dims = all dims
 Tensor sum(const Tensor& a);
-Tensor sum(const Tensor& a, const Shape& dims, bool keepdim = false);
+Tensor sum(const Tensor& a, const Dims& dims, bool keepdim = false);
 Tensor mean(const Tensor& a);
-Tensor mean(const Tensor& a, const Shape& dims, bool keepdim = false);
-Tensor amax(const Tensor& a, const Shape& dims = {}, bool keepdim = false);  // ties share the gradient
-Tensor amin(const Tensor& a, const Shape& dims = {}, bool keepdim = false);
+Tensor mean(const Tensor& a, const Dims& dims, bool keepdim = false);
+Tensor amax(const Tensor& a, const Dims& dims = {}, bool keepdim = false);  // ties share the gradient
+Tensor amin(const Tensor& a, const Dims& dims = {}, bool keepdim = false);
 Tensor argmax(const Tensor& a, std::int64_t dim, bool keepdim = false);  // Int64, not differentiable
 Tensor argmin(const Tensor& a, std::int64_t dim, bool keepdim = false);
-// The largest (smallest) value along dim and its index, as PyTorch's max(dim). Ties: the first
-// index; the gradient goes to that element only (amax/amin share it among ties instead).
+// The product over dims (all when empty); 1 over no elements. Its gradient is exact where
+// elements are 0: prod of the others at a slice's only zero, 0 elsewhere in that slice.
+Tensor prod(const Tensor& a, const Dims& dims = {}, bool keepdim = false);
 // Variance and standard deviation over dims (all when empty), dividing by n - correction
 // (1: the unbiased estimate, PyTorch's default); NaN when n <= correction.
-Tensor var(const Tensor& a, const Shape& dims = {}, std::int64_t correction = 1, bool keepdim = false);
-Tensor std(const Tensor& a, const Shape& dims = {}, std::int64_t correction = 1, bool keepdim = false);
+Tensor var(const Tensor& a, const Dims& dims = {}, std::int64_t correction = 1, bool keepdim = false);
+Tensor std(const Tensor& a, const Dims& dims = {}, std::int64_t correction = 1, bool keepdim = false);
 // The p-norm over dims (all when empty): p = 2 (default; gradient 0 at the zero vector), 1,
 // infinity (INFINITY) or any p > 0.
-Tensor norm(const Tensor& a, double p = 2.0, const Shape& dims = {}, bool keepdim = false);
+Tensor norm(const Tensor& a, double p = 2.0, const Dims& dims = {}, bool keepdim = false);
+// The largest (smallest) value along dim and its index, as PyTorch's max(dim). Ties: the first
+// index; the gradient goes to that element only (amax/amin share it among ties instead).
 ValuesIndices max(const Tensor& a, std::int64_t dim, bool keepdim = false);
 ValuesIndices min(const Tensor& a, std::int64_t dim, bool keepdim = false);
 // Sums `g` down to `shape` (which must broadcast to g's shape): the adjoint of broadcasting.
 Tensor sum_to(const Tensor& g, const Shape& shape);
 
 // ---- softmax family (ops/softmax.cpp), numerically stable at extreme logits
-Tensor logsumexp(const Tensor& a, const Shape& dims, bool keepdim = false);
+Tensor logsumexp(const Tensor& a, const Dims& dims, bool keepdim = false);
 Tensor softmax(const Tensor& a, std::int64_t dim);
 Tensor log_softmax(const Tensor& a, std::int64_t dim);
 

@@ -1,11 +1,21 @@
 #pragma once
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
 namespace ad {
 
 using Shape = std::vector<std::int64_t>;
+
+// The dims a reduction runs over, as PyTorch takes them: one dim (sum(x, 1)), a list
+// (sum(x, {0, 2})), or none ({}: all dims).
+struct Dims : Shape {
+  Dims() = default;
+  Dims(std::int64_t d) : Shape{d} {}  // NOLINT(google-explicit-constructor): sum(x, 1)
+  Dims(std::initializer_list<std::int64_t> l) : Shape(l) {}
+  Dims(const Shape& s) : Shape(s) {}  // NOLINT(google-explicit-constructor)
+};
 
 // The element count of a shape already known to be valid (a tensor's own shape).
 std::int64_t numel_of(const Shape& s);

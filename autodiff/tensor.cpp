@@ -331,8 +331,8 @@ Tensor unaliased(const Tensor& self, const Tensor& other) {
 void check_inplace_arg(const Tensor& self, const Tensor& other, const char* op) {
   if (self.dtype() == kBool && other.dtype() != kBool)
     throw Error(std::string(op) + ": a " + dtype_name(other.dtype()) +
-                " argument cannot be written into a Bool tensor; make a mask with a comparison (ad::ne(x, "
-                "ad::zeros_like(x))) or convert the argument with .to(ad::kBool)");
+                " argument cannot be written into a Bool tensor; make a mask with a comparison (x != 0.0) or "
+                "convert the argument with .to(ad::kBool)");
   if (!is_floating(self.dtype()) && is_floating(other.dtype()))
     throw Error(std::string(op) + ": a " + dtype_name(other.dtype()) + " argument cannot be written into an " +
                 dtype_name(self.dtype()) +

@@ -163,9 +163,9 @@ class Tensor {
   Tensor unsqueeze(std::int64_t d) const;
   Tensor expand(const Shape& shape) const;
   Tensor sum() const;
-  Tensor sum(const Shape& dims, bool keepdim = false) const;
+  Tensor sum(const Dims& dims, bool keepdim = false) const;
   Tensor mean() const;
-  Tensor mean(const Shape& dims, bool keepdim = false) const;
+  Tensor mean(const Dims& dims, bool keepdim = false) const;
   Tensor max() const;
   ValuesIndices max(std::int64_t dim, bool keepdim = false) const;
   Tensor min() const;
@@ -173,10 +173,11 @@ class Tensor {
   Tensor argmax(std::int64_t dim, bool keepdim = false) const;
   Tensor softmax(std::int64_t dim) const;
   Tensor log_softmax(std::int64_t dim) const;
-  Tensor logsumexp(const Shape& dims, bool keepdim = false) const;
-  Tensor var(const Shape& dims = {}, std::int64_t correction = 1, bool keepdim = false) const;
-  Tensor std(const Shape& dims = {}, std::int64_t correction = 1, bool keepdim = false) const;
-  Tensor norm(double p = 2.0, const Shape& dims = {}, bool keepdim = false) const;
+  Tensor logsumexp(const Dims& dims, bool keepdim = false) const;
+  Tensor prod(const Dims& dims = {}, bool keepdim = false) const;
+  Tensor var(const Dims& dims = {}, std::int64_t correction = 1, bool keepdim = false) const;
+  Tensor std(const Dims& dims = {}, std::int64_t correction = 1, bool keepdim = false) const;
+  Tensor norm(double p = 2.0, const Dims& dims = {}, bool keepdim = false) const;
   Tensor slice(std::int64_t dim, std::int64_t start, std::int64_t end, std::int64_t step = 1) const;
   Tensor narrow(std::int64_t dim, std::int64_t start, std::int64_t length) const;
   Tensor select(std::int64_t dim, std::int64_t index) const;

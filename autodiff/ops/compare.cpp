@@ -84,6 +84,8 @@ Tensor operator<(const Tensor& a, double b) { return lt(a, scalar_like(a, b)); }
 Tensor operator>(const Tensor& a, double b) { return gt(a, scalar_like(a, b)); }
 Tensor operator<=(const Tensor& a, double b) { return le(a, scalar_like(a, b)); }
 Tensor operator>=(const Tensor& a, double b) { return ge(a, scalar_like(a, b)); }
+Tensor operator==(const Tensor& a, double b) { return eq(a, scalar_like(a, b)); }
+Tensor operator!=(const Tensor& a, double b) { return ne(a, scalar_like(a, b)); }
 
 // d where(c, a, b) = where(c, g, 0), where(c, 0, g)
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {

@@ -1,4 +1,5 @@
-// Reductions: sum, mean, amax/amin, argmax/argmin, max/min(dim) with indices, and sum_to (the adjoint of broadcasting).
+// Reductions: sum, mean, prod, amax/amin, argmax/argmin, max/min(dim) with indices, var/std, norm, and sum_to (the
+// adjoint of broadcasting).
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -141,11 +142,11 @@ Tensor arg_extremum(const Tensor& a, std::int64_t dim, bool keepdim, bool is_max
 }  // namespace
 
 Tensor sum(const Tensor& a) { return sum_like(a, {}, false, false); }
-Tensor sum(const Tensor& a, const Shape& dims, bool keepdim) { return sum_like(a, dims, keepdim, false); }
+Tensor sum(const Tensor& a, const Dims& dims, bool keepdim) { return sum_like(a, dims, keepdim, false); }
 Tensor mean(const Tensor& a) { return sum_like(a, {}, false, true); }
-Tensor mean(const Tensor& a, const Shape& dims, bool keepdim) { return sum_like(a, dims, keepdim, true); }
-Tensor amax(const Tensor& a, const Shape& dims, bool keepdim) { return extremum(a, dims, keepdim, true); }
-Tensor amin(const Tensor& a, const Shape& dims, bool keepdim) { return extremum(a, dims, keepdim, false); }
+Tensor mean(const Tensor& a, const Dims& dims, bool keepdim) { return sum_like(a, dims, keepdim, true); }
+Tensor amax(const Tensor& a, const Dims& dims, bool keepdim) { return extremum(a, dims, keepdim, true); }
+Tensor amin(const Tensor& a, const Dims& dims, bool keepdim) { return extremum(a, dims, keepdim, false); }
 Tensor argmax(const Tensor& a, std::int64_t dim, bool keepdim) { return arg_extremum(a, dim, keepdim, true); }
 Tensor argmin(const Tensor& a, std::int64_t dim, bool keepdim) { return arg_extremum(a, dim, keepdim, false); }
 
@@ -165,8 +166,39 @@ ValuesIndices extremum_with_index(const Tensor& a, std::int64_t dim, bool keepdi
 }
 }  // namespace
 
+// d prod(a) = g * prod(a) / a at a != 0; at a zero: g * (product of the slice's nonzeros) when
+// it is the slice's only zero, else 0. Each branch is written so that its derivative is right
+// as well (second order): prod(a) / a is 0 in a slice with a zero but depends on that zero,
+// and with two zeros the 0 at one of them is (nonzeros) * (the other zero).
+Tensor prod(const Tensor& a, const Dims& dims, bool keepdim) {
+  const Reduction r = plan(a.shape(), dims, keepdim, "prod");
+  Tensor out = full(r.out_shape, 1.0, dtype(a.dtype()));
+  dispatch_float(a.dtype(), "prod", [&]<class T>() {
+    kernels::reduce_into(a.strided_data_ptr<T>(), a.shape(), a.strides(), out.data_ptr<T>(), r.keep_shape,
+                         [](T x, T y) { return x * y; });
+  });
+  const Shape in = a.shape(), keep = r.keep_shape;
+  return record(
+      "prod", out, {a},
+      [sa = SavedTensor(a), in, keep, dims_ = r.dims](const Tensor& g, const Tensor& o) {
+        const Tensor& x = sa.get();
+        const Tensor ge = expand(reshape(g, keep), in), oe = expand(reshape(o, keep), in);
+        const Tensor zero = x == 0.0;
+        if (!sum(zero).item<bool>()) return GradList{mul_grad(ge, oe / x)};
+        const Tensor zero_v = detail::scalar_like(x, 0.0);
+        const Tensor x1 = where(zero, detail::scalar_like(x, 1.0), x);  // the zeros set to 1
+        const Tensor nonzeros = expand(prod(x1, dims_, true), in);      // the product of the slice's nonzeros
+        const Tensor zeros_in_slice = expand(sum(zero, dims_, true), in);
+        const Tensor other_zero = expand(sum(where(zero, x, zero_v), dims_, true), in) - x;  // 0, with a derivative
+        const Tensor at_zero =
+            where(zeros_in_slice == 1.0, nonzeros, where(zeros_in_slice == 2.0, nonzeros * other_zero, zero_v));
+        return GradList{mul_grad(ge, where(zero, at_zero, oe / x1))};
+      },
+      true);
+}
+
 // var(a) = sum((a - mean(a))^2) / (n - correction): composed of differentiable ops
-Tensor var(const Tensor& a, const Shape& dims, std::int64_t correction, bool keepdim) {
+Tensor var(const Tensor& a, const Dims& dims, std::int64_t correction, bool keepdim) {
   detail::check_floating(a, "var");
   if (correction < 0) throw Error("var: correction must be >= 0, got " + std::to_string(correction));
   const std::int64_t n = plan(a.shape(), dims, false, "var").count;  // checks the dims
@@ -179,7 +211,7 @@ Tensor var(const Tensor& a, const Shape& dims, std::int64_t correction, bool kee
 }
 
 // std(a) = sqrt(var(a))
-Tensor std(const Tensor& a, const Shape& dims, std::int64_t correction, bool keepdim) {
+Tensor std(const Tensor& a, const Dims& dims, std::int64_t correction, bool keepdim) {
   detail::check_floating(a, "std");
   plan(a.shape(), dims, false, "std");  // checks the dims
   return sqrt(var(a, dims, correction, keepdim));
@@ -187,7 +219,7 @@ Tensor std(const Tensor& a, const Shape& dims, std::int64_t correction, bool kee
 
 // norm(a, 2) = sqrt(sum(a^2)), with gradient 0 (not NaN) where the norm is 0;
 // norm(a, 1) = sum(|a|); norm(a, inf) = amax(|a|); other p: sum(|a|^p)^(1/p)
-Tensor norm(const Tensor& a, double p, const Shape& dims, bool keepdim) {
+Tensor norm(const Tensor& a, double p, const Dims& dims, bool keepdim) {
   detail::check_floating(a, "norm");
   plan(a.shape(), dims, false, "norm");  // checks the dims
   if (!(p > 0)) throw Error("norm: p must be > 0 (or infinity), got " + std::to_string(p));
@@ -222,17 +254,18 @@ Tensor sum_to(const Tensor& g, const Shape& shape) {
 }
 
 Tensor Tensor::sum() const { return ad::sum(*this); }
-Tensor Tensor::sum(const Shape& dims, bool keepdim) const { return ad::sum(*this, dims, keepdim); }
+Tensor Tensor::sum(const Dims& dims, bool keepdim) const { return ad::sum(*this, dims, keepdim); }
 Tensor Tensor::mean() const { return ad::mean(*this); }
-Tensor Tensor::mean(const Shape& dims, bool keepdim) const { return ad::mean(*this, dims, keepdim); }
+Tensor Tensor::mean(const Dims& dims, bool keepdim) const { return ad::mean(*this, dims, keepdim); }
 Tensor Tensor::max() const { return amax(*this); }
-Tensor Tensor::var(const Shape& dims, std::int64_t correction, bool keepdim) const {
+Tensor Tensor::prod(const Dims& dims, bool keepdim) const { return ad::prod(*this, dims, keepdim); }
+Tensor Tensor::var(const Dims& dims, std::int64_t correction, bool keepdim) const {
   return ad::var(*this, dims, correction, keepdim);
 }
-Tensor Tensor::std(const Shape& dims, std::int64_t correction, bool keepdim) const {
+Tensor Tensor::std(const Dims& dims, std::int64_t correction, bool keepdim) const {
   return ad::std(*this, dims, correction, keepdim);
 }
-Tensor Tensor::norm(double p, const Shape& dims, bool keepdim) const { return ad::norm(*this, p, dims, keepdim); }
+Tensor Tensor::norm(double p, const Dims& dims, bool keepdim) const { return ad::norm(*this, p, dims, keepdim); }
 ValuesIndices Tensor::max(std::int64_t dim, bool keepdim) const { return ad::max(*this, dim, keepdim); }
 Tensor Tensor::min() const { return amin(*this); }
 ValuesIndices Tensor::min(std::int64_t dim, bool keepdim) const { return ad::min(*this, dim, keepdim); }

@@ -31,7 +31,7 @@ Shape keep_shape(const Tensor& a, const Shape& dims) {
 }  // namespace
 
 // d logsumexp(a) = g * exp(a - logsumexp(a))
-Tensor logsumexp(const Tensor& a, const Shape& dims, bool keepdim) {
+Tensor logsumexp(const Tensor& a, const Dims& dims, bool keepdim) {
   detail::check_floating(a, "logsumexp");
   const Shape keep = keep_shape(a, dims), in = a.shape();                       // checks the dims first
   if (a.dim() == 0) return reshape(logsumexp(reshape(a, {1}), {}, false), {});  // a scalar is one-element 1-D
@@ -83,6 +83,6 @@ Tensor softmax(const Tensor& a, std::int64_t dim) {
 
 Tensor Tensor::softmax(std::int64_t dim) const { return ad::softmax(*this, dim); }
 Tensor Tensor::log_softmax(std::int64_t dim) const { return ad::log_softmax(*this, dim); }
-Tensor Tensor::logsumexp(const Shape& dims, bool keepdim) const { return ad::logsumexp(*this, dims, keepdim); }
+Tensor Tensor::logsumexp(const Dims& dims, bool keepdim) const { return ad::logsumexp(*this, dims, keepdim); }
 
 }  // namespace ad

@@ -249,6 +249,39 @@ const std::vector<Misuse>& misuses() {
       {"a float written into an Int64 tensor",
        [] { ad::index_tensor({1}).add_(ad::tensor({0.5}, ad::dtype(ad::kFloat64))); },
        "add_: a Float64 argument cannot be written into an Int64 tensor"},
+      // dtypes: masks, indices, the default dtype
+      {"arithmetic on masks", [] { (v3() > 0.0) * (v3() > 1.0); }, "mul: Bool tensors hold masks"},
+      {"mean of a mask", [] { ad::mean(v3() > 0.0); }, "mean: Bool tensors hold masks and do not support this op"},
+      {"requires_grad on Bool", [] { (v3() > 0.0).requires_grad_(); },
+       "requires_grad_: only floating-point tensors can require gradients (this one is Bool)"},
+      {"a float condition for where", [] { ad::where(v3(), v3(), v3()); },
+       "where: the condition must be a Bool tensor, got Float64"},
+      {"a float mask for masked_fill", [] { ad::masked_fill(v3(), v3(), 0.0); },
+       "masked_fill: the mask must be a Bool tensor"},
+      {"a float mask for masked_select", [] { ad::masked_select(v3(), v3()); },
+       "masked_select: the mask must be a Bool tensor"},
+      {"logical_not of a float", [] { ad::logical_not(v3()); }, "logical_not: the operand must be a Bool tensor"},
+      {"a float written into a mask", [] { (v3() > 0.0).copy_(v3()); },
+       "copy_: a Float64 argument cannot be written into a Bool tensor"},
+      {"a Bool index of the wrong shape", [] { m23().index({ad::ones({3}, ad::dtype(ad::kBool))}); },
+       "index: a Bool mask of shape [3] must match the sizes of the dims it indexes"},
+      {"Int64 overflow in mul", [] { ad::index_tensor({std::int64_t{1} << 62}) * 2.0; },
+       "mul: the Int64 result overflows"},
+      {"Int64 overflow in sub",
+       [] {
+         ad::index_tensor({-(std::int64_t{1} << 62)}) - ad::index_tensor({std::int64_t{1} << 62}) -
+             ad::index_tensor({1});
+       },
+       "sub: the Int64 result overflows"},
+      {"Int64 overflow in a sum", [] { ad::full({4}, 0x1p62, ad::dtype(ad::kInt64)).sum(); },
+       "sum: the Int64 sum overflows"},
+      {"an integer default dtype", [] { ad::set_default_dtype(ad::kInt64); },
+       "set_default_dtype: the default dtype must be Float32 or Float64"},
+      {"prod over a repeated dim",
+       [] {
+         ad::prod(m23(), {1, -1});
+       },
+       "prod: dim"},
   };
   return rows;
 }

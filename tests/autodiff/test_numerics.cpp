@@ -12,11 +12,14 @@
 #include <vector>
 
 #include "adgraph/autodiff/autodiff.h"
+#include "tests/test_util.h"
 
 namespace {
 
 using ad::Shape;
 using ad::Tensor;
+using ad::testing::contains;
+using ad::testing::error_of;
 using TV = std::vector<Tensor>;
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
@@ -694,6 +697,59 @@ TEST(NumericsReductions, VarStdNormMatchHandComputedValues) {
   EXPECT_DOUBLE_EQ(ad::norm(ad::tensor({3.0, -4.0}, ad::dtype(ad::kFloat64)), INFINITY).item(), 4.0);
   const ad::Tensor m = ad::tensor({1.0, 2.0, 3.0, 5.0}, {2, 2}, ad::dtype(ad::kFloat64));
   EXPECT_EQ(ad::var(m, {1}).to_vector(), (std::vector<double>{0.5, 2.0}));
+}
+
+TEST(NumericsReductions, EveryReductionTakesOneDimOrAListWithKeepdim) {
+  const Tensor x = ad::tensor({1, 2, 3, 4, 5, 6}, {2, 3}, ad::dtype(ad::kFloat64));
+  using Reduce = std::function<Tensor(const Tensor&, const ad::Dims&, bool)>;
+  const std::vector<std::pair<std::string, Reduce>> reductions = {
+      {"sum", [](const Tensor& a, const ad::Dims& d, bool k) { return ad::sum(a, d, k); }},
+      {"mean", [](const Tensor& a, const ad::Dims& d, bool k) { return ad::mean(a, d, k); }},
+      {"prod", [](const Tensor& a, const ad::Dims& d, bool k) { return ad::prod(a, d, k); }},
+      {"amax", [](const Tensor& a, const ad::Dims& d, bool k) { return ad::amax(a, d, k); }},
+      {"amin", [](const Tensor& a, const ad::Dims& d, bool k) { return ad::amin(a, d, k); }},
+      {"logsumexp", [](const Tensor& a, const ad::Dims& d, bool k) { return ad::logsumexp(a, d, k); }},
+      {"var", [](const Tensor& a, const ad::Dims& d, bool k) { return ad::var(a, d, 1, k); }},
+      {"std", [](const Tensor& a, const ad::Dims& d, bool k) { return ad::std(a, d, 1, k); }},
+      {"norm", [](const Tensor& a, const ad::Dims& d, bool k) { return ad::norm(a, 2.0, d, k); }},
+  };
+  for (const auto& [name, r] : reductions) {
+    SCOPED_TRACE(name);
+    EXPECT_EQ(r(x, 1, false).shape(), (Shape{2}));  // one dim, as an int
+    EXPECT_EQ(r(x, -1, true).shape(), (Shape{2, 1}));
+    EXPECT_EQ(r(x, {0, 1}, false).shape(), (Shape{}));  // a list
+    EXPECT_EQ(r(x, {0, 1}, true).shape(), (Shape{1, 1}));
+    EXPECT_EQ(r(x, {}, false).shape(), (Shape{}));  // none: all dims
+    EXPECT_EQ(r(x, 1, false).to_vector(), r(x, {1}, false).to_vector());
+    EXPECT_TRUE(contains(error_of([&] { r(x, 2, false); }), name + ": dim 2 is out of range"));
+    EXPECT_TRUE(contains(error_of([&] { r(x, {1, -1}, false); }), name + ": dim"));  // repeated
+  }
+  EXPECT_EQ(x.sum(1).to_vector(), (std::vector<double>{6, 15}));  // the methods take an int too
+  EXPECT_EQ(x.mean(0).to_vector(), (std::vector<double>{2.5, 3.5, 4.5}));
+  EXPECT_EQ(x.prod(1).to_vector(), (std::vector<double>{6, 120}));
+  EXPECT_EQ(x.logsumexp(0, true).shape(), (Shape{1, 3}));
+}
+
+TEST(NumericsReductions, ProdGradientIsExactAtZeros) {
+  // rows: no zero, one zero, two zeros, three zeros
+  ad::Tensor x =
+      ad::tensor({2, 3, 4, 5, 2, 0, 3, 4, 0, 3, 0, 5, 0, 0, 0, 7}, {4, 4}, ad::dtype(ad::kFloat64)).requires_grad_();
+  const Tensor p = ad::prod(x, 1);
+  EXPECT_EQ(p.to_vector(), (std::vector<double>{120, 0, 0, 0}));
+  p.sum().backward();
+  EXPECT_EQ(x.grad().to_vector(), (std::vector<double>{60, 40, 30, 24,  // prod of the others
+                                                       0, 24, 0, 0,     // only the zero gets 2*3*4
+                                                       0, 0, 0, 0,      // two zeros: every product has one
+                                                       0, 0, 0, 0}));
+  EXPECT_EQ(ad::prod(ad::tensor({2, 3, 4}, {3, 1}, ad::dtype(ad::kFloat64)), {0, 1}, true).shape(), (Shape{1, 1}));
+  EXPECT_EQ(ad::prod(ad::zeros({0}, ad::dtype(ad::kFloat64))).item(), 1.0);  // the empty product
+  EXPECT_EQ(ad::tensor({2, 3, 4}, {3, 1}, ad::dtype(ad::kFloat64)).prod(0).item(), 24.0);
+  // gradcheck and gradgradcheck on inputs that are exactly 0 (prod is multilinear, so central
+  // differences are exact): second derivatives are right with one and with two zeros in a row
+  const auto f = [](const TV& in) { return ad::prod(in[0], 1); };
+  const TV xs{x.detach().requires_grad_()};
+  EXPECT_TRUE(ad::gradcheck(f, xs).ok) << ad::gradcheck(f, xs).report;
+  EXPECT_TRUE(ad::gradgradcheck(f, xs).ok) << ad::gradgradcheck(f, xs).report;
 }
 
 TEST(NumericsReductions, NormOfTheZeroVectorHasGradientZero) {
