@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <ostream>
 #include <set>
 #include <string>
@@ -54,30 +55,15 @@ struct OpCase {
 void PrintTo(const OpCase& c, std::ostream* os) { *os << c.op << " / " << c.case_name; }
 
 std::string sanitize(const std::string& s) {
+  static const std::map<char, const char*> kSpelled = {{'+', "plus"}, {'-', "minus"}, {'*', "times"}, {'/', "slash"},
+                                                       {'<', "lt"},   {'>', "gt"},    {'=', "eq"},    {'!', "not"},
+                                                       {'&', "and"},  {'|', "or"}};
   std::string out;
   for (char c : s) {
     if (std::isalnum(static_cast<unsigned char>(c)))
       out += c;
-    else if (c == '+')
-      out += "plus";
-    else if (c == '-')
-      out += "minus";
-    else if (c == '*')
-      out += "times";
-    else if (c == '/')
-      out += "slash";
-    else if (c == '<')
-      out += "lt";
-    else if (c == '>')
-      out += "gt";
-    else if (c == '=')
-      out += "eq";
-    else if (c == '!')
-      out += "not";
-    else if (c == '&')
-      out += "and";
-    else if (c == '|')
-      out += "or";
+    else if (const auto it = kSpelled.find(c); it != kSpelled.end())
+      out += it->second;
     else if (!out.empty() && out.back() != '_')
       out += '_';
   }
