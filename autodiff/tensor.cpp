@@ -328,7 +328,21 @@ Tensor unaliased(const Tensor& self, const Tensor& other) {
 
 // An argument of an in-place op: castable to the tensor's dtype (as PyTorch: a float argument
 // cannot go into an Int64 tensor), and broadcastable to its shape.
+}  // namespace
+
+void detail::check_inplace_autograd(const Tensor& self, const Tensor* arg, const char* op) {
+  check_inplace(self, op);
+  if (arg && GradMode::is_enabled() && arg->requires_grad())  // the write is not recorded: the gradient would be lost
+    throw Error(std::string(op) + ": the argument of shape " + shape_str(arg->shape()) +
+                " requires grad, and in-place ops do not record a gradient for it; build the result out of "
+                "place (ad::where, ad::cat, ad::index_add, masked_fill, arithmetic) or, to copy values only, pass "
+                ".detach() or wrap the call in ad::NoGradGuard");
+}
+
+namespace {
+
 void check_inplace_arg(const Tensor& self, const Tensor& other, const char* op) {
+  detail::check_inplace_autograd(self, &other, op);
   if (self.dtype() == kBool && other.dtype() != kBool)
     throw Error(std::string(op) + ": a " + dtype_name(other.dtype()) +
                 " argument cannot be written into a Bool tensor; make a mask with a comparison (x != 0.0) or "

@@ -25,6 +25,10 @@ inline Tensor scalar_like(const Tensor& t, double v) {
   return scalar_tensor(v, dtype(get_default_dtype()));
 }
 
+// Throws naming `op` when an in-place write to `self` (of `*arg`, if given) cannot be recorded:
+// self requires grad while recording, or the argument does (tensor.cpp).
+void check_inplace_autograd(const Tensor& self, const Tensor* arg, const char* op);
+
 // Throws naming `op` unless m is a Bool tensor (`what` names the argument: "mask", "condition").
 void check_bool_mask(const Tensor& m, const char* op, const char* what);
 

@@ -277,6 +277,12 @@ const std::vector<Misuse>& misuses() {
        "sum: the Int64 sum overflows"},
       {"an integer default dtype", [] { ad::set_default_dtype(ad::kInt64); },
        "set_default_dtype: the default dtype must be Float32 or Float64"},
+      {"copy_ of a tensor that requires grad", [] { ad::zeros({3}).copy_(v3().requires_grad_()); },
+       "copy_: the argument of shape [3] requires grad, and in-place ops do not record a gradient for it"},
+      {"index_put_ of a value that requires grad", [] { m23().index_put_({0}, v3().requires_grad_()); },
+       "index_put_: the argument of shape [3] requires grad"},
+      {"index_put_ into a tensor with history", [] { (v3().requires_grad_() * 2.0).index_put_({0}, 1.0); },
+       "index_put_: the tensor of shape [3] has history"},
       {"prod over a repeated dim",
        [] {
          ad::prod(m23(), {1, -1});
