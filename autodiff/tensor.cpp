@@ -174,7 +174,26 @@ double Tensor::at(std::initializer_list<std::int64_t> index) const {
 }
 
 // ---- autograd
-bool Tensor::requires_grad() const { return checked().requires_grad; }
+namespace {
+// A view whose base got a new history from an in-place op (through the base or another view)
+// takes a view of the base's current history, as PyTorch rebuilds a view's grad_fn lazily. It
+// is recorded whatever the grad mode: the view's history must follow its base's.
+void refresh_view(const std::shared_ptr<TensorImpl>& t) {
+  ViewInfo& vi = *t->view;
+  if (vi.base_rebases == vi.base->rebases) return;
+  vi.base_rebases = vi.base->rebases;
+  AutoGradMode on(true);
+  const Tensor fresh = detail::view_of_base(Tensor(vi.base), Tensor(t));
+  t->grad_fn = fresh.impl()->grad_fn;
+  t->requires_grad = fresh.impl()->requires_grad;
+}
+const TensorImpl& current(const TensorImpl& i, const std::shared_ptr<TensorImpl>& p) {
+  if (i.view && i.view->base_rebases != i.view->base->rebases) refresh_view(p);
+  return i;
+}
+}  // namespace
+
+bool Tensor::requires_grad() const { return current(checked(), impl_).requires_grad; }
 
 Tensor& Tensor::requires_grad_(bool on) {
   checked();
@@ -187,8 +206,8 @@ Tensor& Tensor::requires_grad_(bool on) {
   return *this;
 }
 
-bool Tensor::is_leaf() const { return checked().grad_fn == nullptr; }
-const std::shared_ptr<Node>& Tensor::grad_fn() const { return checked().grad_fn; }
+bool Tensor::is_leaf() const { return current(checked(), impl_).grad_fn == nullptr; }
+const std::shared_ptr<Node>& Tensor::grad_fn() const { return current(checked(), impl_).grad_fn; }
 Tensor Tensor::grad() const { return Tensor(checked().grad); }
 
 void Tensor::zero_grad() {
@@ -282,14 +301,22 @@ T as(double v) {
   return static_cast<T>(v);
 }
 
+// While recording, a leaf that requires grad (or a view of one) must not change in place: its
+// gradient is defined for the value the user created, as in PyTorch.
 void check_inplace(const Tensor& t, const char* op) {
-  if (!GradMode::is_enabled() || !t.requires_grad()) return;
-  if (t.is_leaf())
+  if (!GradMode::is_enabled()) return;
+  if (t.requires_grad() && t.is_leaf())
     throw Error(std::string(op) + ": a leaf tensor of shape " + shape_str(t.shape()) +
                 " that requires grad cannot be modified in place while recording; wrap the update in "
                 "ad::NoGradGuard (as optimizers do) or use the out-of-place op");
-  throw Error(std::string(op) + ": the tensor of shape " + shape_str(t.shape()) + " has history (output of '" +
-              t.grad_fn()->name + "'); in-place changes to it are not supported — use the out-of-place op");
+  if (const ViewInfo* v = t.impl()->view.get()) {
+    const Tensor base(v->base);
+    if (base.requires_grad() && base.is_leaf())
+      throw Error(std::string(op) + ": the tensor of shape " + shape_str(t.shape()) +
+                  " is a view of a leaf tensor of shape " + shape_str(base.shape()) +
+                  " that requires grad; it cannot be modified in place while recording — clone() the leaf "
+                  "first, or wrap the update in ad::NoGradGuard");
+  }
 }
 
 // True unless the layout is known to give each element its own memory: sorted by stride, each
@@ -330,19 +357,11 @@ Tensor unaliased(const Tensor& self, const Tensor& other) {
 // cannot go into an Int64 tensor), and broadcastable to its shape.
 }  // namespace
 
-void detail::check_inplace_autograd(const Tensor& self, const Tensor* arg, const char* op) {
-  check_inplace(self, op);
-  if (arg && GradMode::is_enabled() && arg->requires_grad())  // the write is not recorded: the gradient would be lost
-    throw Error(std::string(op) + ": the argument of shape " + shape_str(arg->shape()) +
-                " requires grad, and in-place ops do not record a gradient for it; build the result out of "
-                "place (ad::where, ad::cat, ad::index_add, masked_fill, arithmetic) or, to copy values only, pass "
-                ".detach() or wrap the call in ad::NoGradGuard");
-}
+void detail::check_inplace_leaf(const Tensor& self, const char* op) { check_inplace(self, op); }
 
 namespace {
 
 void check_inplace_arg(const Tensor& self, const Tensor& other, const char* op) {
-  detail::check_inplace_autograd(self, &other, op);
   if (self.dtype() == kBool && other.dtype() != kBool)
     throw Error(std::string(op) + ": a " + dtype_name(other.dtype()) +
                 " argument cannot be written into a Bool tensor; make a mask with a comparison (x != 0.0) or "
@@ -447,41 +466,122 @@ Tensor& inplace_unary(Tensor& self, const char* op, F f) {
 
 }  // namespace
 
+namespace {
+
+// value broadcast to old's shape, with old's history kept (its gradient is 0): the result of
+// fill_ and copy_ as an out-of-place formula.
+Tensor overwrite(const Tensor& old, const Tensor& value) {
+  return where(ones(old.shape(), ad::dtype(kBool)), value, old);
+}
+
+// An in-place op that must be recorded (while recording, self or an argument requires grad):
+// `formula(old, args)` computes the new values out of place from a recorded copy of the old
+// ones (so saved tensors never see the write), they are written into self, and self takes the
+// formula's history. Written through a view, the view's base takes a copy_slices node instead
+// (the old base outside the view, the formula inside it), and every view of the base follows
+// on its next use. An argument that shares self's storage is read from a recorded copy too.
+// Returns false when nothing needs recording (the caller runs the plain kernel).
+template <class Formula>
+bool record_inplace(Tensor& self, const char* op, std::initializer_list<const Tensor*> args, Formula formula) {
+  if (!GradMode::is_enabled()) return false;
+  bool any = self.requires_grad();
+  for (const Tensor* a : args) any = any || a->requires_grad();
+  if (!any) return false;
+  check_inplace(self, op);
+  for (const Tensor* a : args) check_inplace_arg(self, *a, op);
+  check_writable(self, op);
+  const ViewInfo* view = self.impl()->view.get();
+  const std::shared_ptr<TensorImpl> base = view ? view->base : nullptr;
+  if (base && !is_contiguous_layout(base->shape, base->strides))
+    throw Error(std::string(op) + ": the tensor of shape " + shape_str(self.shape()) +
+                " is a view of a non-contiguous tensor of shape " + shape_str(base->shape) +
+                "; an in-place op on it cannot be recorded — apply it to a clone()");
+  std::vector<Tensor> in;
+  for (const Tensor* a : args) in.push_back(a->impl()->storage == self.impl()->storage ? a->clone() : *a);
+  const Tensor r = formula(self.clone(), in).to(self.dtype());
+  std::shared_ptr<Node> fn = base ? detail::copy_slices(Tensor(base), self, r) : r.grad_fn();
+  {
+    NoGradGuard ng;
+    inplace_binary<false>(self, r, op, [](auto, auto y) { return y; });
+  }
+  const std::shared_ptr<TensorImpl>& owner = base ? base : self.impl_ptr();
+  if (owner->retains_grad) {  // .grad now belongs to the new value
+    if (owner->grad_fn) owner->grad_fn->retained.reset();
+    fn->retained = owner;
+  }
+  release_node(std::move(owner->grad_fn));
+  owner->grad_fn = std::move(fn);
+  owner->requires_grad = true;
+  ++owner->rebases;
+  return true;
+}
+
+}  // namespace
+
 Tensor& Tensor::zero_() { return fill_(0.0); }
 Tensor& Tensor::fill_(double v) {
+  if (record_inplace(*this, "fill_", {},
+                     [v](const Tensor& old, const std::vector<Tensor>&) { return overwrite(old, full_like(old, v)); }))
+    return *this;
   return inplace_unary<false>(*this, "fill_", [v](auto) { return v; });
 }
 Tensor& Tensor::copy_(const Tensor& src) {
+  if (record_inplace(*this, "copy_", {&src},
+                     [](const Tensor& old, const std::vector<Tensor>& a) { return overwrite(old, a[0]); }))
+    return *this;
   return inplace_binary<false>(*this, src, "copy_", [](auto, auto y) { return y; });
 }
 Tensor& Tensor::add_(const Tensor& o, double alpha) {
+  if (record_inplace(*this, "add_", {&o},
+                     [alpha](const Tensor& old, const std::vector<Tensor>& a) { return old + a[0] * alpha; }))
+    return *this;
   return inplace_binary(*this, o, "add_", [alpha](auto x, auto y) { return x + as<decltype(x)>(alpha) * y; });
 }
 Tensor& Tensor::sub_(const Tensor& o, double alpha) {
+  if (record_inplace(*this, "sub_", {&o},
+                     [alpha](const Tensor& old, const std::vector<Tensor>& a) { return old - a[0] * alpha; }))
+    return *this;
   return inplace_binary(*this, o, "sub_", [alpha](auto x, auto y) { return x - as<decltype(x)>(alpha) * y; });
 }
 Tensor& Tensor::mul_(const Tensor& o) {
+  if (record_inplace(*this, "mul_", {&o}, [](const Tensor& old, const std::vector<Tensor>& a) { return old * a[0]; }))
+    return *this;
   return inplace_binary(*this, o, "mul_", [](auto x, auto y) { return x * y; });
 }
 Tensor& Tensor::div_(const Tensor& o) {
+  if (record_inplace(*this, "div_", {&o}, [](const Tensor& old, const std::vector<Tensor>& a) { return old / a[0]; }))
+    return *this;
   return inplace_binary(*this, o, "div_", [](auto x, auto y) { return x / y; });
 }
 Tensor& Tensor::mul_(double s) {
+  if (record_inplace(*this, "mul_", {}, [s](const Tensor& old, const std::vector<Tensor>&) { return old * s; }))
+    return *this;
   return inplace_unary(*this, "mul_", [s](auto x) { return x * as<decltype(x)>(s); });
 }
 Tensor& Tensor::addcmul_(const Tensor& a, const Tensor& b, double value) {
+  if (record_inplace(*this, "addcmul_", {&a, &b},
+                     [value](const Tensor& old, const std::vector<Tensor>& x) { return old + x[0] * x[1] * value; }))
+    return *this;
   return inplace_ternary(*this, a, b, "addcmul_",
                          [value](auto s, auto x, auto y) { return s + as<decltype(s)>(value) * x * y; });
 }
 Tensor& Tensor::addcdiv_(const Tensor& a, const Tensor& b, double value) {
+  if (record_inplace(*this, "addcdiv_", {&a, &b},
+                     [value](const Tensor& old, const std::vector<Tensor>& x) { return old + x[0] / x[1] * value; }))
+    return *this;
   return inplace_ternary(*this, a, b, "addcdiv_",
                          [value](auto s, auto x, auto y) { return s + as<decltype(s)>(value) * x / y; });
 }
 Tensor& Tensor::lerp_(const Tensor& end, double weight) {
+  if (record_inplace(*this, "lerp_", {&end},
+                     [weight](const Tensor& old, const std::vector<Tensor>& a) { return old + (a[0] - old) * weight; }))
+    return *this;
   return inplace_binary(*this, end, "lerp_",
                         [weight](auto s, auto e) { return s + as<decltype(s)>(weight) * (e - s); });
 }
 Tensor& Tensor::add_(double s) {
+  if (record_inplace(*this, "add_", {}, [s](const Tensor& old, const std::vector<Tensor>&) { return old + s; }))
+    return *this;
   return inplace_unary(*this, "add_", [s](auto x) { return x + as<decltype(x)>(s); });
 }
 

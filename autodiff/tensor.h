@@ -31,6 +31,16 @@ struct Storage {
   std::uint64_t version = 0;
 };
 
+struct TensorImpl;
+
+// What a view (the result of a view op) knows of its base, the tensor that owns the storage
+// (never itself a view): an in-place op through any of them may give the base a new history,
+// and the view then follows it (its history is rebuilt the next time it is used).
+struct ViewInfo {
+  std::shared_ptr<TensorImpl> base;
+  std::uint32_t base_rebases = 0;  // base->rebases when this view's grad_fn was made
+};
+
 // A tensor is a window on a storage: element i_0..i_{n-1} lives at
 // data[offset + i_0 * strides[0] + ... + i_{n-1} * strides[n-1]] (in elements). Views share the
 // storage (and so its version counter) with different sizes, strides and offset.
@@ -48,6 +58,8 @@ struct TensorImpl {
   std::int64_t offset = 0;  // of element 0 in the storage, in elements
   bool requires_grad = false;
   bool retains_grad = false;
+  std::uint32_t rebases = 0;             // how often an in-place op gave this tensor a new grad_fn
+  std::unique_ptr<ViewInfo> view;        // set on views
   std::shared_ptr<Node> grad_fn;         // null for leaves and constants
   std::weak_ptr<Node> grad_accumulator;  // leaves: the node that accumulates into `grad`
   std::shared_ptr<TensorImpl> grad;      // accumulated gradient (leaves, or retain_grad())

@@ -25,9 +25,15 @@ inline Tensor scalar_like(const Tensor& t, double v) {
   return scalar_tensor(v, dtype(get_default_dtype()));
 }
 
-// Throws naming `op` when an in-place write to `self` (of `*arg`, if given) cannot be recorded:
-// self requires grad while recording, or the argument does (tensor.cpp).
-void check_inplace_autograd(const Tensor& self, const Tensor* arg, const char* op);
+// The view `v` again, over the contiguous base of its storage, as a recorded view of `base`
+// (the history of a view is rebuilt this way after its base got a new one).
+Tensor view_of_base(const Tensor& base, const Tensor& v);
+// The grad_fn the base takes when an in-place op wrote `r` into its view `v` (shape_ops.cpp).
+std::shared_ptr<Node> copy_slices(const Tensor& base, const Tensor& v, const Tensor& r);
+
+// Throws naming `op` when `self` may not be written in place while recording: a leaf that
+// requires grad, or a view of one (tensor.cpp).
+void check_inplace_leaf(const Tensor& self, const char* op);
 
 // Throws naming `op` unless m is a Bool tensor (`what` names the argument: "mask", "condition").
 void check_bool_mask(const Tensor& m, const char* op, const char* what);

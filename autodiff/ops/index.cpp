@@ -145,7 +145,7 @@ Tensor Tensor::index(std::initializer_list<TensorIndex> indices) const {
 }
 
 Tensor& Tensor::index_put_(std::initializer_list<TensorIndex> indices, const Tensor& value) {
-  detail::check_inplace_autograd(*this, &value, "index_put_");
+  detail::check_inplace_leaf(*this, "index_put_");
   const Applied r = apply_indices(*this, std::vector<TensorIndex>(indices), "index_put_");
   if (!r.index.defined()) {
     Tensor view = r.view;

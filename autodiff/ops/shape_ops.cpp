@@ -19,9 +19,12 @@ struct Layout {
 Layout layout_of(const Tensor& a) { return {a.shape(), a.strides(), a.storage_offset()}; }
 Layout contiguous_layout(const Shape& s) { return {s, contiguous_strides(s), 0}; }
 
-// A tensor with layout `l` over a's storage (no autograd).
+// A view with layout `l` over a's storage (no autograd); it remembers a's base.
 Tensor over_storage(const Tensor& a, Layout l) {
-  return Tensor(std::make_shared<TensorImpl>(a.impl()->storage, std::move(l.sizes), std::move(l.strides), l.offset));
+  auto impl = std::make_shared<TensorImpl>(a.impl()->storage, std::move(l.sizes), std::move(l.strides), l.offset);
+  const std::shared_ptr<TensorImpl>& base = a.impl()->view ? a.impl()->view->base : a.impl_ptr();
+  impl->view = std::make_unique<ViewInfo>(ViewInfo{base, base->rebases});
+  return Tensor(std::move(impl));
 }
 
 Tensor pick_view(const Tensor& a, const Layout& rel, const char* name);
@@ -55,6 +58,21 @@ Tensor pick_view(const Tensor& a, const Layout& rel, const char* name) {
   const Shape in = a.shape();
   return record(name, over_storage(a, std::move(l)), {a},
                 [in, rel, name](const Tensor& g, const Tensor&) { return GradList{view_scatter(g, in, rel, name)}; });
+}
+
+// g with the elements at `rel` (a layout relative to g's first element) set to 0.
+// d zero_region(g) = zero_region(gg)   (a projection)
+Tensor zero_region(const Tensor& g_in, const Layout& rel) {
+  Tensor out = g_in.contiguous().detach().clone();
+  dispatch_float(out.dtype(), "copy_slices", [&]<class T>() {
+    T* o = out.data_ptr<T>() + rel.offset;
+    kernels::broadcast_rows<1>(rel.sizes, {rel.strides},
+                               [&](std::int64_t, const auto& base, std::int64_t len, const auto& st) {
+                                 for (std::int64_t j = 0; j < len; ++j) o[base[0] + j * st[0]] = T(0);
+                               });
+  });
+  return record("copy_slices", out, {g_in},
+                [rel](const Tensor& gg, const Tensor&) { return GradList{zero_region(gg, rel)}; });
 }
 
 // A view op that picks elements: `geometry` maps the input's layout to the view's. Applied to
@@ -121,6 +139,24 @@ Tensor reshaped_view(const Tensor& a, const Shape& s, const Shape& strides, cons
 }
 
 }  // namespace
+
+Tensor detail::view_of_base(const Tensor& base, const Tensor& v) {
+  return pick_view(base, {v.shape(), v.strides(), v.storage_offset() - base.storage_offset()}, "view");
+}
+
+// The base's history after an in-place write of `r` into its view `v`: a node whose backward
+// sends the gradient outside the view to the old base and the part inside it to r. The values
+// are already in place, so the node is attached to an alias of the base and handed over.
+// d copy_slices(base, r) = zero_region(g), view of g
+std::shared_ptr<Node> detail::copy_slices(const Tensor& base, const Tensor& v, const Tensor& r) {
+  const Layout rel{v.shape(), v.strides(), v.storage_offset() - base.storage_offset()};
+  Tensor alias(std::make_shared<TensorImpl>(base.impl()->storage, base.shape(), base.strides(), base.storage_offset()));
+  alias = record("copy_slices", alias, {base, r}, [rel](const Tensor& g, const Tensor&) {
+    const Tensor gc = g.contiguous();
+    return GradList{zero_region(gc, rel), pick_view(gc, rel, "copy_slices")};
+  });
+  return alias.grad_fn();
+}
 
 Tensor reshape(const Tensor& a, const Shape& shape) {
   const Shape s = infer_shape(a, shape, "reshape");
