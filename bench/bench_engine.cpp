@@ -4,10 +4,12 @@
 //   2b. the same chain on 0-d Tensors (the general engine path), and the peak memory (max RSS) of
 //       a 10^7-node chain built, differentiated and destroyed in a child process
 //   3. sigmoid(a * b + c).sum() forward + backward on 10^6 float32 elements: ms per iteration
-//   4. matmul forward + backward GFLOP/s against raw cblas_sgemm doing the same three products
+//   4. matmul forward + backward GFLOP/s against raw cblas_sgemm (OpenBLAS) and dnnl_sgemm (oneDNN)
+//      doing the same three products
 // Every figure is the best of a few repetitions.
 #include <cblas.h>
 #include <malloc.h>
+#include <oneapi/dnnl/dnnl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -264,8 +266,10 @@ double engine_matmul_seconds(std::int64_t n) {
   return best_of(5, zero_grads, [&] { ad::matmul(a, b).backward(g); });
 }
 
-// The same three products on raw buffers: C = A B, dA = G B^T, dB = A^T G.
-double blas_matmul_seconds(int n) {
+// The same three products on raw buffers, C = A B, dA = G B^T, dB = A^T G, with a GEMM
+// library's own call: gemm(trans_a, trans_b, a, b, c) for n x n row-major matrices.
+template <class Gemm>
+double raw_matmul_seconds(int n, Gemm gemm) {
   const std::size_t nn = static_cast<std::size_t>(n) * static_cast<std::size_t>(n);
   std::mt19937 gen(0);
   std::normal_distribution<float> normal;
@@ -277,23 +281,35 @@ double blas_matmul_seconds(int n) {
   return best_of(
       5, [] {},
       [&] {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(),
-                    n);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, n, 1.0f, g.data(), n, b.data(), n, 0.0f, da.data(),
-                    n);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n, n, n, 1.0f, a.data(), n, g.data(), n, 0.0f, db.data(),
-                    n);
+        gemm(false, false, a.data(), b.data(), c.data());
+        gemm(false, true, g.data(), b.data(), da.data());
+        gemm(true, false, a.data(), g.data(), db.data());
       });
 }
 
+double blas_matmul_seconds(int n) {
+  return raw_matmul_seconds(n, [n](bool ta, bool tb, const float* a, const float* b, float* c) {
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, n, n, n, 1.0f, a, n, b,
+                n, 0.0f, c, n);
+  });
+}
+
+double dnnl_matmul_seconds(int n) {
+  return raw_matmul_seconds(n, [n](bool ta, bool tb, const float* a, const float* b, float* c) {
+    dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+  });
+}
+
 void bench_matmul() {
-  std::printf("matmul C = A B forward + backward (3 GEMMs = 6 n^3 flop), float32 (best of 5)\n");
+  std::printf("matmul C = A B forward + backward (3 GEMMs = 6 n^3 flop), float32 (best of 5); OpenBLAS core %s\n",
+              openblas_get_corename());
   for (int n : {256, 512, 1024}) {
     const double flop = 6.0 * n * n * static_cast<double>(n);
     const double ours = flop / engine_matmul_seconds(n) * 1e-9;
     const double blas = flop / blas_matmul_seconds(n) * 1e-9;
-    std::printf("  n=%-5d ad::matmul %7.1f GFLOP/s   cblas_sgemm %7.1f GFLOP/s   ratio %.2f\n", n, ours, blas,
-                ours / blas);
+    const double dnnl = flop / dnnl_matmul_seconds(n) * 1e-9;
+    std::printf("  n=%-5d ad::matmul %7.1f GFLOP/s   cblas_sgemm %7.1f   dnnl_sgemm %7.1f   ours / best library %.2f\n",
+                n, ours, blas, dnnl, ours / std::max(blas, dnnl));
   }
 }
 

@@ -11,6 +11,7 @@ packages=(
   libboost-container-dev libspdlog-dev
   libgtest-dev libgmock-dev
   libopenblas-dev graphviz
+  libdnnl-dev         # oneDNN: float32 GEMM with kernels for the CPU it runs on
   nlohmann-json3-dev  # safetensors headers (JSON)
   libcairo2-dev       # pictures: loss curves, decision boundaries, loss surfaces (PNG/SVG)
   libadolc-dev  # the scalar-tape peer in bench/ (ADOL-C)

@@ -35,8 +35,9 @@ echo "== thread sanitizer build (TSan): the concurrency tests =="
 BUILD_DIR=build-tsan bash scripts/setup.sh -DADGRAPH_SANITIZE=thread -DADGRAPH_BUILD_BENCH=OFF \
   -DADGRAPH_BUILD_EXAMPLES=OFF -DCMAKE_CXX_FLAGS_RELEASE="-O1 -DNDEBUG"
 cmake --build build-tsan -j"$jobs" --target concurrency_tests
-# OpenBLAS's own threads are not instrumented: one BLAS thread, so every race TSan sees is ours.
-TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 OPENBLAS_NUM_THREADS=1 \
+# OpenBLAS's and OpenMP's (oneDNN's) own threads are not instrumented: one thread each, so every
+# race TSan sees is ours.
+TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 \
   ctest --test-dir build-tsan --output-on-failure -j"$jobs" -R '^Concurrency[.]'
 took "thread sanitizer build and tests"
 

@@ -1,9 +1,8 @@
-// Matrix products on BLAS: one node per product, never n^3 scalar nodes.
-#include <cblas.h>
-
+// Matrix products on a GEMM library (kernels/gemm.h): one node per product, never n^3 scalar nodes.
 #include <algorithm>
 #include <cstring>
 
+#include "adgraph/autodiff/kernels/gemm.h"
 #include "adgraph/autodiff/ops/common.h"
 
 namespace ad {
@@ -13,14 +12,8 @@ namespace {
 // dims lda, ldb; C contiguous.
 template <class T>
 void gemm(bool ta, bool tb, const T* a, const T* b, T* c, std::int64_t m, std::int64_t n, std::int64_t k,
-          std::int64_t lda_, std::int64_t ldb_) {
-  const auto mi = static_cast<int>(m), ni = static_cast<int>(n), ki = static_cast<int>(k);
-  const auto lda = static_cast<int>(lda_), ldb = static_cast<int>(ldb_);
-  const auto opa = ta ? CblasTrans : CblasNoTrans, opb = tb ? CblasTrans : CblasNoTrans;
-  if constexpr (std::is_same_v<T, float>)
-    cblas_sgemm(CblasRowMajor, opa, opb, mi, ni, ki, 1.0f, a, lda, b, ldb, 0.0f, c, ni);
-  else
-    cblas_dgemm(CblasRowMajor, opa, opb, mi, ni, ki, 1.0, a, lda, b, ldb, 0.0, c, ni);
+          std::int64_t lda, std::int64_t ldb) {
+  kernels::gemm(ta, tb, m, n, k, a, lda, b, ldb, c, n);
 }
 
 std::string pair_str(const Tensor& a, const Tensor& b) { return shape_str(a.shape()) + " and " + shape_str(b.shape()); }
