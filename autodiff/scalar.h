@@ -18,6 +18,7 @@
 #include <iosfwd>
 
 #include "adgraph/autodiff/dtype.h"
+#include "adgraph/autodiff/scalar_rules.h"
 
 namespace ad {
 
@@ -156,14 +157,6 @@ inline Var record(double value, const Var& x, double dx, const Var& y, double dy
   return Var(value, i, tl_cursor.epoch);
 }
 
-inline double sigmoid(double x) {  // never overflows: exp of a non-positive number only
-  if (x >= 0) return 1.0 / (1.0 + std::exp(-x));
-  const double e = std::exp(x);
-  return e / (1.0 + e);
-}
-
-inline double sign(double x) { return x > 0 ? 1.0 : (x < 0 ? -1.0 : 0.0); }
-
 }  // namespace scalar_detail
 
 // ---- arithmetic. Each op computes its value and local partials; backward is the generic tape sweep.
@@ -189,15 +182,13 @@ inline Var operator*(const Var& x, const Var& y) {
 inline Var operator*(const Var& x, double c) { return scalar_detail::record(x.value() * c, x, c); }
 inline Var operator*(double c, const Var& y) { return scalar_detail::record(c * y.value(), y, c); }
 
-// d(x/y) = dx / y - (x/y) dy / y
+// d(x/y) = dx / y - x dy / y^2   (as the tensor rule rounds it)
 inline Var operator/(const Var& x, const Var& y) {
-  const double q = x.value() / y.value();
-  return scalar_detail::record(q, x, 1.0 / y.value(), y, -q / y.value());
+  return scalar_detail::record(x.value() / y.value(), x, 1.0 / y.value(), y, -(x.value() / (y.value() * y.value())));
 }
 inline Var operator/(const Var& x, double c) { return scalar_detail::record(x.value() / c, x, 1.0 / c); }
 inline Var operator/(double c, const Var& y) {
-  const double q = c / y.value();
-  return scalar_detail::record(q, y, -q / y.value());
+  return scalar_detail::record(c / y.value(), y, -(c / (y.value() * y.value())));
 }
 
 // d(-x) = -dx
@@ -227,25 +218,25 @@ inline Var log(const Var& x) { return scalar_detail::record(std::log(x.value()),
 // d sqrt(x) = dx / (2 sqrt(x))
 inline Var sqrt(const Var& x) {
   const double s = std::sqrt(x.value());
-  return scalar_detail::record(s, x, 0.5 / s);
+  return scalar_detail::record(s, x, 1.0 / (2.0 * s));
 }
 
-// d x^p = p x^(p-1) dx
+// d x^p = p x^(p-1) dx   (0 for p = 0, also at x = 0)
 inline Var pow(const Var& x, double p) {
-  return scalar_detail::record(std::pow(x.value(), p), x, p * std::pow(x.value(), p - 1.0));
+  return scalar_detail::record(std::pow(x.value(), p), x, rules::pow_grad_base(x.value(), p));
 }
 
-// d x^y = y x^(y-1) dx + x^y log(x) dy   (the dy term is taken as 0 where x^y = 0)
+// d x^y = y x^(y-1) dx + x^y log(x) dy   (each term 0 where its rule in scalar_rules.h says so)
 inline Var pow(const Var& x, const Var& y) {
   const double v = std::pow(x.value(), y.value());
-  const double dy = v == 0.0 ? 0.0 : v * std::log(x.value());
-  return scalar_detail::record(v, x, y.value() * std::pow(x.value(), y.value() - 1.0), y, dy);
+  return scalar_detail::record(v, x, rules::pow_grad_base(x.value(), y.value()), y,
+                               rules::pow_grad_exponent(x.value(), y.value(), v));
 }
 
 // d c^y = c^y log(c) dy
 inline Var pow(double c, const Var& y) {
   const double v = std::pow(c, y.value());
-  return scalar_detail::record(v, y, v == 0.0 ? 0.0 : v * std::log(c));
+  return scalar_detail::record(v, y, rules::pow_grad_exponent(c, y.value(), v));
 }
 
 // d sin(x) = cos(x) dx
@@ -260,10 +251,10 @@ inline Var tanh(const Var& x) {
   return scalar_detail::record(t, x, 1.0 - t * t);
 }
 
-// d sigmoid(x) = sigmoid(x) (1 - sigmoid(x)) dx
+// d sigmoid(x) = sigmoid(x) (1 - sigmoid(x)) dx   (computed as s * sigmoid(-x))
 inline Var sigmoid(const Var& x) {
-  const double s = scalar_detail::sigmoid(x.value());
-  return scalar_detail::record(s, x, s * (1.0 - s));
+  const double s = rules::sigmoid(x.value());
+  return scalar_detail::record(s, x, rules::sigmoid_grad(x.value(), s));
 }
 
 // d relu(x) = [x > 0] dx   (0 at x = 0)
@@ -273,7 +264,7 @@ inline Var relu(const Var& x) {
 }
 
 // d |x| = sign(x) dx   (0 at x = 0)
-inline Var abs(const Var& x) { return scalar_detail::record(std::fabs(x.value()), x, scalar_detail::sign(x.value())); }
+inline Var abs(const Var& x) { return scalar_detail::record(std::fabs(x.value()), x, rules::sign(x.value())); }
 
 // d step(x) = 0   (step(x) = 1 if x > 0 else 0)
 inline Var step(const Var& x) { return scalar_detail::record(x.value() > 0 ? 1.0 : 0.0, x, 0.0); }

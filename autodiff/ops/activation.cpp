@@ -2,6 +2,7 @@
 #include <cmath>
 
 #include "adgraph/autodiff/ops/common.h"
+#include "adgraph/autodiff/scalar_rules.h"
 
 namespace ad {
 using detail::map_unary;
@@ -16,13 +17,7 @@ Tensor tanh(const Tensor& a) {
 
 // d sigmoid(a) = g * s * sigmoid(-a)   (= s(1 - s), without losing 1 - s where s rounds to 1)
 Tensor sigmoid(const Tensor& a) {
-  // Stable on both tails: exp of a non-positive number only.
-  Tensor out = map_unary(a, "sigmoid", [](auto x) {
-    using T = decltype(x);
-    if (x >= T(0)) return T(1) / (T(1) + std::exp(-x));
-    const T e = std::exp(x);
-    return e / (T(1) + e);
-  });
+  Tensor out = map_unary(a, "sigmoid", [](auto x) { return rules::sigmoid(x); });
   return record(
       "sigmoid", out, {a},
       [sa = SavedTensor(a)](const Tensor& g, const Tensor& s) { return GradList{mul_grad(g, s * sigmoid(-sa.get()))}; },
