@@ -11,3 +11,4 @@
 #include "adgraph/autodiff/random.h"
 #include "adgraph/autodiff/scalar.h"
 #include "adgraph/autodiff/tensor.h"
+#include "adgraph/autodiff/threads.h"

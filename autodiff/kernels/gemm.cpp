@@ -7,6 +7,7 @@
 #include <string>
 
 #include "adgraph/autodiff/dtype.h"
+#include "adgraph/autodiff/kernels/parallel.h"
 
 namespace ad::kernels {
 
@@ -17,6 +18,7 @@ void gemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, cons
     for (std::int64_t i = 0; i < m; ++i) std::fill(c + i * ldc, c + i * ldc + n, 0.0f);
     return;
   }
+  use_num_threads();
   const dnnl_status_t s = dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
   if (s != dnnl_success)
     throw Error("matmul: oneDNN's sgemm failed with status " + std::to_string(static_cast<int>(s)) +

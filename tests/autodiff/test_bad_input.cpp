@@ -284,6 +284,7 @@ const std::vector<Misuse>& misuses() {
       {"recorded in-place on a view of a non-contiguous tensor",
        [] { (m23().requires_grad_() * 1.0).t().detach().select(0, 0).copy_(v3().slice(0, 0, 2).requires_grad_()); },
        "copy_: the tensor of shape [2] is a view of a non-contiguous tensor of shape [3, 2]"},
+      {"zero kernel threads", [] { ad::set_num_threads(0); }, "set_num_threads: the count must be >= 1, got 0"},
       {"prod over a repeated dim",
        [] {
          ad::prod(m23(), {1, -1});

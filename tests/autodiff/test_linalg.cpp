@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cmath>
+#include <thread>
 #include <vector>
 
 #include "adgraph/autodiff/autodiff.h"
@@ -66,6 +67,28 @@ TEST(Linalg, Float32ProductsAreBitIdenticalRunToRun) {
   const Tensor a = ad::randn({300, 200}, {}, &gen), b = ad::randn({200, 100}, {}, &gen);
   const std::vector<double> first = ad::matmul(a, b).to_vector();
   for (int r = 0; r < 3; ++r) EXPECT_EQ(ad::matmul(a, b).to_vector(), first);
+}
+
+TEST(Linalg, OneThreadCountForEveryThread) {
+  const int before = ad::get_num_threads();
+  EXPECT_GE(before, 1);
+  ad::Generator gen(3);
+  const Tensor a = ad::randn({64, 48}, {}, &gen), b = ad::randn({48, 32}, {}, &gen);
+  const std::vector<double> want = ad::matmul(a, b).to_vector();
+  ad::set_num_threads(1);
+  EXPECT_EQ(ad::get_num_threads(), 1);
+  std::vector<double> got;
+  std::thread t([&] {  // a thread started later uses the same count
+    EXPECT_EQ(ad::get_num_threads(), 1);
+    got = ad::matmul(a, b).to_vector();
+  });
+  t.join();
+  ASSERT_EQ(got.size(), want.size());
+  for (std::size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-5 * (1 + std::abs(want[i])));
+  EXPECT_TRUE(ad::testing::contains(ad::testing::error_of([] { ad::set_num_threads(0); }),
+                                    "set_num_threads: the count must be >= 1, got 0"));
+  ad::set_num_threads(before);
+  EXPECT_EQ(ad::get_num_threads(), before);
 }
 
 }  // namespace
