@@ -81,7 +81,21 @@ GradList AccumulateGrad::apply(const Tensor& g, const Tensor&) {
   return {};
 }
 
-SavedTensor::SavedTensor(const Tensor& t) : t_(t), version_(t.defined() ? t.version() : 0) {}
+namespace {
+// A saved view keeps its values and history but not its link to the base: the base's history
+// may later pass through this very node (h.add_(row * row) with row a view of h), and the link
+// would make a reference cycle. A saved tensor is only read, so it needs no rebuilt history.
+Tensor saved_alias(const Tensor& t) {
+  if (!t.defined() || !t.impl()->view) return t;
+  const std::shared_ptr<Node> fn = t.grad_fn();  // brought up to date first
+  auto a = std::make_shared<TensorImpl>(t.impl()->storage, t.shape(), t.strides(), t.storage_offset());
+  a->grad_fn = fn;
+  a->requires_grad = t.requires_grad();
+  return Tensor(std::move(a));
+}
+}  // namespace
+
+SavedTensor::SavedTensor(const Tensor& t) : t_(saved_alias(t)), version_(t.defined() ? t.version() : 0) {}
 
 const Tensor& SavedTensor::get() const {
   if (t_.defined() && t_.version() != version_) throw VersionError(shape_str(t_.shape()), version_, t_.version());

@@ -184,6 +184,10 @@ void refresh_view(const std::shared_ptr<TensorImpl>& t) {
   vi.base_rebases = vi.base->rebases;
   AutoGradMode on(true);
   const Tensor fresh = detail::view_of_base(Tensor(vi.base), Tensor(t));
+  if (t->retains_grad) {  // .grad follows the view's new history
+    if (t->grad_fn && t->grad_fn->retained.lock() == t) t->grad_fn->retained.reset();
+    fresh.impl()->grad_fn->retained = t;
+  }
   t->grad_fn = fresh.impl()->grad_fn;
   t->requires_grad = fresh.impl()->requires_grad;
 }
@@ -197,7 +201,7 @@ bool Tensor::requires_grad() const { return current(checked(), impl_).requires_g
 
 Tensor& Tensor::requires_grad_(bool on) {
   checked();
-  if (impl_->grad_fn && !on)
+  if (!is_leaf() && !on)
     throw Error("requires_grad_(false): only leaf tensors can change requires_grad; use detach() on a result of an op");
   if (on && !is_floating(dtype()))
     throw Error(std::string("requires_grad_: only floating-point tensors can require gradients (this one is ") +
@@ -486,15 +490,23 @@ bool record_inplace(Tensor& self, const char* op, std::initializer_list<const Te
   if (!GradMode::is_enabled()) return false;
   bool any = self.requires_grad();
   for (const Tensor* a : args) any = any || a->requires_grad();
+  const ViewInfo* view = self.impl()->view.get();
+  if (view && view->made_without_grad && (any || Tensor(view->base).requires_grad()))
+    throw Error(std::string(op) + ": the tensor of shape " + shape_str(self.shape()) +
+                " is a view made under NoGradGuard of a tensor that " +
+                (Tensor(view->base).requires_grad() ? "requires grad" : "is being recorded") +
+                "; writing it in place while recording would bypass autograd — make the view outside the "
+                "guard, or do the write under NoGradGuard too");
   if (!any) return false;
   check_inplace(self, op);
   for (const Tensor* a : args) check_inplace_arg(self, *a, op);
   check_writable(self, op);
-  const ViewInfo* view = self.impl()->view.get();
   const std::shared_ptr<TensorImpl> base = view ? view->base : nullptr;
-  if (base && !is_contiguous_layout(base->shape, base->strides))
+  const TensorImpl& owner_impl = base ? *base : *self.impl();
+  if (!is_contiguous_layout(owner_impl.shape, owner_impl.strides))  // views of it are rebuilt over a contiguous base
     throw Error(std::string(op) + ": the tensor of shape " + shape_str(self.shape()) +
-                " is a view of a non-contiguous tensor of shape " + shape_str(base->shape) +
+                (base ? " is a view of a non-contiguous tensor of shape " + shape_str(base->shape)
+                      : std::string(" is not contiguous (a detach()ed view)")) +
                 "; an in-place op on it cannot be recorded — apply it to a clone()");
   std::vector<Tensor> in;
   for (const Tensor* a : args) in.push_back(a->impl()->storage == self.impl()->storage ? a->clone() : *a);

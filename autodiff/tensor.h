@@ -39,6 +39,7 @@ struct TensorImpl;
 struct ViewInfo {
   std::shared_ptr<TensorImpl> base;
   std::uint32_t base_rebases = 0;  // base->rebases when this view's grad_fn was made
+  bool made_without_grad = false;  // made under NoGradGuard (or in a backward): no history of its base
 };
 
 // A tensor is a window on a storage: element i_0..i_{n-1} lives at

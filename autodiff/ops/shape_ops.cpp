@@ -23,7 +23,7 @@ Layout contiguous_layout(const Shape& s) { return {s, contiguous_strides(s), 0};
 Tensor over_storage(const Tensor& a, Layout l) {
   auto impl = std::make_shared<TensorImpl>(a.impl()->storage, std::move(l.sizes), std::move(l.strides), l.offset);
   const std::shared_ptr<TensorImpl>& base = a.impl()->view ? a.impl()->view->base : a.impl_ptr();
-  impl->view = std::make_unique<ViewInfo>(ViewInfo{base, base->rebases});
+  impl->view = std::make_unique<ViewInfo>(ViewInfo{base, base->rebases, !GradMode::is_enabled()});
   return Tensor(std::move(impl));
 }
 

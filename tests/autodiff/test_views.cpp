@@ -217,6 +217,52 @@ TEST(InPlaceAutograd, RetainedGradSavedTensorsAndLeaksFollowTheRules) {
   EXPECT_EQ(ad::live_nodes(), base);  // views hold their base, not a cycle
 }
 
+TEST(InPlaceAutograd, ViewsMadeWithoutGradModeAndNonContiguousBasesAreRefused) {
+  Tensor a = iota({2, 2}).requires_grad_();
+  Tensor b = a * 2.0;
+  Tensor view;
+  {
+    ad::NoGradGuard ng;
+    view = b.slice(0, 0, 1);
+  }
+  // writing it would change b without its history: refused (as PyTorch)
+  EXPECT_TRUE(contains(error_of([&] { view.mul_(10.0); }),
+                       "mul_: the tensor of shape [1, 2] is a view made under NoGradGuard"));
+  {
+    ad::NoGradGuard ng;
+    view.mul_(10.0);  // fine without recording
+  }
+  Tensor w = ad::ones({2, 2}, ad::dtype(ad::kFloat64)).requires_grad_();
+  Tensor d = (a * 1.0).t().detach();  // not contiguous, and no view of anything
+  EXPECT_TRUE(contains(error_of([&] { d.add_(w); }), "add_: the tensor of shape [2, 2] is not contiguous"));
+}
+
+TEST(InPlaceAutograd, RetainGradOnAViewFollowsItsNewHistory) {
+  Tensor a = iota({3}).requires_grad_();
+  Tensor b = a * 1.0;
+  Tensor w2 = b.slice(0, 0, 2), u = b.slice(0, 1, 3);
+  w2.retain_grad();
+  u.retain_grad();
+  w2.mul_(3.0);
+  (w2 * 1.0 + u * 2.0).sum().backward();
+  EXPECT_EQ(w2.grad().to_vector(), v({1, 1}));            // the gradient at w2's new value
+  EXPECT_EQ(u.grad().to_vector(), v({2, 2}));             // a sibling view still gets its .grad
+  EXPECT_EQ(a.grad().to_vector(), v({3, 3 + 2 * 3, 2}));  // u sees b[1] tripled too
+}
+
+TEST(InPlaceAutograd, ASavedViewOfTheBaseMakesNoCycle) {
+  const std::int64_t base = ad::live_nodes();
+  {
+    Tensor a = iota({2, 2}).requires_grad_();
+    Tensor h = a * 1.0;
+    const Tensor row = h.select(0, 0);
+    const Tensor s = row * row;  // mul saves row, a view of h
+    h.add_(s);                   // h's new history passes through that mul
+    EXPECT_TRUE(contains(error_of([&] { h.sum().backward(); }), "modified in place"));  // row changed
+  }
+  EXPECT_EQ(ad::live_nodes(), base);
+}
+
 TEST(InPlaceAutograd, GradcheckAndGradgradcheckThroughInPlaceOps) {
   const auto f = [](const std::vector<Tensor>& in) {
     const Tensor& x = in[0];
