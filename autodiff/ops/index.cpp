@@ -155,7 +155,9 @@ Tensor& Tensor::index_put_(std::initializer_list<TensorIndex> indices, const Ten
   // One tensor index: each listed position of that dim gets its slice of `value` (a mask's
   // positions run over its k dims, selected one dim at a time so writes stay in views).
   const Tensor ic = r.index.contiguous();
-  const std::int64_t k_dims = r.mask_shape.empty() ? 1 : static_cast<std::int64_t>(r.mask_shape.size());
+  // the dims the positions run over: a mask's, or the one indexed dim
+  const Shape dims = r.mask_shape.empty() ? Shape{r.view.size(r.tensor_dim)} : r.mask_shape;
+  const auto k_dims = static_cast<std::int64_t>(dims.size());
   const Shape& vs = r.view.shape();
   Shape want(vs.begin(), vs.begin() + r.tensor_dim);
   want.push_back(ic.numel());
@@ -163,15 +165,15 @@ Tensor& Tensor::index_put_(std::initializer_list<TensorIndex> indices, const Ten
   if (!broadcastable_to(value.shape(), want))
     throw Error("index_put_: the value of shape " + shape_str(value.shape()) + " cannot be broadcast to " +
                 shape_str(want) + ", the shape of the indexed elements");
-  if (r.mask_shape.empty()) check_positions(ic, r.view.size(r.tensor_dim), shape(), "index_put_");  // before writing
+  if (r.mask_shape.empty()) check_positions(ic, dims[0], shape(), "index_put_");  // before writing
   const Tensor v = ad::expand(value, want);
   for (std::int64_t k = 0; k < ic.numel(); ++k) {
     std::int64_t i = ic.data_ptr<std::int64_t>()[k];
     Tensor dst = r.view;
-    for (std::int64_t j = k_dims - 1; j >= 0; --j) {  // unravel i over the masked dims, last dim fastest
-      const std::int64_t n = r.mask_shape.empty() ? 0 : r.mask_shape[static_cast<std::size_t>(j)];
-      dst = ad::select(dst, r.tensor_dim + j, r.mask_shape.empty() ? i : i % n);
-      if (n) i /= n;
+    for (std::int64_t j = k_dims - 1; j >= 0; --j) {  // unravel i over those dims, last dim fastest
+      const std::int64_t n = dims[static_cast<std::size_t>(j)];
+      dst = ad::select(dst, r.tensor_dim + j, i % n);  // a negative position stays negative: select wraps it
+      i /= n;
     }
     dst.copy_(ad::select(v, r.tensor_dim, k));
   }
