@@ -83,11 +83,7 @@ inline std::int64_t int_mul(std::int64_t x, std::int64_t y, bool& ok) {
 // Int64 operands (add, sub, mul of indices) give an Int64 result too.
 template <bool kIntegers = false, class F>
 Tensor map_binary(const Tensor& a_in, const Tensor& b_in, const char* op, F f) {
-  Dtype dt = promote_types(a_in.dtype(), b_in.dtype());
-  if (dt == kBool && kIntegers)
-    throw Error(std::string(op) +
-                ": Bool tensors hold masks and do not support arithmetic; convert with "
-                ".to(ad::kFloat32) (or combine masks with logical_and / logical_or / logical_not)");
+  const Dtype dt = promote_types(a_in.dtype(), b_in.dtype());
   const Tensor a = as_dtype(a_in, dt), b = as_dtype(b_in, dt);
   Tensor out = empty_for(broadcast_shapes(a.shape(), b.shape(), op), dt, op);
   auto run = [&]<class T>() {

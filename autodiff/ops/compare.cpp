@@ -18,17 +18,10 @@ Tensor compare(const Tensor& a_in, const Tensor& b_in, const char* op, F f) {
   return out;
 }
 
-void check_mask(const Tensor& m, const char* op, const char* what) {
-  if (m.dtype() != kBool)
-    throw Error(std::string(op) + ": the " + what + " must be a Bool tensor, got " + dtype_name(m.dtype()) +
-                " of shape " + shape_str(m.shape()) +
-                "; make one with a comparison (ad::gt(x, y), x > 0.0) or convert with .to(ad::kBool)");
-}
-
 template <class F>
 Tensor logical(const Tensor& a, const Tensor& b, const char* op, F f) {
-  check_mask(a, op, "first operand");
-  check_mask(b, op, "second operand");
+  detail::check_bool_mask(a, op, "first operand");
+  detail::check_bool_mask(b, op, "second operand");
   Tensor out = detail::empty_for(broadcast_shapes(a.shape(), b.shape(), op), kBool, op);
   kernels::map2(a.strided_data_ptr<bool>(), a.shape(), a.strides(), b.strided_data_ptr<bool>(), b.shape(), b.strides(),
                 out.data_ptr<bool>(), out.shape(), f);
@@ -36,7 +29,12 @@ Tensor logical(const Tensor& a, const Tensor& b, const char* op, F f) {
 }
 }  // namespace
 
-void detail::check_bool_mask(const Tensor& m, const char* op, const char* what) { check_mask(m, op, what); }
+void detail::check_bool_mask(const Tensor& m, const char* op, const char* what) {
+  if (m.dtype() != kBool)
+    throw Error(std::string(op) + ": the " + what + " must be a Bool tensor, got " + dtype_name(m.dtype()) +
+                " of shape " + shape_str(m.shape()) +
+                "; make one with a comparison (ad::gt(x, y), x > 0.0) or convert with .to(ad::kBool)");
+}
 
 Tensor eq(const Tensor& a, const Tensor& b) {
   return compare(a, b, "eq", [](auto x, auto y) { return x == y; });
@@ -66,7 +64,7 @@ Tensor logical_xor(const Tensor& a, const Tensor& b) {
   return logical(a, b, "logical_xor", [](bool x, bool y) { return x != y; });
 }
 Tensor logical_not(const Tensor& a) {
-  check_mask(a, "logical_not", "operand");
+  detail::check_bool_mask(a, "logical_not", "operand");
   Tensor out = detail::empty_for(a.shape(), kBool, "logical_not");
   kernels::map1_strided(a.strided_data_ptr<bool>(), a.shape(), a.strides(), out.data_ptr<bool>(),
                         [](bool x) { return !x; });
@@ -89,7 +87,7 @@ Tensor operator!=(const Tensor& a, double b) { return ne(a, scalar_like(a, b)); 
 
 // d where(c, a, b) = where(c, g, 0), where(c, 0, g)
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
-  check_mask(cond, "where", "condition");
+  detail::check_bool_mask(cond, "where", "condition");
   if (a.dtype() != b.dtype()) {  // promote with recorded conversions, so each branch's gradient finds its way
     const Dtype dt = promote_types(a.dtype(), b.dtype());
     return where(cond, a.to(dt), b.to(dt));

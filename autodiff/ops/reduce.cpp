@@ -39,13 +39,10 @@ Reduction plan(const Shape& in, const Shape& dims, bool keepdim, const char* op)
 Tensor integer_sum(const Tensor& a_in, const Reduction& r) {
   const Tensor a = detail::as_dtype(a_in, kInt64);
   Tensor out = zeros(r.out_shape, dtype(kInt64));
+  bool ok = true;
   kernels::reduce_into(a.strided_data_ptr<std::int64_t>(), a.shape(), a.strides(), out.data_ptr<std::int64_t>(),
-                       r.keep_shape, [](std::int64_t x, std::int64_t y) {
-                         std::int64_t s;
-                         if (__builtin_add_overflow(x, y, &s))
-                           throw Error("sum: the Int64 sum overflows; convert with .to(ad::kFloat64) first");
-                         return s;
-                       });
+                       r.keep_shape, [&ok](std::int64_t x, std::int64_t y) { return detail::int_add(x, y, ok); });
+  if (!ok) throw Error("sum: the Int64 sum overflows; convert with .to(ad::kFloat64) first");
   return out;
 }
 
