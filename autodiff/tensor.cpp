@@ -6,6 +6,7 @@
 #include <cstring>
 #include <limits>
 #include <new>
+#include <optional>
 #include <utility>
 
 #include "adgraph/autodiff/engine.h"
@@ -390,8 +391,11 @@ decltype(auto) dispatch_inplace(Dtype d, const char* op, Args&&... f) {
     return dispatch_all(d, std::forward<Args>(f)...);
 }
 
+// With a kernel k, floating rows along a contiguous dim of self go through the vectorized
+// kernel (the same bits as f).
 template <bool kArith = true, class F>
-Tensor& inplace_binary(Tensor& self, const Tensor& other_in, const char* op, F f) {
+Tensor& inplace_binary(Tensor& self, const Tensor& other_in, const char* op, F f,
+                       std::optional<kernels::Binary> k = std::nullopt) {
   check_inplace(self, op);
   check_inplace_arg(self, other_in, op);
   check_writable(self, op);
@@ -404,6 +408,9 @@ Tensor& inplace_binary(Tensor& self, const Tensor& other_in, const char* op, F f
                                [&](std::int64_t, const auto& base, std::int64_t len, const auto& st) {
                                  T* dr = d + base[0];
                                  const T* xr = x + base[1];
+                                 if constexpr (std::is_floating_point_v<T>) {
+                                   if (k && st[0] == 1) return kernels::binary(*k, dr, 1, xr, st[1], dr, len);
+                                 }
                                  if (st[0] == 1 && st[1] == 1) {  // contiguous rows: a loop that vectorizes
                                    for (std::int64_t j = 0; j < len; ++j) dr[j] = static_cast<T>(f(dr[j], xr[j]));
                                  } else {
@@ -547,23 +554,29 @@ Tensor& Tensor::add_(const Tensor& o, double alpha) {
   if (record_inplace(*this, "add_", {&o},
                      [alpha](const Tensor& old, const std::vector<Tensor>& a) { return old + a[0] * alpha; }))
     return *this;
-  return inplace_binary(*this, o, "add_", [alpha](auto x, auto y) { return x + as<decltype(x)>(alpha) * y; });
+  return inplace_binary(
+      *this, o, "add_", [alpha](auto x, auto y) { return x + as<decltype(x)>(alpha) * y; },
+      alpha == 1.0 ? std::optional(kernels::Binary::add) : std::nullopt);
 }
 Tensor& Tensor::sub_(const Tensor& o, double alpha) {
   if (record_inplace(*this, "sub_", {&o},
                      [alpha](const Tensor& old, const std::vector<Tensor>& a) { return old - a[0] * alpha; }))
     return *this;
-  return inplace_binary(*this, o, "sub_", [alpha](auto x, auto y) { return x - as<decltype(x)>(alpha) * y; });
+  return inplace_binary(
+      *this, o, "sub_", [alpha](auto x, auto y) { return x - as<decltype(x)>(alpha) * y; },
+      alpha == 1.0 ? std::optional(kernels::Binary::sub) : std::nullopt);
 }
 Tensor& Tensor::mul_(const Tensor& o) {
   if (record_inplace(*this, "mul_", {&o}, [](const Tensor& old, const std::vector<Tensor>& a) { return old * a[0]; }))
     return *this;
-  return inplace_binary(*this, o, "mul_", [](auto x, auto y) { return x * y; });
+  return inplace_binary(
+      *this, o, "mul_", [](auto x, auto y) { return x * y; }, kernels::Binary::mul);
 }
 Tensor& Tensor::div_(const Tensor& o) {
   if (record_inplace(*this, "div_", {&o}, [](const Tensor& old, const std::vector<Tensor>& a) { return old / a[0]; }))
     return *this;
-  return inplace_binary(*this, o, "div_", [](auto x, auto y) { return x / y; });
+  return inplace_binary(
+      *this, o, "div_", [](auto x, auto y) { return x / y; }, kernels::Binary::div);
 }
 Tensor& Tensor::mul_(double s) {
   if (record_inplace(*this, "mul_", {}, [s](const Tensor& old, const std::vector<Tensor>&) { return old * s; }))

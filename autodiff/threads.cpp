@@ -8,6 +8,7 @@
 
 #include "adgraph/autodiff/dtype.h"
 #include "adgraph/autodiff/kernels/parallel.h"
+#include "adgraph/autodiff/kernels/simd.h"
 
 namespace ad {
 namespace {
@@ -25,6 +26,8 @@ int get_num_threads() {
   const int n = g_threads.load(std::memory_order_relaxed);
   return n > 0 ? n : omp_get_max_threads();
 }
+
+std::string simd_isa() { return kernels::simd_target(); }
 
 void kernels::use_num_threads() {
   const int n = g_threads.load(std::memory_order_relaxed);

@@ -3,7 +3,7 @@
 //   2. the same chain on ADOL-C (trace_on/adouble/trace_off, then fos_reverse), when installed
 //   2b. the same chain on 0-d Tensors (the general engine path), and the peak memory (max RSS) of
 //       a 10^7-node chain built, differentiated and destroyed in a child process
-//   3. sigmoid(a * b + c).sum() forward + backward on 10^6 float32 elements: ms per iteration
+//   3. (elementwise kernels beside libtorch: bench_kernels)
 //   4. matmul forward + backward GFLOP/s against raw cblas_sgemm (OpenBLAS) and dnnl_sgemm (oneDNN)
 //      doing the same three products
 // Every figure is the best of a few repetitions.
@@ -233,25 +233,6 @@ void bench_grad_many_inputs() {
               kInputs, bwd * 1e3, kInputs, grad * 1e3, g[0].item());
 }
 
-// ---- 3: elementwise tensor ops
-
-void bench_elementwise() {
-  constexpr std::int64_t kN = 1'000'000;
-  ad::manual_seed(0);
-  const ad::TensorOptions opt = ad::TensorOptions{}.set_requires_grad();
-  ad::Tensor a = ad::rand({kN}, opt);
-  ad::Tensor b = ad::rand({kN}, opt);
-  ad::Tensor c = ad::rand({kN}, opt);
-  const auto zero_grads = [&] {
-    a.zero_grad();
-    b.zero_grad();
-    c.zero_grad();
-  };
-  const double s = best_of(10, zero_grads, [&] { ad::sigmoid(a * b + c).sum().backward(); });
-  std::printf("elementwise sigmoid(a * b + c).sum() forward + backward, %lld float32: %.3f ms/iter (best of 10)\n",
-              static_cast<long long>(kN), s * 1e3);
-}
-
 // ---- 4: matmul
 
 double engine_matmul_seconds(std::int64_t n) {
@@ -320,7 +301,6 @@ int main() {
   bench_tensor_chain();
   bench_tensor_chain_peak();
   bench_grad_many_inputs();
-  bench_elementwise();
   bench_matmul();
   return 0;
 }

@@ -12,6 +12,7 @@ packages=(
   libgtest-dev libgmock-dev
   libopenblas-dev graphviz
   libdnnl-dev         # oneDNN: float32 GEMM with kernels for the CPU it runs on
+  libhwy-dev          # Highway: SIMD elementwise math, one binary for AVX-512, AVX2, SSE4
   nlohmann-json3-dev  # safetensors headers (JSON)
   libcairo2-dev       # pictures: loss curves, decision boundaries, loss surfaces (PNG/SVG)
   libadolc-dev  # the scalar-tape peer in bench/ (ADOL-C)

@@ -40,54 +40,61 @@ void broadcast_rows(const Shape& out, const std::array<Shape, N>& strides, Body&
   }
 }
 
-// out[i] = f(a[i]) over n contiguous elements.
-template <class T, class F>
-void map1(const T* a, T* out, std::int64_t n, F f) {
-  for (std::int64_t i = 0; i < n; ++i) out[i] = f(a[i]);
-}
-
-// out = f(a, b) with NumPy broadcasting; a and b are read through their strides (sta, stb), out
-// is contiguous. Fast paths for contiguous equal shapes and one-element operands.
-template <class T, class U, class F>
-void map2(const T* a, const Shape& sa, const Shape& sta, const T* b, const Shape& sb, const Shape& stb, U* out,
-          const Shape& so, F f) {
+// out = row-wise application of `row` with NumPy broadcasting: a and b are read through their
+// strides (sta, stb), out is contiguous. row(x, sx, y, sy, r, len) computes
+// r[j] = f(x[j * sx], y[j * sy]) for j < len; it is called once for the whole output when the
+// operands are contiguous or one element, else once per innermost row (strides 0 broadcast).
+template <class T, class U, class Row>
+void map2_rows(const T* a, const Shape& sa, const Shape& sta, const T* b, const Shape& sb, const Shape& stb, U* out,
+               const Shape& so, Row row) {
   const std::int64_t n = numel_of(so);
   const std::int64_t na = numel_of(sa), nb = numel_of(sb);
   const bool ca = is_contiguous_layout(sa, sta), cb = is_contiguous_layout(sb, stb);
-  if (na == n && nb == n && ca && cb) {
-    for (std::int64_t i = 0; i < n; ++i) out[i] = f(a[i], b[i]);
-  } else if (nb == 1 && na == n && ca) {
-    const T y = b[0];
-    for (std::int64_t i = 0; i < n; ++i) out[i] = f(a[i], y);
-  } else if (na == 1 && nb == n && cb) {
-    const T x = a[0];
-    for (std::int64_t i = 0; i < n; ++i) out[i] = f(x, b[i]);
-  } else {
-    broadcast_rows<2>(so, {broadcast_strides(sa, sta, so), broadcast_strides(sb, stb, so)},
-                      [&](std::int64_t o, const auto& base, std::int64_t len, const auto& st) {
-                        const T *x = a + base[0], *y = b + base[1];
-                        U* r = out + o;
-                        if (st[0] == 1 && st[1] == 1) {  // the common rows: plain loops that vectorize
-                          for (std::int64_t j = 0; j < len; ++j) r[j] = f(x[j], y[j]);
-                        } else if (st[0] == 1 && st[1] == 0) {
-                          const T yv = *y;
-                          for (std::int64_t j = 0; j < len; ++j) r[j] = f(x[j], yv);
-                        } else if (st[0] == 0 && st[1] == 1) {
-                          const T xv = *x;
-                          for (std::int64_t j = 0; j < len; ++j) r[j] = f(xv, y[j]);
-                        } else {
-                          for (std::int64_t j = 0; j < len; ++j) r[j] = f(x[j * st[0]], y[j * st[1]]);
-                        }
-                      });
-  }
+  if (n == 0) return;
+  if (na == n && nb == n && ca && cb) return row(a, 1, b, 1, out, n);
+  if (nb == 1 && na == n && ca) return row(a, 1, b, 0, out, n);
+  if (na == 1 && nb == n && cb) return row(a, 0, b, 1, out, n);
+  broadcast_rows<2>(so, {broadcast_strides(sa, sta, so), broadcast_strides(sb, stb, so)},
+                    [&](std::int64_t o, const auto& base, std::int64_t len, const auto& st) {
+                      row(a + base[0], st[0], b + base[1], st[1], out + o, len);
+                    });
+}
+
+// map2_rows with an elementwise f: out = f(a, b).
+template <class T, class U, class F>
+void map2(const T* a, const Shape& sa, const Shape& sta, const T* b, const Shape& sb, const Shape& stb, U* out,
+          const Shape& so, F f) {
+  map2_rows(a, sa, sta, b, sb, stb, out, so,
+            [&](const T* x, std::int64_t sx, const T* y, std::int64_t sy, U* r, std::int64_t len) {
+              if (sx == 1 && sy == 1) {  // the common rows: plain loops that vectorize
+                for (std::int64_t j = 0; j < len; ++j) r[j] = f(x[j], y[j]);
+              } else if (sx == 1 && sy == 0) {
+                const T yv = *y;
+                for (std::int64_t j = 0; j < len; ++j) r[j] = f(x[j], yv);
+              } else if (sx == 0 && sy == 1) {
+                const T xv = *x;
+                for (std::int64_t j = 0; j < len; ++j) r[j] = f(xv, y[j]);
+              } else {
+                for (std::int64_t j = 0; j < len; ++j) r[j] = f(x[j * sx], y[j * sy]);
+              }
+            });
+}
+
+// out (contiguous) from a read through its strides, by rows: row(x, sx, r, len) computes
+// r[j] = f(x[j * sx]); one call when a is contiguous.
+template <class T, class Row>
+void map1_rows(const T* a, const Shape& sa, const Shape& sta, T* out, Row row) {
+  if (is_contiguous_layout(sa, sta)) return row(a, 1, out, numel_of(sa));
+  broadcast_rows<1>(sa, {sta}, [&](std::int64_t o, const auto& base, std::int64_t len, const auto& st) {
+    row(a + base[0], st[0], out + o, len);
+  });
 }
 
 // out[i] = f(a[i]) for a read through its strides, out contiguous.
 template <class T, class F>
 void map1_strided(const T* a, const Shape& sa, const Shape& sta, T* out, F f) {
-  if (is_contiguous_layout(sa, sta)) return map1(a, out, numel_of(sa), f);
-  broadcast_rows<1>(sa, {sta}, [&](std::int64_t o, const auto& base, std::int64_t len, const auto& st) {
-    for (std::int64_t j = 0; j < len; ++j) out[o + j] = f(a[base[0] + j * st[0]]);
+  map1_rows(a, sa, sta, out, [&](const T* x, std::int64_t sx, T* r, std::int64_t len) {
+    for (std::int64_t j = 0; j < len; ++j) r[j] = f(x[j * sx]);
   });
 }
 

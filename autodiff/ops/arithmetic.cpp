@@ -7,15 +7,10 @@ namespace ad {
 namespace {
 // map_binary for add/sub/mul, which also take Int64 operands: an Int64 result that overflows is
 // an error naming the op, never a wrapped value.
-template <class F, class I>
-Tensor integer_safe(const Tensor& a, const Tensor& b, const char* op, F f, I int_op) {
+template <class I>
+Tensor integer_safe(const Tensor& a, const Tensor& b, const char* op, kernels::Binary k, I int_op) {
   bool ok = true;
-  Tensor out = detail::map_binary<true>(a, b, op, [&](auto x, auto y) {
-    if constexpr (std::is_integral_v<decltype(x)>)
-      return int_op(x, y, ok);
-    else
-      return f(x, y);
-  });
+  Tensor out = detail::map_binary<true>(a, b, op, k, [&](std::int64_t x, std::int64_t y) { return int_op(x, y, ok); });
   if (!ok)
     throw Error(std::string(op) + ": the Int64 result overflows for operands of shapes " + shape_str(a.shape()) +
                 " and " + shape_str(b.shape()) + "; convert to .to(ad::kFloat64) first");
@@ -29,22 +24,19 @@ using detail::scalar_like;
 
 // d(a+b) = g, g   (the engine sums each gradient back to its input's shape)
 Tensor add(const Tensor& a, const Tensor& b) {
-  Tensor out = integer_safe(
-      a, b, "add", [](auto x, auto y) { return x + y; }, detail::int_add);
+  Tensor out = integer_safe(a, b, "add", kernels::Binary::add, detail::int_add);
   return record("add", out, {a, b}, [](const Tensor& g, const Tensor&) { return GradList{g, g}; });
 }
 
 // d(a-b) = g, -g
 Tensor sub(const Tensor& a, const Tensor& b) {
-  Tensor out = integer_safe(
-      a, b, "sub", [](auto x, auto y) { return x - y; }, detail::int_sub);
+  Tensor out = integer_safe(a, b, "sub", kernels::Binary::sub, detail::int_sub);
   return record("sub", out, {a, b}, [](const Tensor& g, const Tensor&) { return GradList{g, -g}; });
 }
 
 // d(a*b) = g*b, g*a
 Tensor mul(const Tensor& a, const Tensor& b) {
-  Tensor out = integer_safe(
-      a, b, "mul", [](auto x, auto y) { return x * y; }, detail::int_mul);
+  Tensor out = integer_safe(a, b, "mul", kernels::Binary::mul, detail::int_mul);
   const bool ga = a.requires_grad(), gb = b.requires_grad();
   // each operand is saved only for the other's gradient
   return record("mul", out, {a, b},
@@ -58,7 +50,7 @@ Tensor mul(const Tensor& a, const Tensor& b) {
 Tensor div(const Tensor& a, const Tensor& b) {
   if (!is_floating(promote_types(a.dtype(), b.dtype())))  // true division: integers give the default dtype
     return div(a.to(get_default_dtype()), b.to(get_default_dtype()));
-  Tensor out = map_binary(a, b, "div", [](auto x, auto y) { return x / y; });
+  Tensor out = map_binary(a, b, "div", kernels::Binary::div);
   const bool ga = a.requires_grad(), gb = b.requires_grad();
   return record(
       "div", out, {a, b},
@@ -70,7 +62,7 @@ Tensor div(const Tensor& a, const Tensor& b) {
 
 // d mul_grad(g, d) = mul_grad(gg, d), mul_grad(gg, g)
 Tensor mul_grad(const Tensor& g, const Tensor& d) {
-  Tensor out = map_binary(g, d, "mul_grad", [](auto x, auto y) { return x == 0 ? decltype(x)(0) : x * y; });
+  Tensor out = map_binary(g, d, "mul_grad", kernels::Binary::mul_grad);
   return record("mul_grad", out, {g, d}, [sg = SavedTensor(g), sd = SavedTensor(d)](const Tensor& gg, const Tensor&) {
     return GradList{mul_grad(gg, sd.get()), mul_grad(gg, sg.get())};
   });
@@ -78,7 +70,7 @@ Tensor mul_grad(const Tensor& g, const Tensor& d) {
 
 // d div_grad(g, d) = div_grad(gg, d), -div_grad(gg * g, d^2)
 Tensor div_grad(const Tensor& g, const Tensor& d) {
-  Tensor out = map_binary(g, d, "div_grad", [](auto x, auto y) { return x == 0 ? decltype(x)(0) : x / y; });
+  Tensor out = map_binary(g, d, "div_grad", kernels::Binary::div_grad);
   return record("div_grad", out, {g, d}, [sg = SavedTensor(g), sd = SavedTensor(d)](const Tensor& gg, const Tensor&) {
     const Tensor& dv = sd.get();
     return GradList{div_grad(gg, dv), -div_grad(mul_grad(gg, sg.get()), dv * dv)};
@@ -87,7 +79,7 @@ Tensor div_grad(const Tensor& g, const Tensor& d) {
 
 // d(-a) = -g
 Tensor neg(const Tensor& a) {
-  Tensor out = map_unary(a, "neg", [](auto x) { return -x; });
+  Tensor out = map_unary(a, "neg", kernels::Unary::neg);
   return record("neg", out, {a}, [](const Tensor& g, const Tensor&) { return GradList{-g}; });
 }
 
@@ -103,7 +95,7 @@ Tensor pow(const Tensor& a, double p) {
 // d(a^b) = g * b * a^(b-1), g * a^b * log(a)   (the first is 0 where b = 0, as for a scalar
 // exponent, also at a = 0; the second is 0 where a = 0 and b >= 0)
 Tensor pow(const Tensor& a, const Tensor& b) {
-  Tensor out = map_binary(a, b, "pow", [](auto x, auto y) { return std::pow(x, y); });
+  Tensor out = detail::map_binary_f(a, b, "pow", [](auto x, auto y) { return std::pow(x, y); });
   const bool ga = a.requires_grad(), gb = b.requires_grad();
   return record(
       "pow", out, {a, b},
@@ -126,8 +118,7 @@ Tensor winner_weight(const Tensor& a, const Tensor& b, bool is_max) {
 
 Tensor extremum(const Tensor& a, const Tensor& b, bool is_max) {
   const char* name = is_max ? "maximum" : "minimum";
-  Tensor out = is_max ? map_binary(a, b, name, [](auto x, auto y) { return x > y ? x : y; })
-                      : map_binary(a, b, name, [](auto x, auto y) { return x < y ? x : y; });
+  Tensor out = map_binary(a, b, name, is_max ? kernels::Binary::maximum : kernels::Binary::minimum);
   return record(name, out, {a, b}, [sa = SavedTensor(a), sb = SavedTensor(b), is_max](const Tensor& g, const Tensor&) {
     const Tensor w = winner_weight(sa.get(), sb.get(), is_max);
     return GradList{mul_grad(g, w), mul_grad(g, 1.0 - w)};

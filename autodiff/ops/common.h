@@ -5,6 +5,7 @@
 
 #include "adgraph/autodiff/grad_mode.h"
 #include "adgraph/autodiff/kernels/broadcast.h"
+#include "adgraph/autodiff/kernels/simd.h"
 #include "adgraph/autodiff/node.h"
 #include "adgraph/autodiff/ops.h"
 
@@ -43,7 +44,17 @@ inline void check_floating(const Tensor& a, const char* op) {
   dispatch_float(a.dtype(), op, []<class T>() {});
 }
 
-// out[i] = f(a[i]) (floating dtypes).
+// out[i] = k(a[i]) with the vectorized kernel k (floating dtypes).
+inline Tensor map_unary(const Tensor& a, const char* op, kernels::Unary k) {
+  Tensor out = empty_for(a.shape(), a.dtype(), op);
+  dispatch_float(a.dtype(), op, [&]<class T>() {
+    kernels::map1_rows(a.strided_data_ptr<T>(), a.shape(), a.strides(), out.data_ptr<T>(),
+                       [k](const T* x, std::int64_t sx, T* r, std::int64_t len) { kernels::unary(k, x, sx, r, len); });
+  });
+  return out;
+}
+
+// out[i] = f(a[i]) (floating dtypes), for the ops without a vectorized kernel.
 template <class F>
 Tensor map_unary(const Tensor& a, const char* op, F f) {
   Tensor out = empty_for(a.shape(), a.dtype(), op);
@@ -79,21 +90,42 @@ inline std::int64_t int_mul(std::int64_t x, std::int64_t y, bool& ok) {
   return r;
 }
 
-// out = f(a, b) with broadcasting and type promotion. Floating results, unless kIntegers: then
-// Int64 operands (add, sub, mul of indices) give an Int64 result too.
-template <bool kIntegers = false, class F>
-Tensor map_binary(const Tensor& a_in, const Tensor& b_in, const char* op, F f) {
+// out = k(a, b) with broadcasting and type promotion, by the vectorized kernel k on floating
+// operands. With kIntegers, Int64 operands (add, sub, mul of indices) give an Int64 result,
+// computed by int_f (the kernels are floating only).
+template <bool kIntegers = false, class F = std::nullptr_t>
+Tensor map_binary(const Tensor& a_in, const Tensor& b_in, const char* op, kernels::Binary k, F int_f = nullptr) {
   const Dtype dt = promote_types(a_in.dtype(), b_in.dtype());
   const Tensor a = as_dtype(a_in, dt), b = as_dtype(b_in, dt);
   Tensor out = empty_for(broadcast_shapes(a.shape(), b.shape(), op), dt, op);
   auto run = [&]<class T>() {
-    kernels::map2(a.strided_data_ptr<T>(), a.shape(), a.strides(), b.strided_data_ptr<T>(), b.shape(), b.strides(),
-                  out.data_ptr<T>(), out.shape(), [&](T x, T y) { return static_cast<T>(f(x, y)); });
+    const T *pa = a.strided_data_ptr<T>(), *pb = b.strided_data_ptr<T>();
+    if constexpr (std::is_floating_point_v<T>) {
+      kernels::map2_rows(pa, a.shape(), a.strides(), pb, b.shape(), b.strides(), out.data_ptr<T>(), out.shape(),
+                         [k](const T* x, std::int64_t sx, const T* y, std::int64_t sy, T* r, std::int64_t len) {
+                           kernels::binary(k, x, sx, y, sy, r, len);
+                         });
+    } else if constexpr (kIntegers) {
+      kernels::map2(pa, a.shape(), a.strides(), pb, b.shape(), b.strides(), out.data_ptr<T>(), out.shape(), int_f);
+    }
   };
   if constexpr (kIntegers)
     dispatch_numeric(dt, op, run);
   else
     dispatch_float(dt, op, run);
+  return out;
+}
+
+// out = f(a, b) with broadcasting and type promotion (floating), for the ops without a kernel.
+template <class F>
+Tensor map_binary_f(const Tensor& a_in, const Tensor& b_in, const char* op, F f) {
+  const Dtype dt = promote_types(a_in.dtype(), b_in.dtype());
+  const Tensor a = as_dtype(a_in, dt), b = as_dtype(b_in, dt);
+  Tensor out = empty_for(broadcast_shapes(a.shape(), b.shape(), op), dt, op);
+  dispatch_float(dt, op, [&]<class T>() {
+    kernels::map2(a.strided_data_ptr<T>(), a.shape(), a.strides(), b.strided_data_ptr<T>(), b.shape(), b.strides(),
+                  out.data_ptr<T>(), out.shape(), [&](T x, T y) { return static_cast<T>(f(x, y)); });
+  });
   return out;
 }
 

@@ -52,15 +52,24 @@ Tensor sum_kernel(const Tensor& a, const Reduction& r, double scale, const char*
   dispatch_float(a.dtype(), op, [&]<class T>() {
     const T* src = a.strided_data_ptr<T>();
     T* dst = out.data_ptr<T>();
-    if (out.numel() == 1) {  // full reduction: accumulate in double
+    if (out.numel() == 1) {  // full reduction: vectorized, in double, in an order fixed by the size
       const Tensor ac = a.contiguous();
-      src = ac.data_ptr<T>();
-      double acc = 0;
-      for (std::int64_t i = 0, n = a.numel(); i < n; ++i) acc += src[i];
-      dst[0] = static_cast<T>(acc * scale);
+      dst[0] = static_cast<T>(kernels::sum(ac.data_ptr<T>(), ac.numel()) * scale);
       return;
     }
-    kernels::reduce_into(src, a.shape(), a.strides(), dst, r.keep_shape, [](T x, T y) { return x + y; });
+    // Rows along the reduced innermost dim go through the same summation kernel; other rows
+    // add elementwise into their outputs.
+    kernels::broadcast_rows<2>(a.shape(), {a.strides(), broadcast_strides(r.keep_shape, a.shape())},
+                               [&](std::int64_t, const auto& base, std::int64_t len, const auto& st) {
+                                 T* o = dst + base[1];
+                                 const T* x = src + base[0];
+                                 if (st[1] == 0 && st[0] == 1)
+                                   *o = static_cast<T>(*o + kernels::sum(x, len));
+                                 else if (st[1] == 0)
+                                   for (std::int64_t j = 0; j < len; ++j) *o += x[j * st[0]];
+                                 else
+                                   for (std::int64_t j = 0; j < len; ++j) o[j] += x[j * st[0]];
+                               });
     if (scale != 1.0)
       for (std::int64_t i = 0, n = out.numel(); i < n; ++i) dst[i] = static_cast<T>(dst[i] * scale);
   });

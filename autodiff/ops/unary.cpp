@@ -9,28 +9,28 @@ using detail::scalar_like;
 
 // d exp(a) = g * exp(a)
 Tensor exp(const Tensor& a) {
-  Tensor out = map_unary(a, "exp", [](auto x) { return std::exp(x); });
+  Tensor out = map_unary(a, "exp", kernels::Unary::exp);
   return record(
       "exp", out, {a}, [](const Tensor& g, const Tensor& o) { return GradList{mul_grad(g, o)}; }, true);
 }
 
 // d log(a) = g / a
 Tensor log(const Tensor& a) {
-  Tensor out = map_unary(a, "log", [](auto x) { return std::log(x); });
+  Tensor out = map_unary(a, "log", kernels::Unary::log);
   return record("log", out, {a},
                 [sa = SavedTensor(a)](const Tensor& g, const Tensor&) { return GradList{div_grad(g, sa.get())}; });
 }
 
 // d sqrt(a) = g / (2 sqrt(a))
 Tensor sqrt(const Tensor& a) {
-  Tensor out = map_unary(a, "sqrt", [](auto x) { return std::sqrt(x); });
+  Tensor out = map_unary(a, "sqrt", kernels::Unary::sqrt);
   return record(
       "sqrt", out, {a}, [](const Tensor& g, const Tensor& o) { return GradList{div_grad(g, o * 2.0)}; }, true);
 }
 
 // d|a| = g * sign(a)   (sign(0) = 0)
 Tensor abs(const Tensor& a) {
-  Tensor out = map_unary(a, "abs", [](auto x) { return std::abs(x); });
+  Tensor out = map_unary(a, "abs", kernels::Unary::abs);
   return record("abs", out, {a}, [sa = SavedTensor(a)](const Tensor& g, const Tensor&) {
     const Tensor& x = sa.get();
     const Tensor zero = scalar_like(x, 0.0);
@@ -40,14 +40,14 @@ Tensor abs(const Tensor& a) {
 
 // d sin(a) = g * cos(a)
 Tensor sin(const Tensor& a) {
-  Tensor out = map_unary(a, "sin", [](auto x) { return std::sin(x); });
+  Tensor out = map_unary(a, "sin", kernels::Unary::sin);
   return record("sin", out, {a},
                 [sa = SavedTensor(a)](const Tensor& g, const Tensor&) { return GradList{mul_grad(g, cos(sa.get()))}; });
 }
 
 // d cos(a) = -g * sin(a)
 Tensor cos(const Tensor& a) {
-  Tensor out = map_unary(a, "cos", [](auto x) { return std::cos(x); });
+  Tensor out = map_unary(a, "cos", kernels::Unary::cos);
   return record("cos", out, {a}, [sa = SavedTensor(a)](const Tensor& g, const Tensor&) {
     return GradList{-mul_grad(g, sin(sa.get()))};
   });
