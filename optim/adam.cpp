@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "adgraph/autodiff/fused_step.h"
+
 namespace ad::optim {
 
 Adam::Adam(std::vector<ad::Tensor> params, AdamOptions opt) : Adam("Adam", std::move(params), opt, false) {}
@@ -42,6 +44,22 @@ std::vector<std::pair<std::string, double>> Adam::option_values() const {
 void Adam::update(ad::Tensor& p, const ad::Tensor& grad, ParamState& state) {
   const auto [b1, b2] = opt_.betas;
   const double wd = opt_.weight_decay;
+  {  // one fused pass (the same arithmetic as the ops below) when the layouts allow it
+    ad::Tensor& m = buffer(state, "exp_avg", p);
+    ad::Tensor& v = buffer(state, "exp_avg_sq", p);
+    ad::Tensor* v_max = opt_.amsgrad ? &buffer(state, "max_exp_avg_sq", p) : nullptr;
+    if (ad::fused_step_supported({&p, &grad, &m, &v}) && (!v_max || ad::fused_step_supported({&p, v_max}))) {
+      ad::adam_step_(p, grad, m, v, v_max,
+                     {.lr = lr(),
+                      .beta1 = b1,
+                      .beta2 = b2,
+                      .eps = opt_.eps,
+                      .weight_decay = wd,
+                      .decoupled_weight_decay = decoupled_,
+                      .step = state.step});
+      return;
+    }
+  }
   ad::Tensor g = grad;
   if (wd != 0.0) {
     if (decoupled_)

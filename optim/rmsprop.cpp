@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "adgraph/autodiff/fused_step.h"
+
 namespace ad::optim {
 
 RMSprop::RMSprop(std::vector<ad::Tensor> params, RMSpropOptions opt)
@@ -29,6 +31,21 @@ std::vector<std::pair<std::string, double>> RMSprop::option_values() const {
 }
 
 void RMSprop::update(ad::Tensor& p, const ad::Tensor& grad, ParamState& state) {
+  {  // one fused pass (the same arithmetic as the ops below) when the layouts allow it
+    ad::Tensor& v = buffer(state, "square_avg", p);
+    ad::Tensor* m = opt_.centered ? &buffer(state, "grad_avg", p) : nullptr;
+    ad::Tensor* b = opt_.momentum > 0.0 ? &buffer(state, "momentum_buffer", p) : nullptr;
+    if (ad::fused_step_supported({&p, &grad, &v}) && (!m || ad::fused_step_supported({&p, m})) &&
+        (!b || ad::fused_step_supported({&p, b}))) {
+      ad::rmsprop_step_(p, grad, v, m, b,
+                        {.lr = lr(),
+                         .alpha = opt_.alpha,
+                         .eps = opt_.eps,
+                         .weight_decay = opt_.weight_decay,
+                         .momentum = opt_.momentum});
+      return;
+    }
+  }
   const ad::Tensor g = opt_.weight_decay != 0.0 ? grad + p * opt_.weight_decay : grad;  // g = grad + wd * p
   ad::Tensor& v = buffer(state, "square_avg", p);
   v.mul_(opt_.alpha).add_(g * g, 1.0 - opt_.alpha);  // v = alpha * v + (1 - alpha) * g^2

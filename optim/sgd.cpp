@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "adgraph/autodiff/fused_step.h"
+
 namespace ad::optim {
 
 SGD::SGD(std::vector<ad::Tensor> params, SGDOptions opt) : Optimizer("SGD", std::move(params), opt.lr), opt_(opt) {
@@ -27,6 +29,24 @@ std::vector<std::pair<std::string, double>> SGD::option_values() const {
 }
 
 void SGD::update(ad::Tensor& p, const ad::Tensor& grad, ParamState& state) {
+  if (ad::fused_step_supported({&p, &grad})) {  // one fused pass, the same arithmetic as the ops below
+    ad::Tensor* b = nullptr;
+    bool first = false;
+    if (opt_.momentum != 0.0) {
+      b = &state.buffers["momentum_buffer"];
+      first = !b->defined();
+      if (first) *b = ad::empty(p.shape(), ad::dtype(p.dtype()));  // filled with g by the step
+    }
+    if (!b || ad::fused_step_supported({&p, b})) {
+      ad::sgd_step_(p, grad, b, first,
+                    {.lr = lr(),
+                     .momentum = opt_.momentum,
+                     .dampening = opt_.dampening,
+                     .weight_decay = opt_.weight_decay,
+                     .nesterov = opt_.nesterov});
+      return;
+    }
+  }
   ad::Tensor g = opt_.weight_decay != 0.0 ? grad + p * opt_.weight_decay : grad;  // g = grad + wd * p
   if (opt_.momentum != 0.0) {
     ad::Tensor& b = state.buffers["momentum_buffer"];

@@ -1,10 +1,30 @@
 #pragma once
 // Threading of the CPU kernels. Not part of the public API (see threads.h).
+#include <algorithm>
+#include <cstdint>
+
+#include "adgraph/autodiff/threads.h"
+
 namespace ad::kernels {
 
 // Applies set_num_threads' count to the calling thread's OpenMP settings before a kernel runs:
 // OpenMP keeps the count per thread, so a thread started by the user would otherwise use the
 // default. Cheap when nothing changes (one comparison).
 void use_num_threads();
+
+constexpr std::int64_t kGrain = 32768;  // spans below this run on the calling thread
+constexpr std::int64_t kChunk = 16384;  // elements per thread task
+
+// f(begin, end) over [0, n): one call below kGrain, else chunks of kChunk shared among the
+// threads (OpenMP, static schedule). f must not throw.
+template <class F>
+void for_chunks(std::int64_t n, F f) {
+  const int threads = n >= kGrain ? get_num_threads() : 1;
+  if (threads <= 1) return f(std::int64_t{0}, n);
+  use_num_threads();
+  const std::int64_t chunks = (n + kChunk - 1) / kChunk;
+#pragma omp parallel for schedule(static) num_threads(threads)
+  for (std::int64_t c = 0; c < chunks; ++c) f(c * kChunk, std::min(n, (c + 1) * kChunk));
+}
 
 }  // namespace ad::kernels

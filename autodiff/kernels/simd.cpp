@@ -2,9 +2,6 @@
 // the code between HWY_BEFORE_NAMESPACE and HWY_AFTER_NAMESPACE is the per-target part, the
 // HWY_ONCE part at the end (compiled once) dispatches to the best target and splits large spans
 // among threads.
-#ifndef HWY_DISABLED_TARGETS
-#define HWY_DISABLED_TARGETS HWY_SSSE3  // SSE4 covers the pre-AVX machines; one target less to build
-#endif
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "adgraph/autodiff/kernels/simd.cpp"
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
@@ -315,7 +312,6 @@ HWY_AFTER_NAMESPACE();
 
 #include "adgraph/autodiff/dtype.h"
 #include "adgraph/autodiff/kernels/parallel.h"
-#include "adgraph/autodiff/threads.h"
 
 namespace adsimd {
 HWY_EXPORT(UnaryF32);
@@ -332,8 +328,6 @@ HWY_EXPORT(TargetName);
 namespace ad::kernels {
 namespace {
 
-constexpr std::int64_t kGrain = 32768;    // spans below this run on the calling thread
-constexpr std::int64_t kChunk = 16384;    // elements per thread task
 constexpr std::int64_t kSumBlock = 4096;  // summation blocks: the order does not depend on threads
 constexpr std::int64_t kGather = 512;     // strided operands are copied in pieces of this size
 
@@ -357,17 +351,6 @@ void init() {
     return true;
   }();
   (void)done;
-}
-
-// f(begin, end) over [0, n): one call below kGrain, else chunks of kChunk among the threads.
-template <class F>
-void for_chunks(std::int64_t n, F f) {
-  const int threads = n >= kGrain ? get_num_threads() : 1;
-  if (threads <= 1) return f(std::int64_t{0}, n);
-  use_num_threads();
-  const std::int64_t chunks = (n + kChunk - 1) / kChunk;
-#pragma omp parallel for schedule(static) num_threads(threads)
-  for (std::int64_t c = 0; c < chunks; ++c) f(c * kChunk, std::min(n, (c + 1) * kChunk));
 }
 
 template <class T>

@@ -285,6 +285,45 @@ const std::vector<Misuse>& misuses() {
        [] { (m23().requires_grad_() * 1.0).t().detach().select(0, 0).copy_(v3().slice(0, 0, 2).requires_grad_()); },
        "copy_: the tensor of shape [2] is a view of a non-contiguous tensor of shape [3, 2]"},
       {"zero kernel threads", [] { ad::set_num_threads(0); }, "set_num_threads: the count must be >= 1, got 0"},
+      {"fused Adam step with a state buffer of another shape",
+       [] {
+         Tensor p = m23(), g = m23(), m = v3(), v = m23();
+         ad::adam_step_(p, g, m, v, nullptr, {});
+       },
+       "adam_step_: the first state buffer must be a contiguous Float64 tensor of the parameter's shape [2, 3], got "
+       "[3] Float64"},
+      {"fused SGD step with a transposed gradient",
+       [] {
+         Tensor p = m23(), g = m23().t().contiguous().t();
+         ad::sgd_step_(p, g, nullptr, false, {});
+       },
+       "sgd_step_: the gradient must be a contiguous Float64 tensor of the parameter's shape [2, 3], got [2, 3] "
+       "Float64 (not contiguous)"},
+      {"fused RMSprop step with one buffer given twice",
+       [] {
+         Tensor p = m23(), g = m23(), v = m23();
+         ad::rmsprop_step_(p, g, v, &v, nullptr, {});
+       },
+       "rmsprop_step_: the second state buffer shares memory with another tensor of the update"},
+      {"fused step on a parameter that requires grad while recording",
+       [] {
+         Tensor p = m23().requires_grad_(), g = m23();
+         ad::sgd_step_(p, g, nullptr, false, {});
+       },
+       "sgd_step_: the parameter requires grad and would be written while recording; wrap the update in "
+       "ad::NoGradGuard"},
+      {"fused step on Int64 parameters",
+       [] {
+         Tensor p = ad::zeros({2}, ad::dtype(ad::kInt64)), g = p.clone();
+         ad::sgd_step_(p, g, nullptr, false, {});
+       },
+       "sgd_step_: the parameter is Int64; the fused updates take Float32 or Float64 parameters"},
+      {"fused Adam step at step 0",
+       [] {
+         Tensor p = m23(), g = m23(), m = m23(), v = m23();
+         ad::adam_step_(p, g, m, v, nullptr, {.step = 0});
+       },
+       "adam_step_: the step count must be >= 1, got 0"},
       {"prod over a repeated dim",
        [] {
          ad::prod(m23(), {1, -1});
