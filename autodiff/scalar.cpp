@@ -1,4 +1,4 @@
-// The thread-local scalar tape behind ad::Var: chunked storage, reset/epochs and the reverse sweep.
+// The thread-local scalar tape behind ad::Var: chunked statement records, reset/epochs and the reverse sweep.
 #include "adgraph/autodiff/scalar.h"
 
 #include <algorithm>
@@ -10,19 +10,17 @@
 
 namespace ad {
 
-using scalar_detail::TapeEntry;
+using scalar_detail::Arg;
 using scalar_detail::tl_cursor;
 
 namespace {
 
-// 2^16 entries per chunk: 1.5 MiB of entries + 0.5 MiB of adjoints. Growing adds a chunk and never
-// moves recorded entries, so a 10^7-node tape costs no reallocation or copy. Chunks outlive reset() so
-// that the next recording reuses memory that is already paged in.
-constexpr unsigned kChunkBits = 16;
-constexpr std::size_t kChunkSize = std::size_t{1} << kChunkBits;
-constexpr std::uint32_t kOffsetMask = kChunkSize - 1;
-constexpr std::size_t kMaxChunks = (std::size_t{1} << 32) / kChunkSize;  // indices are 32-bit
-constexpr std::size_t kChunkBytes = kChunkSize * (sizeof(TapeEntry) + sizeof(double));
+// Arguments go into chunks of 2^16 Args (1 MiB): growing adds a chunk and never moves what is
+// recorded, so a 10^7-statement tape costs no reallocation or copy. The counts, one per statement,
+// are one array that doubles when full; the adjoints, one per statement, one array sized by
+// backward(). All of it outlives reset(), so the next recording reuses memory already paged in.
+constexpr std::size_t kChunkArgs = std::size_t{1} << 16;
+constexpr std::uint32_t kMaxStatements = 0xFFFFFFF0u;  // indices are 32-bit
 
 // Tape generations are unique across threads, so a Var from another thread's tape is stale here too.
 std::atomic<std::uint32_t> g_next_epoch{1};
@@ -33,10 +31,10 @@ std::uint32_t new_epoch() {
   return e;
 }
 
-// Entries and, in a parallel array, their adjoints. Both uninitialised until written.
 struct Chunk {
-  std::unique_ptr<TapeEntry[]> entries = std::make_unique_for_overwrite<TapeEntry[]>(kChunkSize);
-  std::unique_ptr<double[]> adjoints = std::make_unique_for_overwrite<double[]>(kChunkSize);
+  std::unique_ptr<Arg[]> args = std::make_unique_for_overwrite<Arg[]>(kChunkArgs);
+  Arg* end = nullptr;       // after its last argument, once the recording has moved on
+  std::uint32_t first = 0;  // index of its first statement
 };
 
 class Tape {
@@ -46,52 +44,74 @@ class Tape {
   Tape& operator=(const Tape&) = delete;
   ~Tape() { tl_cursor = {}; }
 
-  void grow();
+  void grow(std::size_t args);
+  void grow_counts();
   void reset();
   void release_memory();
-  std::size_t bytes() const { return chunks_.size() * kChunkBytes + chunks_.capacity() * sizeof(Chunk); }
+  std::size_t bytes() const {
+    return chunks_.size() * kChunkArgs * sizeof(Arg) + count_capacity_ * sizeof(std::uint32_t) +
+           adjoints_.capacity() * sizeof(double) + chunks_.capacity() * sizeof(Chunk);
+  }
   void backward(std::uint32_t out);
-  double grad(std::uint32_t i) { return i < swept_ ? adjoint(i) : 0.0; }
+  double grad(std::uint32_t i) { return i < swept_ ? adjoints_[i] : 0.0; }
 
  private:
-  TapeEntry& entry(std::uint32_t i) { return chunks_[i >> kChunkBits].entries[i & kOffsetMask]; }
-  double& adjoint(std::uint32_t i) { return chunks_[i >> kChunkBits].adjoints[i & kOffsetMask]; }
   void start_generation();
-  void zero_adjoints(std::uint32_t count);
   void sweep(std::uint32_t out);
+  Arg* end_of(std::size_t c) const { return c + 1 == in_use_ ? tl_cursor.next : chunks_[c].end; }
 
   std::vector<Chunk> chunks_;  // [0, in_use_) hold the current recording; the rest are kept for reuse
+  std::unique_ptr<std::uint32_t[]> counts_;
+  std::uint32_t count_capacity_ = 0;
+  std::vector<double> adjoints_;
   std::size_t in_use_ = 0;
   std::uint32_t swept_ = 0;  // adjoints [0, swept_) hold the last backward's values; the rest read as 0
 };
 
 thread_local Tape tl_tape;
 
-// Points the cursor at the first chunk under a new epoch and records the sink entry 0, which absorbs
-// the zero-weighted second operand of leaves and one-operand ops.
+// Points the cursor at the first chunk under a new epoch and records statement 0, a leaf no Var
+// holds, so that size() counts from 1.
 void Tape::start_generation() {
-  TapeEntry* first = chunks_.front().entries.get();
-  tl_cursor = {first, first + kChunkSize, 0, new_epoch()};
-  scalar_detail::push({scalar_detail::kSink, scalar_detail::kSink, 0.0, 0.0});
+  Arg* first = chunks_.front().args.get();
+  chunks_.front().first = 0;
+  tl_cursor = {first, first + kChunkArgs, counts_.get(), count_capacity_, 0, new_epoch()};
+  scalar_detail::push_leaf();
   swept_ = 0;
 }
 
-void Tape::grow() {
+void Tape::grow(std::size_t args) {
+  if (args > kChunkArgs)
+    throw Error("ad::Var: an expression of " + std::to_string(args) +
+                " arguments does not fit a tape chunk; assign parts of it to Vars first");
   if (in_use_ == 0) {
     if (chunks_.empty()) chunks_.emplace_back();
     in_use_ = 1;
     start_generation();
     return;
   }
-  if (in_use_ == kMaxChunks) {
+  chunks_[in_use_ - 1].end = tl_cursor.next;
+  if (in_use_ == chunks_.size()) chunks_.emplace_back();
+  Chunk& fresh = chunks_[in_use_++];
+  fresh.first = tl_cursor.index;
+  tl_cursor.next = fresh.args.get();
+  tl_cursor.end = fresh.args.get() + kChunkArgs;
+}
+
+void Tape::grow_counts() {
+  if (count_capacity_ >= kMaxStatements) {
     throw Error(
-        "ad::Var: the scalar tape is full (2^32 nodes); call ad::ScalarTape::reset() or use an "
+        "ad::Var: the scalar tape is full (2^32 statements); call ad::ScalarTape::reset() or use an "
         "ad::ScalarTapeScope per evaluation so the tape does not outgrow one computation");
   }
-  if (in_use_ == chunks_.size()) chunks_.emplace_back();
-  TapeEntry* fresh = chunks_[in_use_++].entries.get();
-  tl_cursor.next = fresh;
-  tl_cursor.end = fresh + kChunkSize;
+  const std::uint32_t grown = static_cast<std::uint32_t>(
+      std::min<std::uint64_t>(kMaxStatements, std::max<std::uint64_t>(kChunkArgs, 2ull * count_capacity_)));
+  auto fresh = std::make_unique_for_overwrite<std::uint32_t[]>(grown);
+  std::copy(counts_.get(), counts_.get() + tl_cursor.index, fresh.get());
+  counts_ = std::move(fresh);
+  count_capacity_ = grown;
+  tl_cursor.counts = counts_.get();
+  tl_cursor.count_capacity = grown;
 }
 
 // Keeps every chunk for the next recording: re-recording a tape of the same size touches no new memory.
@@ -105,34 +125,59 @@ void Tape::reset() {
 void Tape::release_memory() {
   chunks_.clear();
   chunks_.shrink_to_fit();
+  counts_.reset();
+  count_capacity_ = 0;
+  adjoints_.clear();
+  adjoints_.shrink_to_fit();
   in_use_ = 0;
   swept_ = 0;
   tl_cursor = {};
 }
 
-void Tape::zero_adjoints(std::uint32_t count) {
-  for (std::size_t c = 0; c * kChunkSize < count; ++c) {
-    double* adj = chunks_[c].adjoints.get();
-    std::fill(adj, adj + std::min<std::size_t>(kChunkSize, count - c * kChunkSize), 0.0);
-  }
-}
-
-// adj[a] += da * adj[k] and adj[b] += db * adj[k] for every node k from `out` down to 1. Nodes with a
-// zero adjoint are skipped: they are not on a path to `out`, and skipping keeps an infinite partial
-// there (sqrt at 0, log at 0) from turning into 0 * inf = NaN in an operand's adjoint.
+// For every statement k from `out` down to 0: adj[arg.index] += arg.w * adj[k] over its arguments,
+// chunk after chunk, with plain loops. Statements with a zero adjoint are skipped: they are not on
+// a path to `out`, and skipping keeps an infinite partial there (sqrt at 0, log at 0) from turning
+// into 0 * inf = NaN in an argument's adjoint.
 void Tape::sweep(std::uint32_t out) {
-  for (std::uint32_t k = out; k > 0; --k) {
-    const double g = adjoint(k);
-    if (g == 0.0) continue;
-    const TapeEntry& e = entry(k);
-    adjoint(e.a) += e.da * g;
-    adjoint(e.b) += e.db * g;
+  const std::uint32_t* counts = counts_.get();
+  double* adj = adjoints_.data();
+  std::size_t c = in_use_ - 1;
+  while (chunks_[c].first > out) --c;
+  const Arg* p = end_of(c);
+  std::uint32_t k = (c + 1 == in_use_ ? tl_cursor.index : chunks_[c + 1].first) - 1;
+  for (; k > out; --k) p -= counts[k];  // the statements recorded after `out`
+  // What statement k adds to the adjoint of statement k - 1 (the previous line of a chain, the
+  // running sum of z += w * x) stays in a register: the next step reads it without waiting for a
+  // store to reach memory and come back.
+  double carry = 0.0;
+  for (;;) {
+    const std::uint32_t first = chunks_[c].first;
+    for (;; --k) {
+      const std::uint32_t n = counts[k];
+      p -= n;
+      const double g = adj[k] + carry;
+      adj[k] = g;
+      carry = 0.0;
+      if (g != 0.0) {
+        for (std::uint32_t i = 0; i < n; ++i) {
+          if (p[i].index == k - 1)
+            carry += p[i].w * g;
+          else
+            adj[p[i].index] += p[i].w * g;
+        }
+      }
+      if (k == first) break;
+    }
+    if (c == 0) return;
+    --c;
+    --k;
+    p = chunks_[c].end;
   }
 }
 
 void Tape::backward(std::uint32_t out) {
-  zero_adjoints(out + 1);
-  adjoint(out) = 1.0;
+  adjoints_.assign(static_cast<std::size_t>(out) + 1, 0.0);
+  adjoints_[out] = 1.0;
   sweep(out);
   swept_ = out + 1;
 }
@@ -141,7 +186,8 @@ void Tape::backward(std::uint32_t out) {
 
 namespace scalar_detail {
 
-void grow_tape() { tl_tape.grow(); }
+void grow_tape(std::size_t args) { tl_tape.grow(args); }
+void grow_counts() { tl_tape.grow_counts(); }
 
 void throw_stale(const char* what) {
   throw Error(std::string("ad::Var: ") + what +

@@ -1,9 +1,7 @@
-// bench_engine: one run, plain figures.
-//   1. scalar chain y = y * 1.000001 + 0.5 on ad::Var: ns per op (forward, backward) and bytes per node
-//   2. the same chain on ADOL-C (trace_on/adouble/trace_off, then fos_reverse), when installed
-//   2b. the same chain on 0-d Tensors (the general engine path), and the peak memory (max RSS) of
-//       a 10^7-node chain built, differentiated and destroyed in a child process
-//   3. (elementwise kernels beside libtorch: bench_kernels)
+// bench_engine: one run, plain figures. (The scalar tape beside ADOL-C: bench_tape; elementwise
+// kernels beside libtorch: bench_kernels.)
+//   2b. the chain y = y * 1.000001 + 0.5 on 0-d Tensors (the general engine path), and the peak
+//       memory (max RSS) of a 10^7-node chain built, differentiated and destroyed in a child process
 //   4. matmul forward + backward GFLOP/s against raw cblas_sgemm (OpenBLAS) and dnnl_sgemm (oneDNN)
 //      doing the same three products
 // Every figure is the best of a few repetitions.
@@ -26,10 +24,6 @@
 
 #include "adgraph/autodiff/autodiff.h"
 
-#ifdef AD_HAVE_ADOLC
-#include <adolc/adolc.h>
-#endif
-
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -49,110 +43,9 @@ double best_of(int reps, Setup&& setup, Work&& work) {
   return best;
 }
 
-// ---- 1, 2: scalar chain
-
+// The chain of section 2b: y = y * kRate + kShift.
 constexpr double kRate = 1.000001;
 constexpr double kShift = 0.5;
-
-// One run of the chain: timings split into recording (forward) and reverse sweep (backward).
-struct ChainRun {
-  double forward_s = 0;
-  double backward_s = 0;
-  std::size_t ops = 0;    // tape entries (ours) or chain ops (peer): 2 per step + the leaf
-  std::size_t bytes = 0;  // memory of the tape
-  double grad = 0;        // dy/dx, checked against kRate^steps
-  double total() const { return forward_s + backward_s; }
-};
-
-ChainRun best_run(int reps, ChainRun (*run)(std::size_t), std::size_t steps) {
-  ChainRun best;
-  best.forward_s = std::numeric_limits<double>::infinity();
-  for (int r = 0; r < reps; ++r) {
-    const ChainRun now = run(steps);
-    if (now.total() < best.total()) best = now;
-  }
-  return best;
-}
-
-ChainRun var_chain(std::size_t steps) {
-  ad::ScalarTapeScope scope;
-  ChainRun run;
-  const Clock::time_point t0 = Clock::now();
-  ad::Var x = 1.0;
-  ad::Var y = x;
-  for (std::size_t i = 0; i < steps; ++i) y = y * kRate + kShift;
-  run.forward_s = seconds_since(t0);
-  const Clock::time_point t1 = Clock::now();
-  y.backward();
-  run.backward_s = seconds_since(t1);
-  run.ops = ad::ScalarTape::size();
-  run.bytes = ad::ScalarTape::bytes();
-  run.grad = x.grad();
-  return run;
-}
-
-void print_chain(const char* who, const ChainRun& r, std::size_t steps) {
-  const double ns = 1e9 / static_cast<double>(r.ops);
-  const double expected = std::pow(kRate, static_cast<double>(steps));
-  std::printf(
-      "  %-8s %9zu ops  forward %5.2f ns/op  backward %5.2f ns/op  total %5.2f ns/op  %5.1f B/node  "
-      "(grad rel. err %.1e)\n",
-      who, r.ops, r.forward_s * ns, r.backward_s * ns, r.total() * ns,
-      static_cast<double>(r.bytes) / static_cast<double>(r.ops), std::fabs(r.grad - expected) / expected);
-}
-
-#ifdef AD_HAVE_ADOLC
-// ADOL-C records with keepTaylors = 1 so fos_reverse can run straight after taping (no re-forward), and
-// with buffers sized to hold the whole tape in memory (no tape files).
-ChainRun adolc_chain(std::size_t steps) {
-  constexpr short kTag = 1;
-  const auto buffer = static_cast<unsigned>(4 * steps + 1024);
-  ChainRun run;
-  const Clock::time_point t0 = Clock::now();
-  trace_on(kTag, 1, buffer, buffer, buffer, buffer);
-  adouble x;
-  adouble y;
-  x <<= 1.0;
-  y = x;
-  for (std::size_t i = 0; i < steps; ++i) y = y * kRate + kShift;
-  double y_value = 0;
-  y >>= y_value;
-  trace_off();
-  run.forward_s = seconds_since(t0);
-  const Clock::time_point t1 = Clock::now();
-  double seed = 1.0;
-  fos_reverse(kTag, 1, 1, &seed, &run.grad);
-  run.backward_s = seconds_since(t1);
-
-  std::size_t stats[STAT_SIZE];
-  tapestats(kTag, stats);
-  run.ops = 2 * steps + 1;  // the same count as ours, so ns/op compare per chain op
-  run.bytes = stats[NUM_OPERATIONS] * sizeof(unsigned char) + stats[NUM_LOCATIONS] * sizeof(locint) +
-              stats[NUM_VALUES] * sizeof(double) + stats[TAY_STACK_SIZE] * sizeof(double);
-  return run;
-}
-#endif
-
-void bench_scalar_chain() {
-  std::printf("scalar chain y = y * %.6f + %.1f, forward + backward (best of 10 at 10^6, 4 at 10^7)\n", kRate, kShift);
-  for (std::size_t nodes : {std::size_t{1'000'000}, std::size_t{10'000'000}}) {
-    const std::size_t steps = nodes / 2;
-    const int reps = nodes > 1'000'000 ? 4 : 10;
-    ad::ScalarTape::release_memory();  // the first repetition pages the tape in; the best one reuses it
-    print_chain("ad::Var", best_run(reps, var_chain, steps), steps);
-#ifdef AD_HAVE_ADOLC
-    print_chain("ADOL-C", best_run(reps, adolc_chain, steps), steps);
-#endif
-  }
-  ad::ScalarTape::release_memory();
-#ifdef AD_HAVE_ADOLC
-  std::printf(
-      "  (ADOL-C: trace_on with keepTaylors + in-memory buffers, then fos_reverse; B/node counts its\n"
-      "   operation, location, value and taylor records)\n");
-#else
-  std::printf("  ADOL-C not installed (apt-get install libadolc-dev) — peer skipped\n");
-#endif
-}
 
 // ---- 2b: the same chain on 0-d Tensors (the general engine path), for comparison
 
@@ -297,7 +190,6 @@ void bench_matmul() {
 }  // namespace
 
 int main() {
-  bench_scalar_chain();
   bench_tensor_chain();
   bench_tensor_chain_peak();
   bench_grad_many_inputs();

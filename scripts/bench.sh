@@ -11,5 +11,6 @@ if ! dpkg-query -W -f='${Status}' libtorch-dev 2>/dev/null | grep -q "install ok
 fi
 bash scripts/setup.sh
 ./build/bench/bench_engine
+./build/bench/bench_tape
 ./build/bench/bench_kernels
 ./build/bench/bench_mlp
