@@ -1,18 +1,22 @@
 #pragma once
 // Loops over a broadcast output shape with N inputs laid over it by strides (0 on broadcast
 // dims). The body sees one innermost row at a time: body(out_offset, offsets, len, inner_strides).
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <vector>
 
+#include "adgraph/autodiff/kernels/parallel.h"
 #include "adgraph/autodiff/shape.h"
 
 namespace ad::kernels {
 
+// broadcast_rows over the output rows [r0, r1) only (a row is one run of the innermost dim).
 template <std::size_t N, class Body>
-void broadcast_rows(const Shape& out, const std::array<Shape, N>& strides, Body&& body) {
+void broadcast_rows_range(const Shape& out, const std::array<Shape, N>& strides, std::int64_t r0, std::int64_t r1,
+                          Body&& body) {
   const std::size_t rank = out.size();
-  if (numel_of(out) == 0) return;
+  if (r0 >= r1) return;
   std::array<std::int64_t, N> base{};
   if (rank == 0) {
     std::array<std::int64_t, N> zero{};
@@ -23,13 +27,19 @@ void broadcast_rows(const Shape& out, const std::array<Shape, N>& strides, Body&
   std::array<std::int64_t, N> inner_st{};
   for (std::size_t k = 0; k < N; ++k) inner_st[k] = strides[k][rank - 1];
   std::vector<std::int64_t> idx(rank, 0);
-  std::int64_t o = 0;
-  for (;;) {
+  for (std::int64_t rest = r0, d = static_cast<std::int64_t>(rank) - 2; d >= 0; --d) {  // unravel row r0
+    idx[static_cast<std::size_t>(d)] = rest % out[static_cast<std::size_t>(d)];
+    rest /= out[static_cast<std::size_t>(d)];
+    for (std::size_t k = 0; k < N; ++k)
+      base[k] += idx[static_cast<std::size_t>(d)] * strides[k][static_cast<std::size_t>(d)];
+  }
+  std::int64_t o = r0 * inner;
+  for (std::int64_t r = r0;;) {
     body(o, base, inner, inner_st);
+    if (++r == r1) return;
     o += inner;
     std::size_t d = rank - 1;
     for (;;) {
-      if (d == 0) return;
       --d;
       ++idx[d];
       for (std::size_t k = 0; k < N; ++k) base[k] += strides[k][d];
@@ -40,11 +50,37 @@ void broadcast_rows(const Shape& out, const std::array<Shape, N>& strides, Body&
   }
 }
 
+template <std::size_t N, class Body>
+void broadcast_rows(const Shape& out, const std::array<Shape, N>& strides, Body&& body) {
+  const std::int64_t n = numel_of(out);
+  if (n == 0) return;
+  const std::int64_t rows = out.empty() ? 1 : n / out.back();
+  broadcast_rows_range<N>(out, strides, 0, rows, body);
+}
+
+// broadcast_rows with the rows shared among the threads (a few hundred kilobytes each) when the
+// output is large; for bodies that write their own output row only. Rows of kGrain elements or
+// more stay on the calling thread, whose kernels split them.
+template <std::size_t N, class Body>
+void parallel_rows(const Shape& out, const std::array<Shape, N>& strides, Body&& body) {
+  const std::int64_t n = numel_of(out);
+  if (n == 0) return;
+  const std::int64_t inner = out.empty() ? 1 : out.back(), rows = n / inner;
+  const int threads = n >= kGrain && rows > 1 && inner < kGrain ? get_num_threads() : 1;
+  if (threads <= 1) return broadcast_rows_range<N>(out, strides, 0, rows, body);
+  use_num_threads();
+  const std::int64_t per = std::max<std::int64_t>(1, kChunk / inner), tasks = (rows + per - 1) / per;
+#pragma omp parallel for schedule(static) num_threads(threads)
+  for (std::int64_t t = 0; t < tasks; ++t)
+    broadcast_rows_range<N>(out, strides, t * per, std::min(rows, (t + 1) * per), body);
+}
+
 // out = row-wise application of `row` with NumPy broadcasting: a and b are read through their
 // strides (sta, stb), out is contiguous. row(x, sx, y, sy, r, len) computes
 // r[j] = f(x[j * sx], y[j * sy]) for j < len; it is called once for the whole output when the
-// operands are contiguous or one element, else once per innermost row (strides 0 broadcast).
-template <class T, class U, class Row>
+// operands are contiguous or one element, else once per innermost row (strides 0 broadcast),
+// the rows shared among threads when kParallel (row must then be safe to run concurrently).
+template <bool kParallel, class T, class U, class Row>
 void map2_rows(const T* a, const Shape& sa, const Shape& sta, const T* b, const Shape& sb, const Shape& stb, U* out,
                const Shape& so, Row row) {
   const std::int64_t n = numel_of(so);
@@ -54,46 +90,54 @@ void map2_rows(const T* a, const Shape& sa, const Shape& sta, const T* b, const 
   if (na == n && nb == n && ca && cb) return row(a, 1, b, 1, out, n);
   if (nb == 1 && na == n && ca) return row(a, 1, b, 0, out, n);
   if (na == 1 && nb == n && cb) return row(a, 0, b, 1, out, n);
-  broadcast_rows<2>(so, {broadcast_strides(sa, sta, so), broadcast_strides(sb, stb, so)},
-                    [&](std::int64_t o, const auto& base, std::int64_t len, const auto& st) {
-                      row(a + base[0], st[0], b + base[1], st[1], out + o, len);
-                    });
+  const std::array<Shape, 2> st2{broadcast_strides(sa, sta, so), broadcast_strides(sb, stb, so)};
+  auto body = [&](std::int64_t o, const auto& base, std::int64_t len, const auto& st) {
+    row(a + base[0], st[0], b + base[1], st[1], out + o, len);
+  };
+  if constexpr (kParallel)
+    parallel_rows<2>(so, st2, body);
+  else
+    broadcast_rows<2>(so, st2, body);
 }
 
-// map2_rows with an elementwise f: out = f(a, b).
+// map2_rows with an elementwise f: out = f(a, b), on the calling thread (f may count overflows).
 template <class T, class U, class F>
 void map2(const T* a, const Shape& sa, const Shape& sta, const T* b, const Shape& sb, const Shape& stb, U* out,
           const Shape& so, F f) {
-  map2_rows(a, sa, sta, b, sb, stb, out, so,
-            [&](const T* x, std::int64_t sx, const T* y, std::int64_t sy, U* r, std::int64_t len) {
-              if (sx == 1 && sy == 1) {  // the common rows: plain loops that vectorize
-                for (std::int64_t j = 0; j < len; ++j) r[j] = f(x[j], y[j]);
-              } else if (sx == 1 && sy == 0) {
-                const T yv = *y;
-                for (std::int64_t j = 0; j < len; ++j) r[j] = f(x[j], yv);
-              } else if (sx == 0 && sy == 1) {
-                const T xv = *x;
-                for (std::int64_t j = 0; j < len; ++j) r[j] = f(xv, y[j]);
-              } else {
-                for (std::int64_t j = 0; j < len; ++j) r[j] = f(x[j * sx], y[j * sy]);
-              }
-            });
+  map2_rows<false>(a, sa, sta, b, sb, stb, out, so,
+                   [&](const T* x, std::int64_t sx, const T* y, std::int64_t sy, U* r, std::int64_t len) {
+                     if (sx == 1 && sy == 1) {  // the common rows: plain loops that vectorize
+                       for (std::int64_t j = 0; j < len; ++j) r[j] = f(x[j], y[j]);
+                     } else if (sx == 1 && sy == 0) {
+                       const T yv = *y;
+                       for (std::int64_t j = 0; j < len; ++j) r[j] = f(x[j], yv);
+                     } else if (sx == 0 && sy == 1) {
+                       const T xv = *x;
+                       for (std::int64_t j = 0; j < len; ++j) r[j] = f(xv, y[j]);
+                     } else {
+                       for (std::int64_t j = 0; j < len; ++j) r[j] = f(x[j * sx], y[j * sy]);
+                     }
+                   });
 }
 
 // out (contiguous) from a read through its strides, by rows: row(x, sx, r, len) computes
-// r[j] = f(x[j * sx]); one call when a is contiguous.
-template <class T, class Row>
+// r[j] = f(x[j * sx]); one call when a is contiguous; rows shared among threads when kParallel.
+template <bool kParallel, class T, class Row>
 void map1_rows(const T* a, const Shape& sa, const Shape& sta, T* out, Row row) {
   if (is_contiguous_layout(sa, sta)) return row(a, 1, out, numel_of(sa));
-  broadcast_rows<1>(sa, {sta}, [&](std::int64_t o, const auto& base, std::int64_t len, const auto& st) {
+  auto body = [&](std::int64_t o, const auto& base, std::int64_t len, const auto& st) {
     row(a + base[0], st[0], out + o, len);
-  });
+  };
+  if constexpr (kParallel)
+    parallel_rows<1>(sa, {sta}, body);
+  else
+    broadcast_rows<1>(sa, {sta}, body);
 }
 
 // out[i] = f(a[i]) for a read through its strides, out contiguous.
 template <class T, class F>
 void map1_strided(const T* a, const Shape& sa, const Shape& sta, T* out, F f) {
-  map1_rows(a, sa, sta, out, [&](const T* x, std::int64_t sx, T* r, std::int64_t len) {
+  map1_rows<false>(a, sa, sta, out, [&](const T* x, std::int64_t sx, T* r, std::int64_t len) {
     for (std::int64_t j = 0; j < len; ++j) r[j] = f(x[j * sx]);
   });
 }

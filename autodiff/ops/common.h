@@ -48,8 +48,9 @@ inline void check_floating(const Tensor& a, const char* op) {
 inline Tensor map_unary(const Tensor& a, const char* op, kernels::Unary k) {
   Tensor out = empty_for(a.shape(), a.dtype(), op);
   dispatch_float(a.dtype(), op, [&]<class T>() {
-    kernels::map1_rows(a.strided_data_ptr<T>(), a.shape(), a.strides(), out.data_ptr<T>(),
-                       [k](const T* x, std::int64_t sx, T* r, std::int64_t len) { kernels::unary(k, x, sx, r, len); });
+    kernels::map1_rows<true>(
+        a.strided_data_ptr<T>(), a.shape(), a.strides(), out.data_ptr<T>(),
+        [k](const T* x, std::int64_t sx, T* r, std::int64_t len) { kernels::unary(k, x, sx, r, len); });
   });
   return out;
 }
@@ -101,10 +102,10 @@ Tensor map_binary(const Tensor& a_in, const Tensor& b_in, const char* op, kernel
   auto run = [&]<class T>() {
     const T *pa = a.strided_data_ptr<T>(), *pb = b.strided_data_ptr<T>();
     if constexpr (std::is_floating_point_v<T>) {
-      kernels::map2_rows(pa, a.shape(), a.strides(), pb, b.shape(), b.strides(), out.data_ptr<T>(), out.shape(),
-                         [k](const T* x, std::int64_t sx, const T* y, std::int64_t sy, T* r, std::int64_t len) {
-                           kernels::binary(k, x, sx, y, sy, r, len);
-                         });
+      kernels::map2_rows<true>(pa, a.shape(), a.strides(), pb, b.shape(), b.strides(), out.data_ptr<T>(), out.shape(),
+                               [k](const T* x, std::int64_t sx, const T* y, std::int64_t sy, T* r, std::int64_t len) {
+                                 kernels::binary(k, x, sx, y, sy, r, len);
+                               });
     } else if constexpr (kIntegers) {
       kernels::map2(pa, a.shape(), a.strides(), pb, b.shape(), b.strides(), out.data_ptr<T>(), out.shape(), int_f);
     }

@@ -305,10 +305,14 @@ TEST(Simd, ResultsAreTheSameBitsOnOneAndTwoThreadsAndRunToRun) {
   const int before = ad::get_num_threads();
   ad::manual_seed(3);
   const Tensor a = ad::randn({300'001}), b = ad::randn({300'001});
+  const Tensor m = ad::randn({700, 301}), row = ad::randn({301}), col = ad::randn({700, 1});
   auto run = [&] {
     std::vector<double> r = (ad::sigmoid(a) * ad::tanh(b) + ad::exp(a)).to_vector();
     r.push_back(a.sum().item());
     r.push_back(ad::log(ad::abs(b)).sum().item());
+    // broadcast rows, strided rows and row sums, which are shared among threads by rows
+    for (const Tensor& t : {m + row, m * col, ad::exp(m.t()), ad::sum(m, 1), ad::softmax(m, 1)})
+      for (double x : t.to_vector()) r.push_back(x);
     return r;
   };
   ad::set_num_threads(1);
