@@ -21,8 +21,9 @@
 #include "adgraph/autodiff/scalar_rules.h"
 
 HWY_BEFORE_NAMESPACE();
-namespace adsimd {  // outside namespace ad: these symbols stay local to the library
+namespace adsimd {
 namespace HWY_NAMESPACE {
+namespace {  // internal linkage: nothing of the per-target code is a symbol of the library
 namespace hn = hwy::HWY_NAMESPACE;
 using ad::kernels::Act;
 using ad::kernels::Binary;
@@ -302,6 +303,7 @@ double SumF32(const float* a, std::size_t n) { return sum_impl(a, n); }
 double SumF64(const double* a, std::size_t n) { return sum_impl(a, n); }
 const char* TargetName() { return hwy::TargetName(HWY_TARGET); }
 
+}  // namespace
 }  // namespace HWY_NAMESPACE
 }  // namespace adsimd
 HWY_AFTER_NAMESPACE();

@@ -16,8 +16,9 @@
 #include "adgraph/autodiff/kernels/step.h"
 
 HWY_BEFORE_NAMESPACE();
-namespace adstep {  // outside namespace ad: these symbols stay local to the library
+namespace adstep {
 namespace HWY_NAMESPACE {
+namespace {  // internal linkage: nothing of the per-target code is a symbol of the library
 namespace hn = hwy::HWY_NAMESPACE;
 using ad::kernels::AdamArgs;
 using ad::kernels::RmspropArgs;
@@ -147,6 +148,7 @@ void SgdF64(const SgdArgs<double>& a, std::size_t b, std::size_t e) { sgd_impl(a
 void RmspropF32(const RmspropArgs<float>& a, std::size_t b, std::size_t e) { rmsprop_impl(a, b, e); }
 void RmspropF64(const RmspropArgs<double>& a, std::size_t b, std::size_t e) { rmsprop_impl(a, b, e); }
 
+}  // namespace
 }  // namespace HWY_NAMESPACE
 }  // namespace adstep
 HWY_AFTER_NAMESPACE();
