@@ -8,8 +8,8 @@
 // 32768 elements run on the calling thread. Results do not depend on the count: elementwise
 // results are per element, and sums add fixed blocks in a fixed order.
 //
-// Instruction set: the elementwise kernels are compiled for AVX-512, AVX2, SSE4 and a scalar
-// baseline, and the best one the CPU has is used. ADGRAPH_MAX_ISA=AVX2 (or SSE4, SCALAR) in the
+// Instruction set: the elementwise kernels are compiled for AVX-512, AVX2 and a scalar baseline,
+// and the best one the CPU has is used. ADGRAPH_MAX_ISA=AVX2 (or SCALAR) in the
 // environment caps it, for tests of the other paths or to compare them.
 #include <string>
 
@@ -18,7 +18,7 @@ namespace ad {
 void set_num_threads(int n);  // n >= 1
 int get_num_threads();
 
-// The instruction set the elementwise kernels use: "AVX3" (AVX-512), "AVX2", "SSE4" or "SCALAR".
+// The instruction set the elementwise kernels use: "AVX3" (AVX-512), "AVX2" or "SCALAR".
 std::string simd_isa();
 
 }  // namespace ad

@@ -337,13 +337,13 @@ struct Isa {
   const char* name;
   std::int64_t bit;
 };
-constexpr Isa kIsas[] = {{"AVX3", HWY_AVX3}, {"AVX2", HWY_AVX2}, {"SSE4", HWY_SSE4}, {"SCALAR", HWY_SCALAR}};
+constexpr Isa kIsas[] = {{"AVX3", HWY_AVX3}, {"AVX2", HWY_AVX2}, {"SCALAR", HWY_SCALAR}};
 
 void apply_limit(const std::string& name, const char* from) {
   if (name.empty()) return hwy::DisableTargets(0);
   for (const Isa& isa : kIsas)
     if (name == isa.name) return hwy::DisableTargets(isa.bit - 1);  // lower bits are the better targets
-  throw Error(std::string(from) + ": unknown instruction set '" + name + "'; use AVX3, AVX2, SSE4 or SCALAR");
+  throw Error(std::string(from) + ": unknown instruction set '" + name + "'; use AVX3, AVX2 or SCALAR");
 }
 
 // The ADGRAPH_MAX_ISA cap, applied before the first kernel runs.

@@ -1,6 +1,6 @@
 #pragma once
 // The vectorized elementwise and summation kernels (simd.cpp), on Google Highway: compiled once
-// per instruction set (AVX-512, AVX2, SSE4 and a scalar baseline) in one binary, and picked at
+// per instruction set (AVX-512, AVX2 and a scalar baseline) in one binary, and picked at
 // run time for the CPU found. Large contiguous spans are split among OpenMP threads (the pool
 // oneDNN uses; ad::set_num_threads sets its size). Not part of the public API.
 //
@@ -41,7 +41,7 @@ void activation_grad(Act act, const T* g, bool g_scalar, const T* x, const T* o,
 template <class T>
 double sum(const T* a, std::int64_t n);
 
-// The instruction set the kernels run on: "AVX3" (AVX-512), "AVX2", "SSE4" or "SCALAR".
+// The instruction set the kernels run on: "AVX3" (AVX-512), "AVX2" or "SCALAR".
 std::string simd_target();
 
 // Caps the instruction set at `name` (one of the above, as the ADGRAPH_MAX_ISA environment

@@ -21,7 +21,7 @@ using ad::Tensor;
 
 std::vector<std::string> isas_here() {
   std::vector<std::string> out;
-  for (const char* isa : {"AVX3", "AVX2", "SSE4", "SCALAR"}) {
+  for (const char* isa : {"AVX3", "AVX2", "SCALAR"}) {
     ad::kernels::limit_simd(isa);
     if (ad::simd_isa() == isa) out.push_back(isa);
   }
@@ -108,7 +108,7 @@ void for_every_case(Body body) {
   for (const std::string& isa : isas_here()) {
     ad::kernels::limit_simd(isa);
     for (ad::Dtype dt : {ad::kFloat32, ad::kFloat64})
-      for (std::int64_t n : {std::int64_t{5}, std::int64_t{100'003}}) {
+      for (std::int64_t n : {std::int64_t{5}, std::int64_t{33'001}}) {  // the second is split among threads
         SCOPED_TRACE(isa + " " + ad::dtype_name(dt) + " n=" + std::to_string(n));
         body(dt, n);
       }

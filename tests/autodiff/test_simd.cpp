@@ -31,7 +31,7 @@ void restore_cap() {
 // The instruction sets the CPU runs, best first (limit_simd caps the dispatch at each in turn).
 std::vector<std::string> isas_here() {
   std::vector<std::string> out;
-  for (const char* isa : {"AVX3", "AVX2", "SSE4", "SCALAR"}) {
+  for (const char* isa : {"AVX3", "AVX2", "SCALAR"}) {
     ad::kernels::limit_simd(isa);
     if (ad::simd_isa() == isa) out.push_back(isa);
   }
@@ -333,8 +333,6 @@ TEST(Simd, DispatchPicksTheBestInstructionSetOfThisCpu) {
     want = "AVX3";
   else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("bmi2"))
     want = "AVX2";
-  else if (__builtin_cpu_supports("sse4.2") && __builtin_cpu_supports("popcnt"))
-    want = "SSE4";
   // ADGRAPH_MAX_ISA may cap it (the capped ctest runs); the uncapped dispatch picks `want`
   const char* cap = std::getenv("ADGRAPH_MAX_ISA");
   if (cap == nullptr) {
@@ -344,7 +342,7 @@ TEST(Simd, DispatchPicksTheBestInstructionSetOfThisCpu) {
   EXPECT_EQ(ad::simd_isa(), want);
   restore_cap();
   EXPECT_TRUE(ad::testing::contains(ad::testing::error_of([] { ad::kernels::limit_simd("AVX9"); }),
-                                    "limit_simd: unknown instruction set 'AVX9'; use AVX3, AVX2, SSE4 or SCALAR"));
+                                    "limit_simd: unknown instruction set 'AVX9'; use AVX3, AVX2 or SCALAR"));
 }
 
 }  // namespace
