@@ -16,6 +16,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <type_traits>
 
 #include "adgraph/autodiff/kernels/simd.h"
 #include "adgraph/autodiff/scalar_rules.h"
@@ -29,18 +30,29 @@ using ad::kernels::Act;
 using ad::kernels::Binary;
 using ad::kernels::Unary;
 
-// dst[0..N) = vf(src[0..N)), and sf(src[j]) in the lanes where ok() is false (outside the range
-// Highway's function is documented for), so each element's result depends on its value only.
-template <class D, class T, class VF, class OK, class SF>
-HWY_INLINE void apply1(D d, const T* HWY_RESTRICT src, T* HWY_RESTRICT dst, const VF& vf, const OK& ok, const SF& sf) {
-  const auto x = hn::LoadU(d, src);
-  const auto m = ok(d, x);
-  if (HWY_LIKELY(hn::AllTrue(d, m))) return hn::StoreU(vf(d, x), d, dst);
-  hn::StoreU(vf(d, hn::IfThenElseZero(m, x)), d, dst);
+// f(j) for every lane j where the mask m is false.
+template <class D, class M, class F>
+HWY_INLINE void for_rejected_lanes(D d, M m, const F& f) {
   std::uint8_t bits[8] = {};  // one bit per lane, at most 64 lanes
   hn::StoreMaskBits(d, m, bits);
   for (std::size_t j = 0, N = hn::Lanes(d); j < N; ++j)
-    if (!((bits[j / 8] >> (j % 8)) & 1)) dst[j] = sf(src[j]);
+    if (!((bits[j / 8] >> (j % 8)) & 1)) f(j);
+}
+
+// dst[0..N) = vf(src[0..N)), and sf(src[j]) in the lanes where ok() is false (outside the range
+// Highway's function is documented for), so each element's result depends on its value only.
+// Exact operations pass ok = nullptr: every lane is the vector result.
+template <class D, class T, class VF, class OK, class SF>
+HWY_INLINE void apply1(D d, const T* HWY_RESTRICT src, T* HWY_RESTRICT dst, const VF& vf, const OK& ok, const SF& sf) {
+  const auto x = hn::LoadU(d, src);
+  if constexpr (std::is_null_pointer_v<OK>) {
+    return hn::StoreU(vf(d, x), d, dst);
+  } else {
+    const auto m = ok(d, x);
+    if (HWY_LIKELY(hn::AllTrue(d, m))) return hn::StoreU(vf(d, x), d, dst);
+    hn::StoreU(vf(d, hn::IfThenElseZero(m, x)), d, dst);
+    for_rejected_lanes(d, m, [&](std::size_t j) { dst[j] = sf(src[j]); });
+  }
 }
 
 // out[i] = vf(a[i]) over n elements: full vectors, then the tail through a padded buffer.
@@ -67,11 +79,6 @@ struct Limits {
   static constexpr T trig = T(39000);
 };
 
-template <class D>
-auto all_lanes(D d) {
-  return hn::FirstN(d, hn::Lanes(d));
-}
-
 // rules::sigmoid: e = exp(-|x|); 1 / (1 + e) for x >= 0, e / (1 + e) below.
 template <class D, class V>
 HWY_INLINE V sigmoid_vec(D d, V x) {
@@ -89,21 +96,20 @@ template <class T>
 void unary_impl(Unary op, const T* HWY_RESTRICT a, T* HWY_RESTRICT out, std::size_t n) {
   const hn::ScalableTag<T> d;
   using L = Limits<T>;
-  auto everywhere = [](auto dd, auto) { return all_lanes(dd); };
-  switch (op) {
+  switch (op) {  // exact operations first: no range, no libm
     case Unary::neg:
       return map1(
-          d, a, out, n, [](auto, auto x) { return hn::Neg(x); }, everywhere, [](T x) { return -x; });
+          d, a, out, n, [](auto, auto x) { return hn::Neg(x); }, nullptr, nullptr);
     case Unary::abs:
       return map1(
-          d, a, out, n, [](auto, auto x) { return hn::Abs(x); }, everywhere, [](T x) { return std::abs(x); });
+          d, a, out, n, [](auto, auto x) { return hn::Abs(x); }, nullptr, nullptr);
     case Unary::sqrt:
       return map1(
-          d, a, out, n, [](auto, auto x) { return hn::Sqrt(x); }, everywhere, [](T x) { return std::sqrt(x); });
+          d, a, out, n, [](auto, auto x) { return hn::Sqrt(x); }, nullptr, nullptr);
     case Unary::relu:
       return map1(
-          d, a, out, n, [](auto dd, auto x) { return hn::IfThenElseZero(hn::Gt(x, hn::Zero(dd)), x); }, everywhere,
-          [](T x) { return x > 0 ? x : T(0); });
+          d, a, out, n, [](auto dd, auto x) { return hn::IfThenElseZero(hn::Gt(x, hn::Zero(dd)), x); }, nullptr,
+          nullptr);
     case Unary::exp:
       return map1(
           d, a, out, n, [](auto dd, auto x) { return hn::Exp(dd, x); },
@@ -250,12 +256,6 @@ HWY_INLINE V grad_vec(Act act, D d, V g, V x, V o) {
   return hn::IfThenZeroElse(hn::Eq(g, hn::Zero(d)), hn::Mul(g, dv));
 }
 
-template <class T>
-T grad_scalar(Act act, T g, T x, T o) {
-  const T dv = act == Act::sigmoid ? o * ad::rules::sigmoid(-x) : act == Act::tanh ? T(1) - o * o : T(x > 0);
-  return g == 0 ? T(0) : g * dv;
-}
-
 // g_scalar: g is one element for all (the gradient of a sum).
 template <class T>
 void grad_impl(Act act, const T* g, bool g_scalar, const T* x, const T* o, T* out, std::size_t n) {
@@ -266,9 +266,13 @@ void grad_impl(Act act, const T* g, bool g_scalar, const T* x, const T* o, T* ou
     const auto gv = g_scalar ? hn::Set(d, *gp) : hn::LoadU(d, gp);
     const auto xv = hn::LoadU(d, xp);
     hn::StoreU(grad_vec(act, d, gv, xv, hn::LoadU(d, op)), d, dst);
-    if (act == Act::sigmoid && !hn::AllTrue(d, sigmoid_ok(d, xv)))  // the tails: libm, lane by lane
-      for (std::size_t j = 0; j < N; ++j)
-        if (!(std::abs(xp[j]) <= -Limits<T>::exp_lo)) dst[j] = grad_scalar(act, g_scalar ? *gp : gp[j], xp[j], op[j]);
+    if (act != Act::sigmoid) return;
+    const auto m = sigmoid_ok(d, xv);
+    if (!hn::AllTrue(d, m))  // sigmoid's tails: rules::sigmoid (libm) in those lanes, as the unary kernel
+      for_rejected_lanes(d, m, [&](std::size_t j) {
+        const T gj = g_scalar ? *gp : gp[j];
+        dst[j] = gj == 0 ? T(0) : gj * (op[j] * ad::rules::sigmoid(-xp[j]));
+      });
   };
   std::size_t i = 0;
   for (; i + N <= n; i += N) one(g_scalar ? g : g + i, x + i, o + i, out + i);
@@ -346,15 +350,6 @@ void apply_limit(const std::string& name, const char* from) {
   throw Error(std::string(from) + ": unknown instruction set '" + name + "'; use AVX3, AVX2 or SCALAR");
 }
 
-// The ADGRAPH_MAX_ISA cap, applied before the first kernel runs.
-void init() {
-  static const bool done = [] {
-    if (const char* v = std::getenv("ADGRAPH_MAX_ISA")) apply_limit(v, "ADGRAPH_MAX_ISA");
-    return true;
-  }();
-  (void)done;
-}
-
 template <class T>
 void unary_contiguous(Unary op, const T* a, T* out, std::int64_t n) {
   for_chunks(n, [&](std::int64_t b, std::int64_t e) {
@@ -386,7 +381,7 @@ void gather(const T* a, std::int64_t sa, std::int64_t n, T* dst) {
 
 template <class T>
 void unary(Unary op, const T* a, std::int64_t sa, T* out, std::int64_t n) {
-  init();
+  apply_isa_cap();
   if (sa == 1) return unary_contiguous(op, a, out, n);
   T buf[kGather];
   for (std::int64_t i = 0; i < n; i += kGather) {
@@ -398,7 +393,7 @@ void unary(Unary op, const T* a, std::int64_t sa, T* out, std::int64_t n) {
 
 template <class T>
 void binary(Binary op, const T* a, std::int64_t sa, const T* b, std::int64_t sb, T* out, std::int64_t n) {
-  init();
+  apply_isa_cap();
   if ((sa == 1 || sa == 0) && (sb == 1 || sb == 0) && !(sa == 0 && sb == 0))
     return binary_mode(op, sa == 0 ? 2 : sb == 0 ? 1 : 0, a, b, out, n);
   T x[kGather], y[kGather];
@@ -412,7 +407,7 @@ void binary(Binary op, const T* a, std::int64_t sa, const T* b, std::int64_t sb,
 
 template <class T>
 void activation_grad(Act act, const T* g, bool g_scalar, const T* x, const T* o, T* out, std::int64_t n) {
-  init();
+  apply_isa_cap();
   for_chunks(n, [&](std::int64_t s, std::int64_t e) {
     const T* gp = g_scalar ? g : g + s;
     const auto len = static_cast<std::size_t>(e - s);
@@ -425,7 +420,7 @@ void activation_grad(Act act, const T* g, bool g_scalar, const T* x, const T* o,
 
 template <class T>
 double sum(const T* a, std::int64_t n) {
-  init();
+  apply_isa_cap();
   const std::int64_t blocks = (n + kSumBlock - 1) / kSumBlock;
   auto block = [&](std::int64_t k) {
     const std::size_t len = static_cast<std::size_t>(std::min(kSumBlock, n - k * kSumBlock));
@@ -453,13 +448,21 @@ template void activation_grad<double>(Act, const double*, bool, const double*, c
 template double sum<float>(const float*, std::int64_t);
 template double sum<double>(const double*, std::int64_t);
 
+void apply_isa_cap() {
+  static const bool done = [] {
+    if (const char* v = std::getenv("ADGRAPH_MAX_ISA")) apply_limit(v, "ADGRAPH_MAX_ISA");
+    return true;
+  }();
+  (void)done;
+}
+
 std::string simd_target() {
-  init();
+  apply_isa_cap();
   return HWY_DYNAMIC_DISPATCH(adsimd::TargetName)();
 }
 
 void limit_simd(const std::string& name) {
-  init();
+  apply_isa_cap();
   apply_limit(name, "limit_simd");
 }
 

@@ -44,6 +44,10 @@ double sum(const T* a, std::int64_t n);
 // The instruction set the kernels run on: "AVX3" (AVX-512), "AVX2" or "SCALAR".
 std::string simd_target();
 
+// Applies the ADGRAPH_MAX_ISA cap once, before the first kernel of any Highway file runs (every
+// kernel entry point calls it; a cheap check after the first time).
+void apply_isa_cap();
+
 // Caps the instruction set at `name` (one of the above, as the ADGRAPH_MAX_ISA environment
 // variable does at start-up); an empty name lifts the cap. Throws an ad::Error for another name.
 void limit_simd(const std::string& name);

@@ -155,6 +155,7 @@ HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
 #include "adgraph/autodiff/kernels/parallel.h"
+#include "adgraph/autodiff/kernels/simd.h"
 
 namespace adstep {
 HWY_EXPORT(AdamF32);
@@ -171,6 +172,7 @@ namespace ad::kernels {
 #define ADGRAPH_STEP_KERNEL(name, Args, F32, F64)                                    \
   template <class T>                                                                 \
   void name(const Args<T>& a) {                                                      \
+    apply_isa_cap();                                                                 \
     for_chunks(a.n, [&](std::int64_t b, std::int64_t e) {                            \
       const auto sb = static_cast<std::size_t>(b), se = static_cast<std::size_t>(e); \
       if constexpr (sizeof(T) == 4)                                                  \
