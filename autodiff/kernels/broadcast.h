@@ -3,7 +3,9 @@
 // dims). The body sees one innermost row at a time: body(out_offset, offsets, len, inner_strides).
 #include <algorithm>
 #include <array>
+#include <cstddef>
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 #include "adgraph/autodiff/kernels/parallel.h"
@@ -143,13 +145,22 @@ void map1_strided(const T* a, const Shape& sa, const Shape& sta, T* out, F f) {
 }
 
 // Reduction of `in` (shape si, strides sti) into the contiguous `out` (shape so_keep: si with
-// reduced dims set to 1); out must be pre-filled with the identity of `acc`.
-template <class T, class F>
-void reduce_into(const T* in, const Shape& si, const Shape& sti, T* out, const Shape& so_keep, F acc) {
+// reduced dims set to 1); out must be pre-filled with the identity of `acc`. When given,
+// row(x, len) reduces a contiguous row that goes into one output element (sum's vectorized
+// kernel); the other rows go element by element through acc.
+template <class T, class F, class Row = std::nullptr_t>
+void reduce_into(const T* in, const Shape& si, const Shape& sti, T* out, const Shape& so_keep, F acc,
+                 Row row = nullptr) {
   broadcast_rows<2>(si, {sti, broadcast_strides(so_keep, si)},
                     [&](std::int64_t, const auto& base, std::int64_t len, const auto& st) {
                       if (st[1] == 0) {
                         T r = out[base[1]];
+                        if constexpr (!std::is_null_pointer_v<Row>) {
+                          if (st[0] == 1) {
+                            out[base[1]] = acc(r, static_cast<T>(row(in + base[0], len)));
+                            return;
+                          }
+                        }
                         for (std::int64_t j = 0; j < len; ++j) r = acc(r, in[base[0] + j * st[0]]);
                         out[base[1]] = r;
                       } else {

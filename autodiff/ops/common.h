@@ -91,14 +91,24 @@ inline std::int64_t int_mul(std::int64_t x, std::int64_t y, bool& ok) {
   return r;
 }
 
+// A binary op's operands in their promoted dtype, and its output of the broadcast shape.
+struct BinaryOperands {
+  Dtype dt;
+  Tensor a, b, out;
+};
+inline BinaryOperands binary_operands(const Tensor& a_in, const Tensor& b_in, const char* op) {
+  const Dtype dt = promote_types(a_in.dtype(), b_in.dtype());
+  Tensor a = as_dtype(a_in, dt), b = as_dtype(b_in, dt);
+  Tensor out = empty_for(broadcast_shapes(a.shape(), b.shape(), op), dt, op);
+  return {dt, std::move(a), std::move(b), std::move(out)};
+}
+
 // out = k(a, b) with broadcasting and type promotion, by the vectorized kernel k on floating
 // operands. With kIntegers, Int64 operands (add, sub, mul of indices) give an Int64 result,
 // computed by int_f (the kernels are floating only).
 template <bool kIntegers = false, class F = std::nullptr_t>
 Tensor map_binary(const Tensor& a_in, const Tensor& b_in, const char* op, kernels::Binary k, F int_f = nullptr) {
-  const Dtype dt = promote_types(a_in.dtype(), b_in.dtype());
-  const Tensor a = as_dtype(a_in, dt), b = as_dtype(b_in, dt);
-  Tensor out = empty_for(broadcast_shapes(a.shape(), b.shape(), op), dt, op);
+  auto [dt, a, b, out] = binary_operands(a_in, b_in, op);
   auto run = [&]<class T>() {
     const T *pa = a.strided_data_ptr<T>(), *pb = b.strided_data_ptr<T>();
     if constexpr (std::is_floating_point_v<T>) {
@@ -120,9 +130,7 @@ Tensor map_binary(const Tensor& a_in, const Tensor& b_in, const char* op, kernel
 // out = f(a, b) with broadcasting and type promotion (floating), for the ops without a kernel.
 template <class F>
 Tensor map_binary_f(const Tensor& a_in, const Tensor& b_in, const char* op, F f) {
-  const Dtype dt = promote_types(a_in.dtype(), b_in.dtype());
-  const Tensor a = as_dtype(a_in, dt), b = as_dtype(b_in, dt);
-  Tensor out = empty_for(broadcast_shapes(a.shape(), b.shape(), op), dt, op);
+  auto [dt, a, b, out] = binary_operands(a_in, b_in, op);
   dispatch_float(dt, op, [&]<class T>() {
     kernels::map2(a.strided_data_ptr<T>(), a.shape(), a.strides(), b.strided_data_ptr<T>(), b.shape(), b.strides(),
                   out.data_ptr<T>(), out.shape(), [&](T x, T y) { return static_cast<T>(f(x, y)); });

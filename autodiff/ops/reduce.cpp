@@ -57,19 +57,10 @@ Tensor sum_kernel(const Tensor& a, const Reduction& r, double scale, const char*
       dst[0] = static_cast<T>(kernels::sum(ac.data_ptr<T>(), ac.numel()) * scale);
       return;
     }
-    // Rows along the reduced innermost dim go through the same summation kernel; other rows
-    // add elementwise into their outputs.
-    kernels::broadcast_rows<2>(a.shape(), {a.strides(), broadcast_strides(r.keep_shape, a.shape())},
-                               [&](std::int64_t, const auto& base, std::int64_t len, const auto& st) {
-                                 T* o = dst + base[1];
-                                 const T* x = src + base[0];
-                                 if (st[1] == 0 && st[0] == 1)
-                                   *o = static_cast<T>(*o + kernels::sum(x, len));
-                                 else if (st[1] == 0)
-                                   for (std::int64_t j = 0; j < len; ++j) *o += x[j * st[0]];
-                                 else
-                                   for (std::int64_t j = 0; j < len; ++j) o[j] += x[j * st[0]];
-                               });
+    // rows along a contiguous reduced innermost dim go through the same summation kernel
+    kernels::reduce_into(
+        src, a.shape(), a.strides(), dst, r.keep_shape, [](T x, T y) { return x + y; },
+        [](const T* x, std::int64_t len) { return kernels::sum(x, len); });
     if (scale != 1.0)
       for (std::int64_t i = 0, n = out.numel(); i < n; ++i) dst[i] = static_cast<T>(dst[i] * scale);
   });
