@@ -1,4 +1,5 @@
-// The thread-local scalar tape behind ad::Var: chunked statement records, reset/epochs and the reverse sweep.
+// The thread-local scalar tape behind ad::Var: chunked statement arguments, counts, reset/epochs and
+// the reverse sweep.
 #include "adgraph/autodiff/scalar.h"
 
 #include <algorithm>
@@ -44,7 +45,7 @@ class Tape {
   Tape& operator=(const Tape&) = delete;
   ~Tape() { tl_cursor = {}; }
 
-  void grow(std::size_t args);
+  void grow();
   void grow_counts();
   void reset();
   void release_memory();
@@ -80,10 +81,9 @@ void Tape::start_generation() {
   swept_ = 0;
 }
 
-void Tape::grow(std::size_t args) {
-  if (args > kChunkArgs)
-    throw Error("ad::Var: an expression of " + std::to_string(args) +
-                " arguments does not fit a tape chunk; assign parts of it to Vars first");
+static_assert(kChunkArgs > scalar_detail::kMaxArgs, "a chunk holds the largest statement");
+
+void Tape::grow() {
   if (in_use_ == 0) {
     if (chunks_.empty()) chunks_.emplace_back();
     in_use_ = 1;
@@ -186,7 +186,7 @@ void Tape::backward(std::uint32_t out) {
 
 namespace scalar_detail {
 
-void grow_tape(std::size_t args) { tl_tape.grow(args); }
+void grow_tape() { tl_tape.grow(); }
 void grow_counts() { tl_tape.grow_counts(); }
 
 void throw_stale(const char* what) {

@@ -43,6 +43,7 @@ struct Arg {
   std::uint32_t index;  // the argument's statement
   std::uint32_t unused;
 };
+inline constexpr std::size_t kMaxArgs = 4096;  // per statement; a tape chunk holds far more
 
 // The hot part of the current thread's tape: where the next statement goes. constinit, so
 // reaching it costs a plain thread-local access (no lazy-initialisation guard). The memory it
@@ -57,15 +58,16 @@ struct TapeCursor {
 };
 inline constinit thread_local TapeCursor tl_cursor{};
 
-void grow_tape(std::size_t args);  // a new chunk with room for `args` (and the tape on first use)
-void grow_counts();                // room for more statements
+void grow_tape();    // a new chunk, which holds any statement (and the tape itself on first use)
+void grow_counts();  // room for more statements
 [[noreturn]] void throw_stale(const char* what);
 
-// Room for a statement of up to n arguments: where its first Arg goes.
+// Room for a statement of up to n arguments: where its first Arg goes. A chunk is left when no
+// more than n Args remain, which also covers the tape not started yet (next == end == null).
 inline Arg* reserve(std::size_t n) {
   TapeCursor& c = tl_cursor;
-  if (static_cast<std::size_t>(c.end - c.next) < n || c.next == nullptr) [[unlikely]] {
-    grow_tape(n);
+  if (static_cast<std::size_t>(c.end - c.next) <= n) [[unlikely]] {
+    grow_tape();
   }
   return c.next;
 }
@@ -236,10 +238,11 @@ std::ostream& operator<<(std::ostream& os, const Var& x);  // Var(3.5, grad=1)
 
 inline Var::Var(double v) : value_(v), index_(scalar_detail::push_leaf()), epoch_(scalar_detail::tl_cursor.epoch) {}
 
-// The arguments are written straight into the tape, then the header closes the statement.
+// The arguments are written straight into the tape, then commit() records their count.
 template <VarExpr E>
 requires(!std::is_same_v<std::remove_cvref_t<E>, Var>) inline Var::Var(const E& e) : value_(e.value()) {
-  static_assert(E::kArgs <= 4096, "an expression of more than 4096 Vars: assign parts of it to Vars first");
+  static_assert(E::kArgs <= scalar_detail::kMaxArgs,
+                "an expression of more than 4096 Vars: assign parts of it to Vars first");
   scalar_detail::Arg* out = scalar_detail::reserve(E::kArgs);
   e.collect(1.0, out);
   index_ = scalar_detail::commit(out);
@@ -314,7 +317,7 @@ auto operator-(const A& x) {
 }
 template <VarExpr A>
 auto operator+(const A& x) {
-  return scalar_detail::unary(x, x.value(), 1.0);
+  return x;
 }
 
 template <VarExpr E>
