@@ -1,4 +1,5 @@
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -84,7 +85,8 @@ TEST(Dot, InputsAndConstantsAreDistinguishedFromParameters) {
 
 TEST(Dot, WritesAtomicallyAndRendersWhenDotIsInstalled) {
   JGraph g;
-  const auto dir = std::filesystem::temp_directory_path() / "ad_dot_test";
+  // one directory per process: CTest runs this test in several processes at once (the capped reruns)
+  const auto dir = std::filesystem::temp_directory_path() / ("ad_dot_test_" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   const std::string path = (dir / "j.dot").string();
   ad::write_dot(path, g.J, {.title = "J = 3(a + bc)"});
@@ -104,6 +106,7 @@ TEST(Dot, WritesAtomicallyAndRendersWhenDotIsInstalled) {
     EXPECT_FALSE(ad::render_svg(path, (dir / "never.svg").string()));
   }
   EXPECT_THROW(ad::write_dot((dir / "no/such/dir/x.dot").string(), g.J), ad::Error);
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
