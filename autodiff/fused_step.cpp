@@ -14,9 +14,9 @@ bool same_layout(const Tensor& p, const Tensor& t) {
   return t.defined() && t.shape() == p.shape() && t.dtype() == p.dtype() && t.is_contiguous();
 }
 
-// The checks every fused update makes: `written` (the parameter first) and `read` share the
-// parameter's shape, floating dtype and a contiguous layout, no two share storage, and nothing
-// written is recorded.
+// The checks every fused update makes: the tensors in `written` (the parameter first) and the
+// gradient share the parameter's shape, floating dtype and a contiguous layout, no two share
+// storage, and none is written while recording.
 void check_step(const char* op, const std::vector<const Tensor*>& written, const Tensor& grad) {
   const Tensor& p = *written.front();
   if (!p.defined()) throw Error(std::string(op) + ": the parameter is an undefined tensor");
