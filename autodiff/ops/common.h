@@ -108,7 +108,10 @@ inline BinaryOperands binary_operands(const Tensor& a_in, const Tensor& b_in, co
 // computed by int_f (the kernels are floating only).
 template <bool kIntegers = false, class F = std::nullptr_t>
 Tensor map_binary(const Tensor& a_in, const Tensor& b_in, const char* op, kernels::Binary k, F int_f = nullptr) {
-  auto [dt, a, b, out] = binary_operands(a_in, b_in, op);
+  BinaryOperands ops = binary_operands(a_in, b_in, op);  // named members: clang 14 captures no bindings
+  const Dtype dt = ops.dt;
+  const Tensor &a = ops.a, &b = ops.b;
+  Tensor& out = ops.out;
   auto run = [&]<class T>() {
     const T *pa = a.strided_data_ptr<T>(), *pb = b.strided_data_ptr<T>();
     if constexpr (std::is_floating_point_v<T>) {
@@ -130,7 +133,10 @@ Tensor map_binary(const Tensor& a_in, const Tensor& b_in, const char* op, kernel
 // out = f(a, b) with broadcasting and type promotion (floating), for the ops without a kernel.
 template <class F>
 Tensor map_binary_f(const Tensor& a_in, const Tensor& b_in, const char* op, F f) {
-  auto [dt, a, b, out] = binary_operands(a_in, b_in, op);
+  BinaryOperands ops = binary_operands(a_in, b_in, op);  // named members: clang 14 captures no bindings
+  const Dtype dt = ops.dt;
+  const Tensor &a = ops.a, &b = ops.b;
+  Tensor& out = ops.out;
   dispatch_float(dt, op, [&]<class T>() {
     kernels::map2(a.strided_data_ptr<T>(), a.shape(), a.strides(), b.strided_data_ptr<T>(), b.shape(), b.strides(),
                   out.data_ptr<T>(), out.shape(), [&](T x, T y) { return static_cast<T>(f(x, y)); });
