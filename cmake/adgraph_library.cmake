@@ -54,6 +54,9 @@ function(adgraph_library name)
     set(private ${L_PRIVATE})
   endif()
   target_link_libraries(${t} PUBLIC ${L_PUBLIC} PRIVATE $<BUILD_INTERFACE:adgraph_warnings> ${private})
+  if(ADGRAPH_FUZZ)
+    target_compile_options(${t} PRIVATE -fsanitize=fuzzer-no-link)  # coverage feedback for libFuzzer
+  endif()
   set_target_properties(${t} PROPERTIES ADGRAPH_FOLDER ${CMAKE_CURRENT_SOURCE_DIR}
     ADGRAPH_PRIVATE_HEADERS "${L_PRIVATE_HEADERS}")
   set_property(GLOBAL APPEND PROPERTY ADGRAPH_LIBRARIES ${t})

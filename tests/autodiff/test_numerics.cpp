@@ -713,7 +713,9 @@ TEST(NumericsReductions, EveryReductionTakesOneDimOrAListWithKeepdim) {
       {"std", [](const Tensor& a, const ad::Dims& d, bool k) { return ad::std(a, d, 1, k); }},
       {"norm", [](const Tensor& a, const ad::Dims& d, bool k) { return ad::norm(a, 2.0, d, k); }},
   };
-  for (const auto& [name, r] : reductions) {
+  for (const auto& entry : reductions) {
+    const auto& name = entry.first;  // named, not bound: clang 14 captures no bindings in a lambda
+    const auto& r = entry.second;
     SCOPED_TRACE(name);
     EXPECT_EQ(r(x, 1, false).shape(), (Shape{2}));  // one dim, as an int
     EXPECT_EQ(r(x, -1, true).shape(), (Shape{2, 1}));

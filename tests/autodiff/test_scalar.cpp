@@ -185,7 +185,8 @@ std::vector<BinaryCase> binary_cases() {
 TEST_F(ScalarTest, BinaryOpsMatchHandFormulasAndCentralDifferences) {
   const std::vector<std::pair<double, double>> points = {{1.5, 2.0}, {0.3, -1.2}, {4.0, 0.5}};
   for (const BinaryCase& c : binary_cases()) {
-    for (auto [x0, y0] : points) {
+    for (const auto& point : points) {
+      const double x0 = point.first, y0 = point.second;  // named, not bound: clang 14 captures no bindings
       SCOPED_TRACE(c.name + " at (" + std::to_string(x0) + ", " + std::to_string(y0) + ")");
       ad::ScalarTapeScope scope;
       Var x = x0;
