@@ -234,6 +234,28 @@ double sum_impl(const T* HWY_RESTRICT a, std::size_t n) {
   return r;
 }
 
+// The largest of n elements, NaN when any is NaN; -inf for none.
+template <class T>
+T max_impl(const T* HWY_RESTRICT a, std::size_t n) {
+  const hn::ScalableTag<T> d;
+  const std::size_t N = hn::Lanes(d);
+  const T lowest = -std::numeric_limits<T>::infinity();
+  auto m = hn::Set(d, lowest), nan = hn::Zero(d);
+  std::size_t i = 0;
+  for (; i + N <= n; i += N) {
+    const auto x = hn::LoadU(d, a + i);
+    nan = hn::Or(nan, hn::VecFromMask(d, hn::Not(hn::Eq(x, x))));  // Eq is ordered: false for NaN
+    m = hn::Max(m, x);
+  }
+  bool any_nan = !hn::AllFalse(d, hn::MaskFromVec(nan));
+  T r = n >= N ? hn::GetLane(hn::MaxOfLanes(d, m)) : lowest;
+  for (; i < n; ++i) {
+    any_nan = any_nan || a[i] != a[i];
+    r = a[i] > r ? a[i] : r;
+  }
+  return any_nan ? std::numeric_limits<T>::quiet_NaN() : r;
+}
+
 // out = mul_grad(g, d) with d the activation's derivative from its input x and output o:
 // sigmoid o * sigmoid(-x), tanh 1 - o * o, relu [x > 0]; the same operations, in the same order,
 // as the composite rules in ops/activation.cpp, so the bits agree.
@@ -303,6 +325,8 @@ void GradF32(Act act, const float* g, bool gs, const float* x, const float* o, f
 void GradF64(Act act, const double* g, bool gs, const double* x, const double* o, double* out, std::size_t n) {
   grad_impl(act, g, gs, x, o, out, n);
 }
+float MaxF32(const float* a, std::size_t n) { return max_impl(a, n); }
+double MaxF64(const double* a, std::size_t n) { return max_impl(a, n); }
 double SumF32(const float* a, std::size_t n) { return sum_impl(a, n); }
 double SumF64(const double* a, std::size_t n) { return sum_impl(a, n); }
 const char* TargetName() { return hwy::TargetName(HWY_TARGET); }
@@ -328,6 +352,8 @@ HWY_EXPORT(GradF32);
 HWY_EXPORT(GradF64);
 HWY_EXPORT(SumF32);
 HWY_EXPORT(SumF64);
+HWY_EXPORT(MaxF32);
+HWY_EXPORT(MaxF64);
 HWY_EXPORT(TargetName);
 }  // namespace adsimd
 
@@ -439,6 +465,15 @@ double sum(const T* a, std::int64_t n) {
   return r;
 }
 
+template <class T>
+T max(const T* a, std::int64_t n) {
+  apply_isa_cap();
+  if constexpr (sizeof(T) == 4)
+    return HWY_DYNAMIC_DISPATCH(adsimd::MaxF32)(a, static_cast<std::size_t>(n));
+  else
+    return HWY_DYNAMIC_DISPATCH(adsimd::MaxF64)(a, static_cast<std::size_t>(n));
+}
+
 template void unary<float>(Unary, const float*, std::int64_t, float*, std::int64_t);
 template void unary<double>(Unary, const double*, std::int64_t, double*, std::int64_t);
 template void binary<float>(Binary, const float*, std::int64_t, const float*, std::int64_t, float*, std::int64_t);
@@ -447,6 +482,8 @@ template void activation_grad<float>(Act, const float*, bool, const float*, cons
 template void activation_grad<double>(Act, const double*, bool, const double*, const double*, double*, std::int64_t);
 template double sum<float>(const float*, std::int64_t);
 template double sum<double>(const double*, std::int64_t);
+template float max<float>(const float*, std::int64_t);
+template double max<double>(const double*, std::int64_t);
 
 void apply_isa_cap() {
   static const bool done = [] {

@@ -41,6 +41,11 @@ void activation_grad(Act act, const T* g, bool g_scalar, const T* x, const T* o,
 template <class T>
 double sum(const T* a, std::int64_t n);
 
+// The largest of n contiguous elements on the calling thread; NaN when any is NaN, -inf when
+// n is 0. Of a +0 and a -0, either may come out.
+template <class T>
+T max(const T* a, std::int64_t n);
+
 // The instruction set the kernels run on: "AVX3" (AVX-512), "AVX2" or "SCALAR".
 std::string simd_target();
 

@@ -1,4 +1,8 @@
-// logsumexp, softmax, log_softmax: computed around the max, so extreme logits stay finite.
+// logsumexp, softmax, log_softmax: computed around the max, so extreme logits stay finite. Over
+// the last dim of a contiguous tensor the forward runs row by row (kernels/softmax.h), with the
+// same bits as the composite ops it replaces.
+#include "adgraph/autodiff/kernels/softmax.h"
+
 #include <cmath>
 
 #include "adgraph/autodiff/grad_mode.h"
@@ -28,6 +32,33 @@ Shape keep_shape(const Tensor& a, const Shape& dims) {
   return k;
 }
 
+// The rows kernel applies when a is contiguous, not empty, and the reduction keeps every dim but
+// the last (reducing a dim of size 1 changes nothing): a is then [rows, n] in memory.
+bool by_rows(const Tensor& a, const Shape& keep) {
+  if (a.dim() == 0 || a.numel() == 0 || !a.is_contiguous()) return false;
+  for (std::int64_t i = 0; i + 1 < a.dim(); ++i)
+    if (keep[static_cast<std::size_t>(i)] != a.size(i)) return false;
+  return keep.back() == 1;
+}
+
+// softmax_rows into a fresh tensor of shape `shape`.
+Tensor rows_kernel(const Tensor& a, kernels::RowOp op, const Shape& shape) {
+  Tensor out = empty(shape, dtype(a.dtype()));
+  const std::int64_t n = a.size(-1);
+  dispatch_float(a.dtype(), "softmax",
+                 [&]<class T>() { kernels::softmax_rows(op, a.data_ptr<T>(), out.data_ptr<T>(), a.numel() / n, n); });
+  return out;
+}
+
+// The shape of a reduction over `dims` without keepdim: the reduced dims dropped.
+Shape dropped_shape(const Tensor& a, const Shape& dims) {
+  const std::vector<bool> mask = dim_mask(dims, a.dim(), "logsumexp");
+  Shape s;
+  for (std::size_t i = 0; i < mask.size(); ++i)
+    if (!(dims.empty() || mask[i])) s.push_back(a.shape()[i]);
+  return s;
+}
+
 }  // namespace
 
 // d logsumexp(a) = g * exp(a - logsumexp(a))
@@ -36,7 +67,9 @@ Tensor logsumexp(const Tensor& a, const Dims& dims, bool keepdim) {
   const Shape keep = keep_shape(a, dims), in = a.shape();                       // checks the dims first
   if (a.dim() == 0) return reshape(logsumexp(reshape(a, {1}), {}, false), {});  // a scalar is one-element 1-D
   Tensor out;
-  {
+  if (by_rows(a, keep)) {
+    out = rows_kernel(a, kernels::RowOp::logsumexp, keepdim ? keep : dropped_shape(a, dims));
+  } else {
     NoGradGuard ng;
     const Tensor m = safe_max(a, dims, keep);
     out = log(sum(exp(a - m), dims, true)) + m;
@@ -57,7 +90,9 @@ Tensor log_softmax(const Tensor& a, std::int64_t dim) {
   const std::int64_t d = wrap_dim_scalar(dim, a.dim(), "log_softmax");
   if (a.dim() == 0) return reshape(log_softmax(reshape(a, {1}), 0), {});
   Tensor out;
-  {
+  if (d == a.dim() - 1 && by_rows(a, keep_shape(a, {d}))) {
+    out = rows_kernel(a, kernels::RowOp::log_softmax, a.shape());
+  } else {
     NoGradGuard ng;
     out = (a - logsumexp(a, {d}, true)).detach();
   }
@@ -72,7 +107,9 @@ Tensor softmax(const Tensor& a, std::int64_t dim) {
   const std::int64_t d = wrap_dim_scalar(dim, a.dim(), "softmax");
   if (a.dim() == 0) return reshape(softmax(reshape(a, {1}), 0), {});
   Tensor out;
-  {
+  if (d == a.dim() - 1 && by_rows(a, keep_shape(a, {d}))) {
+    out = rows_kernel(a, kernels::RowOp::softmax, a.shape());
+  } else {
     NoGradGuard ng;
     out = exp(a - logsumexp(a, {d}, true)).detach();
   }

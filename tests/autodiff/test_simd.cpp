@@ -283,6 +283,29 @@ TEST(Simd, FusedActivationBackwardEqualsTheCompositeRuleBitForBit) {
   }
 }
 
+// The vector max: the scalar loop's value at every length (full vectors and tails), NaN when
+// any element is NaN wherever it sits, -inf for no elements.
+TEST(Simd, MaxIsTheLargestElementAndNaNWhenAnyIsNaNOnEveryIsa) {
+  for (const std::string& isa : isas_here()) {
+    IsaCap cap(isa);
+    std::vector<double> v;
+    for (int i = 0; i < 70; ++i) v.push_back(std::sin(1.7 * i) * 100.0 - (i == 37 ? 0.0 : 1e3 * (i % 3 == 0)));
+    const std::vector<float> f(v.begin(), v.end());
+    for (std::size_t n = 1; n <= v.size(); ++n) {
+      double want = -std::numeric_limits<double>::infinity();
+      for (std::size_t i = 0; i < n; ++i) want = std::max(want, v[i]);
+      EXPECT_EQ(ad::kernels::max(v.data(), static_cast<std::int64_t>(n)), want) << isa << " n = " << n;
+      EXPECT_EQ(ad::kernels::max(f.data(), static_cast<std::int64_t>(n)), static_cast<float>(want)) << isa;
+      for (std::size_t at : {std::size_t{0}, n / 2, n - 1}) {  // in a full vector or in the tail
+        std::vector<double> w(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(n));
+        w[at] = std::numeric_limits<double>::quiet_NaN();
+        EXPECT_TRUE(std::isnan(ad::kernels::max(w.data(), static_cast<std::int64_t>(n)))) << isa << " n = " << n;
+      }
+    }
+    EXPECT_EQ(ad::kernels::max(v.data(), 0), -std::numeric_limits<double>::infinity());
+  }
+}
+
 // 10^7 float32 values of 0.1: a float loop drifts by 9% (the running sum's ulp outgrows 0.1);
 // the kernel's blocks in double are within float rounding of the float64 sum.
 TEST(Simd, Float32SumOf1e7ElementsDoesNotDriftAsANaiveLoopDoes) {

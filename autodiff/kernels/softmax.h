@@ -1,0 +1,19 @@
+#pragma once
+// Softmax, log-softmax and logsumexp over the rows of a contiguous [rows, n] array: each row in
+// one go while it sits in cache, the rows shared among the threads. Not part of the public API.
+//
+// Each element goes through the same kernels, in the same order, as the composite ops they
+// replace (ops/softmax.cpp): m = max(row) (0 when not finite), lse = log(sum(exp(row - m))) + m,
+// softmax = exp(row - lse), log_softmax = row - lse. So the results are the same bits, on any
+// thread count (the vector max may differ from amax in the sign of a zero, which changes none).
+#include <cstdint>
+
+namespace ad::kernels {
+
+enum class RowOp : std::uint8_t { softmax, log_softmax, logsumexp };
+
+// out: rows * n elements (softmax, log_softmax) or rows (logsumexp); rows, n >= 1.
+template <class T>
+void softmax_rows(RowOp op, const T* in, T* out, std::int64_t rows, std::int64_t n);
+
+}  // namespace ad::kernels
