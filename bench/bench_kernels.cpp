@@ -29,7 +29,8 @@ int main(int argc, char** argv) {
                       {bench::Kernel::exp, "exp(a), 1e6 f32"},
                       {bench::Kernel::tanh, "tanh(a), 1e6 f32"},
                       {bench::Kernel::sum, "a.sum(), 1e7 f32"},
-                      {bench::Kernel::log_softmax, "log_softmax(a, -1), 1000 x 1000 f32"}};
+                      {bench::Kernel::log_softmax, "log_softmax(a, -1), 1000 x 1000 f32"},
+                      {bench::Kernel::column_sum, "sum(a, 0), 1000 x 1000 f32"}};
   std::printf("%-40s %7s %9s %9s %7s\n", "workload", "threads", "ours", "libtorch", "ratio");
   for (const Row& row : rows) {
     for (int threads : {1, 2}) {

@@ -12,6 +12,7 @@ enum class Kernel {
   tanh,           // tanh(a) forward, 10^6 float32
   sum,            // a.sum() of 10^7 float32 in [0, 1): the value shows the summation's accuracy
   log_softmax,    // log_softmax over the rows of a viewed as [1000, 1000], forward, 10^6 float32
+  column_sum,     // a viewed as [1000, 1000] summed over dim 0 (a bias gradient), 10^6 float32
 };
 constexpr std::int64_t kElements = 1'000'000;
 constexpr std::int64_t kSumElements = 10'000'000;

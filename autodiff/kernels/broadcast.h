@@ -170,4 +170,57 @@ void reduce_into(const T* in, const Shape& si, const Shape& sti, T* out, const S
                     });
 }
 
+// reduce_into for the two layouts most reductions have, shared among threads by output
+// elements: `in` contiguous with the reduced dims last ([rows, len] -> rows: sum(x, -1), softmax's
+// max) or first ([len, cols] -> cols: a bias gradient). Each output element is reduced in memory
+// order, so the result does not depend on the thread count; with reduced dims last, row() (when
+// given) reduces the whole row of len elements at once. Other layouts go to reduce_into. acc and
+// row must not throw and may run on several threads at once.
+template <class T, class F, class Row = std::nullptr_t>
+void reduce_into_threaded(const T* in, const Shape& si, const Shape& sti, T* out, const Shape& so_keep, F acc,
+                          Row row = nullptr) {
+  const std::size_t rank = si.size();
+  const std::int64_t n = numel_of(si), kept = numel_of(so_keep);
+  std::size_t first = rank, last = 0;  // the first and last dims reduced with a size above 1
+  for (std::size_t i = 0; i < rank; ++i)
+    if (so_keep[i] != si[i]) {
+      first = std::min(first, i);
+      last = i;
+    }
+  auto only_ones = [&](std::size_t b, std::size_t e) {  // so_keep[b, e) all 1
+    for (std::size_t i = b; i < e; ++i)
+      if (so_keep[i] != 1) return false;
+    return true;
+  };
+  if (n == 0 || kept <= 1 || first == rank || !is_contiguous_layout(si, sti))
+    return reduce_into(in, si, sti, out, so_keep, acc, row);
+  const std::int64_t len = n / kept;
+  if (only_ones(first, rank)) {  // [rows, len]
+    for_items(kept, len, [&](std::int64_t b, std::int64_t e) {
+      for (std::int64_t r = b; r < e; ++r) {
+        const T* x = in + r * len;
+        if constexpr (!std::is_null_pointer_v<Row>) {
+          out[r] = acc(out[r], static_cast<T>(row(x, len)));
+        } else {
+          T v = out[r];
+          for (std::int64_t j = 0; j < len; ++j) v = acc(v, x[j]);
+          out[r] = v;
+        }
+      }
+    });
+  } else if (only_ones(0, last + 1)) {  // [len, cols]
+    // each thread one range of whole 64-column groups: it streams its part of every row and
+    // writes cache lines no other thread writes
+    constexpr std::int64_t kCols = 64;
+    const std::int64_t cols = kept, groups = (cols + kCols - 1) / kCols;
+    for_ranges(groups, kCols * len, [&](std::int64_t gb, std::int64_t ge) {
+      const std::int64_t b = gb * kCols, e = std::min(cols, ge * kCols);
+      for (std::int64_t i = 0; i < len; ++i)
+        for (std::int64_t c = b; c < e; ++c) out[c] = acc(out[c], in[i * cols + c]);
+    });
+  } else {
+    reduce_into(in, si, sti, out, so_keep, acc, row);
+  }
+}
+
 }  // namespace ad::kernels

@@ -58,7 +58,7 @@ Tensor sum_kernel(const Tensor& a, const Reduction& r, double scale, const char*
       return;
     }
     // rows along a contiguous reduced innermost dim go through the same summation kernel
-    kernels::reduce_into(
+    kernels::reduce_into_threaded(
         src, a.shape(), a.strides(), dst, r.keep_shape, [](T x, T y) { return x + y; },
         [](const T* x, std::int64_t len) { return kernels::sum(x, len); });
     if (scale != 1.0)
@@ -92,9 +92,16 @@ Tensor extremum(const Tensor& a, const Shape& dims, bool keepdim, bool is_max) {
   const double init = is_max ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity();
   Tensor out = full(r.out_shape, init, dtype(a.dtype()));
   dispatch_float(a.dtype(), name, [&]<class T>() {
-    auto pick =
-        is_max ? +[](T x, T y) { return y > x || y != y ? y : x; } : +[](T x, T y) { return y < x || y != y ? y : x; };
-    kernels::reduce_into(a.strided_data_ptr<T>(), a.shape(), a.strides(), out.data_ptr<T>(), r.keep_shape, pick);
+    // the larger (smaller) one, NaN wins; two lambdas rather than one function pointer, so the
+    // loops inline the comparison
+    const T* src = a.strided_data_ptr<T>();
+    T* dst = out.data_ptr<T>();
+    if (is_max)
+      kernels::reduce_into_threaded(src, a.shape(), a.strides(), dst, r.keep_shape,
+                                    [](T x, T y) { return y > x || y != y ? y : x; });
+    else
+      kernels::reduce_into_threaded(src, a.shape(), a.strides(), dst, r.keep_shape,
+                                    [](T x, T y) { return y < x || y != y ? y : x; });
   });
   const Shape in = a.shape(), keep = r.keep_shape;
   // d amax(a) = g * [a = amax] / count(a = amax)   (ties share the gradient)

@@ -334,7 +334,8 @@ TEST(Simd, ResultsAreTheSameBitsOnOneAndTwoThreadsAndRunToRun) {
     r.push_back(a.sum().item());
     r.push_back(ad::log(ad::abs(b)).sum().item());
     // broadcast rows, strided rows and row sums, which are shared among threads by rows
-    for (const Tensor& t : {m + row, m * col, ad::exp(m.t()), ad::sum(m, 1), ad::softmax(m, 1)})
+    for (const Tensor& t : {m + row, m * col, ad::exp(m.t()), ad::sum(m, 1), ad::sum(m, 0), ad::mean(m, 0),
+                            ad::amax(m, 1), ad::amin(m, 0), ad::softmax(m, 1)})
       for (double x : t.to_vector()) r.push_back(x);
     return r;
   };
@@ -345,6 +346,36 @@ TEST(Simd, ResultsAreTheSameBitsOnOneAndTwoThreadsAndRunToRun) {
   ad::set_num_threads(before);
   EXPECT_EQ(one, two);
   EXPECT_EQ(two, again);
+}
+
+// Row and column reductions of a large contiguous tensor (shared among threads by output
+// elements) against sums and maxima computed here in double, on 2 threads.
+TEST(Simd, ThreadedRowAndColumnReductionsMatchAReference) {
+  const int before = ad::get_num_threads();
+  ad::set_num_threads(2);
+  ad::manual_seed(8);
+  const Tensor m = ad::randn({513, 257}, ad::dtype(ad::kFloat64));
+  const std::vector<double> v = m.to_vector(), rows = ad::sum(m, 1).to_vector(), cols = ad::sum(m, 0).to_vector(),
+                            rmax = ad::amax(m, 1).to_vector(), cmin = ad::amin(m, 0).to_vector();
+  ad::set_num_threads(before);
+  for (std::size_t i = 0; i < 513; ++i) {
+    double s = 0, mx = -std::numeric_limits<double>::infinity();
+    for (std::size_t j = 0; j < 257; ++j) {
+      s += v[i * 257 + j];
+      mx = std::max(mx, v[i * 257 + j]);
+    }
+    EXPECT_NEAR(rows[i], s, 1e-12) << "row " << i;
+    EXPECT_EQ(rmax[i], mx) << "row " << i;
+  }
+  for (std::size_t j = 0; j < 257; ++j) {
+    double s = 0, mn = std::numeric_limits<double>::infinity();
+    for (std::size_t i = 0; i < 513; ++i) {
+      s += v[i * 257 + j];
+      mn = std::min(mn, v[i * 257 + j]);
+    }
+    EXPECT_EQ(cols[j], s) << "column " << j;  // the same order: rows top to bottom
+    EXPECT_EQ(cmin[j], mn) << "column " << j;
+  }
 }
 
 // The dispatch runs the best instruction set the CPU has (Highway's requirements for each).
