@@ -27,30 +27,36 @@ void for_chunks(std::int64_t n, F f) {
   for (std::int64_t c = 0; c < chunks; ++c) f(c * kChunk, std::min(n, (c + 1) * kChunk));
 }
 
+// f(begin, end) on `blocks` near-equal contiguous pieces of [0, count), shared among `threads`.
+template <class F>
+void parallel_blocks(std::int64_t count, std::int64_t blocks, int threads, F& f) {
+  use_num_threads();
+#pragma omp parallel for schedule(static) num_threads(threads)
+  for (std::int64_t b = 0; b < blocks; ++b) f(count * b / blocks, count * (b + 1) / blocks);
+}
+
+// The threads for `count` items of `cost` elements each: 1 below kGrain elements in all.
+inline int threads_for(std::int64_t count, std::int64_t cost) {
+  return count > 1 && count * cost >= kGrain ? get_num_threads() : 1;
+}
+
 // f(begin, end) over [0, count) items of `cost` elements each: one call below kGrain elements in
 // all, else blocks of about kChunk elements shared among the threads. f must not throw, and what
 // it computes for an item must not depend on the block the item falls in.
 template <class F>
 void for_items(std::int64_t count, std::int64_t cost, F f) {
-  const int threads = count > 1 && count * cost >= kGrain ? get_num_threads() : 1;
+  const int threads = threads_for(count, cost);
   if (threads <= 1) return f(std::int64_t{0}, count);
-  use_num_threads();
   const std::int64_t per = std::max<std::int64_t>(1, kChunk / std::max<std::int64_t>(cost, 1));
-  const std::int64_t blocks = (count + per - 1) / per;
-#pragma omp parallel for schedule(static) num_threads(threads)
-  for (std::int64_t b = 0; b < blocks; ++b) f(b * per, std::min(count, (b + 1) * per));
+  parallel_blocks(count, (count + per - 1) / per, threads, f);
 }
 
-// f(begin, end) over [0, count): one call below kGrain elements in all (`cost` elements per
-// item), else one contiguous range per thread. The same contract as for_items.
+// The same with one contiguous range of items per thread.
 template <class F>
 void for_ranges(std::int64_t count, std::int64_t cost, F f) {
-  const int threads = count > 1 && count * cost >= kGrain ? get_num_threads() : 1;
+  const int threads = threads_for(count, cost);
   if (threads <= 1) return f(std::int64_t{0}, count);
-  use_num_threads();
-  const std::int64_t parts = std::min<std::int64_t>(threads, count);
-#pragma omp parallel for schedule(static) num_threads(threads)
-  for (std::int64_t p = 0; p < parts; ++p) f(count * p / parts, count * (p + 1) / parts);
+  parallel_blocks(count, std::min<std::int64_t>(threads, count), threads, f);
 }
 
 }  // namespace ad::kernels
