@@ -159,7 +159,7 @@ Tensor attach(std::shared_ptr<Node> node, Tensor out, const Tensor* inputs, std:
     for (std::size_t i = 0; i < n; ++i) {
       const Tensor& t = inputs[i];
       d->input_value.push_back(t.defined() && t.numel() == 1 ? t.item() : nan);
-      d->input_label.push_back(t.defined() ? t.impl()->label : std::string());
+      d->input_label.push_back(t.defined() ? t.impl()->label_text() : std::string());
     }
     node->drawing = std::move(d);
   }

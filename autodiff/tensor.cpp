@@ -22,14 +22,18 @@ Storage::Storage(Dtype d, std::int64_t n) : numel(n), dtype(d) {
   const std::size_t bytes = static_cast<std::size_t>(n) * dtype_size(d);
   // Large buffers are 64-byte aligned for vector loads; small ones use plain malloc, since
   // memalign'd small chunks fragment glibc's heap (malloc_consolidate dominated 0-d graphs).
-  if (bytes >= 4096)
+  if (bytes <= sizeof(small))
+    data = small;
+  else if (bytes >= 4096)
     data = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
   else
-    data = std::malloc(bytes == 0 ? 1 : bytes);
+    data = std::malloc(bytes);
   if (!data) throw std::bad_alloc();
 }
 
-Storage::~Storage() { std::free(data); }
+Storage::~Storage() {
+  if (data != small) std::free(data);
+}
 
 TensorImpl::TensorImpl(std::shared_ptr<Storage> s, Shape sh)
     : storage(std::move(s)), shape(std::move(sh)), strides(contiguous_strides(shape)) {}
@@ -49,10 +53,15 @@ std::int64_t Tensor::storage_offset() const { return checked().offset; }
 bool Tensor::is_contiguous() const { return is_contiguous_layout(shape(), impl_->strides); }
 Dtype Tensor::dtype() const { return checked().storage->dtype; }
 std::uint64_t Tensor::version() const { return checked().storage->version; }
-std::string Tensor::label() const { return checked().label; }
+const std::string& TensorImpl::label_text() const {
+  static const std::string none;
+  return label ? *label : none;
+}
+
+std::string Tensor::label() const { return checked().label_text(); }
 Tensor& Tensor::set_label(std::string name) {
   checked();
-  impl_->label = std::move(name);
+  impl_->label = name.empty() ? nullptr : std::make_unique<std::string>(std::move(name));
   return *this;
 }
 

@@ -29,6 +29,8 @@ struct Storage {
   std::int64_t numel = 0;
   Dtype dtype;
   std::uint64_t version = 0;
+  // Up to 16 bytes (a 0-d or two-element tensor) live here, saving an allocation per small tensor.
+  alignas(16) unsigned char small[16];
 };
 
 struct TensorImpl;
@@ -59,12 +61,13 @@ struct TensorImpl {
   std::int64_t offset = 0;  // of element 0 in the storage, in elements
   bool requires_grad = false;
   bool retains_grad = false;
-  std::uint32_t rebases = 0;             // how often an in-place op gave this tensor a new grad_fn
-  std::unique_ptr<ViewInfo> view;        // set on views
-  std::shared_ptr<Node> grad_fn;         // null for leaves and constants
-  std::weak_ptr<Node> grad_accumulator;  // leaves: the node that accumulates into `grad`
-  std::shared_ptr<TensorImpl> grad;      // accumulated gradient (leaves, or retain_grad())
-  std::string label;                     // optional name shown in DOT graphs
+  std::uint32_t rebases = 0;              // how often an in-place op gave this tensor a new grad_fn
+  std::unique_ptr<ViewInfo> view;         // set on views
+  std::shared_ptr<Node> grad_fn;          // null for leaves and constants
+  std::weak_ptr<Node> grad_accumulator;   // leaves: the node that accumulates into `grad`
+  std::shared_ptr<TensorImpl> grad;       // accumulated gradient (leaves, or retain_grad())
+  std::unique_ptr<std::string> label;     // optional name shown in DOT graphs (most tensors have none)
+  const std::string& label_text() const;  // the label, or an empty string
 };
 
 // Options for Tensor::backward and ad::grad.

@@ -124,6 +124,27 @@ Tensor extremum(const Tensor& a, const Tensor& b, bool is_max) {
     return GradList{mul_grad(g, w), mul_grad(g, 1.0 - w)};
   });
 }
+// a * c, c * a or a / c for a number c: the node keeps c itself rather than the 0-d tensor of it,
+// which would be most of what a chain of scalar steps holds (a tensor is 256 bytes, c is 8). The
+// constant is still recorded as the op's second input (shape, dtype, and its value under
+// DrawGuard), so graphs show it as before.
+Tensor scaled(const Tensor& a, double c, bool divide, bool c_first) {
+  const Tensor k = scalar_like(a, c);
+  const Tensor& x = c_first ? k : a;
+  const Tensor& y = c_first ? a : k;
+  if (!needs_grad({&a})) return divide ? div(x, y) : mul(x, y);
+  Tensor out;
+  {
+    NoGradGuard ng;
+    out = divide ? div(x, y) : mul(x, y);
+  }
+  // d(a*c) = g*c;  d(a/c) = g/c   (mul's and div's rules, the same bits)
+  return record(divide ? "div" : "mul", out, {x, y}, [c, divide, c_first](const Tensor& g, const Tensor&) {
+    const Tensor kg = scalar_like(g, c);
+    Tensor ga = divide ? div_grad(g, kg) : mul_grad(g, kg);
+    return c_first ? GradList{Tensor(), std::move(ga)} : GradList{std::move(ga), Tensor()};
+  });
+}
 }  // namespace
 
 // d max(a,b) = g*[a>b] + g/2*[a=b], g*[a<b] + g/2*[a=b]
@@ -137,11 +158,11 @@ Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
 Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
 Tensor operator+(const Tensor& a, double b) { return add(a, scalar_like(a, b)); }
 Tensor operator-(const Tensor& a, double b) { return sub(a, scalar_like(a, b)); }
-Tensor operator*(const Tensor& a, double b) { return mul(a, scalar_like(a, b)); }
-Tensor operator/(const Tensor& a, double b) { return div(a, scalar_like(a, b)); }
+Tensor operator*(const Tensor& a, double b) { return scaled(a, b, false, false); }
+Tensor operator/(const Tensor& a, double b) { return scaled(a, b, true, false); }
 Tensor operator+(double a, const Tensor& b) { return add(scalar_like(b, a), b); }
 Tensor operator-(double a, const Tensor& b) { return sub(scalar_like(b, a), b); }
-Tensor operator*(double a, const Tensor& b) { return mul(scalar_like(b, a), b); }
+Tensor operator*(double a, const Tensor& b) { return scaled(b, a, false, true); }
 Tensor operator/(double a, const Tensor& b) { return div(scalar_like(b, a), b); }
 Tensor Tensor::operator-() const { return neg(*this); }
 Tensor Tensor::pow(double p) const { return ad::pow(*this, p); }

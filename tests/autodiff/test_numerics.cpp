@@ -22,6 +22,12 @@ using ad::testing::contains;
 using ad::testing::error_of;
 using TV = std::vector<Tensor>;
 
+std::size_t count_edges(const std::string& dot) {
+  std::size_t n = 0;
+  for (std::size_t at = dot.find("->"); at != std::string::npos; at = dot.find("->", at + 2)) ++n;
+  return n;
+}
+
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
 Tensor f64(std::initializer_list<double> v) { return ad::tensor(v, ad::dtype(ad::kFloat64)); }
@@ -785,6 +791,29 @@ TEST(NumericsReductions, ItemConvertsAndRefusesWhatHasNoInteger) {
   EXPECT_THROW(ad::scalar_tensor(NAN, ad::dtype(ad::kFloat64)).item<int>(), ad::Error);
   EXPECT_THROW(ad::scalar_tensor(3e9, ad::dtype(ad::kFloat64)).item<int>(), ad::Error);
   EXPECT_THROW(ad::index_tensor({std::int64_t{1} << 40}, {}).item<int>(), ad::Error);
+}
+
+// x * c, c * x and x / c with c a number keep c in the node instead of a 0-d tensor of it: the
+// first and second derivatives are the bits of the same op with a 0-d tensor operand, and the
+// graph still shows the constant as an input.
+TEST(NumericsArithmetic, NumberOperandsGiveTheDerivativesOfA0dTensorOperand) {
+  for (ad::Dtype dt : {ad::kFloat32, ad::kFloat64}) {
+    const Tensor x = ad::tensor({-1.5, 0.0, 2.0, 1e-3}, ad::dtype(dt)).requires_grad_();
+    const Tensor c = ad::scalar_tensor(-2.5, ad::dtype(dt));
+    const std::vector<std::pair<Tensor, Tensor>> pairs = {{x * -2.5, x * c}, {-2.5 * x, c * x}, {x / -2.5, x / c}};
+    for (const auto& pr : pairs) {
+      const Tensor lean = pr.first, tensor_path = pr.second;
+      EXPECT_EQ(lean.to_vector(), tensor_path.to_vector());
+      // first derivative (of a non-linear use, so the second is not zero) and the second
+      auto d = [&](const Tensor& y) {
+        return ad::grad({(y * y).sum()}, {x}, {}, ad::GradOptions{.retain_graph = true, .create_graph = true})[0];
+      };
+      const Tensor g1 = d(lean), g2 = d(tensor_path);
+      EXPECT_EQ(g1.detach().to_vector(), g2.detach().to_vector());
+      EXPECT_EQ(ad::grad({g1.sum()}, {x})[0].to_vector(), ad::grad({g2.sum()}, {x})[0].to_vector());
+      EXPECT_EQ(count_edges(ad::to_dot(lean)), count_edges(ad::to_dot(tensor_path)));
+    }
+  }
 }
 
 }  // namespace
