@@ -67,7 +67,7 @@ S chain2(const S& x) {
 }
 
 struct Data {
-  std::vector<double> x, y;    // logistic: [kPoints][kFeatures], labels +-1
+  std::vector<double> x, y;  // logistic: [kPoints][kFeatures], labels +-1
   std::vector<double> nx, ny;  // net: [kNetPoints][2], labels +-1
   Data() {
     std::mt19937_64 gen(7);
@@ -237,8 +237,7 @@ std::vector<double> hand_net(const std::vector<double>& p) {
 
 // ---- ours and ADOL-C: the value, then the gradient w.r.t. the inputs
 
-std::vector<double> var_run(const std::vector<double>& x0,
-                            const std::function<ad::Var(const std::vector<ad::Var>&)>& f) {
+std::vector<double> var_run(const std::vector<double>& x0, const std::function<ad::Var(const std::vector<ad::Var>&)>& f) {
   ad::ScalarTapeScope scope;
   std::vector<ad::Var> x(x0.begin(), x0.end());
   const ad::Var y = f(x);
@@ -318,26 +317,24 @@ int main() {
   std::printf("%-26s %9s  %7s  %7s  %7s   %s\n", "workload", "ops", "ad::Var", "ADOL-C", "by hand",
               "grad rel. err vs by hand (ours / ADOL-C)");
   const std::vector<double> p_log = initial_params(kFeatures + 1, 1), p_net = initial_params(kNetParams, 2);
-  row(
-      "chain y*1.000001+0.5", 2.0 * kChainSteps, 5, {kX0}, [](const std::vector<ad::Var>& x) { return chain1(x[0]); },
+  row("chain y*1.000001+0.5", 2.0 * kChainSteps, 5, {kX0},
+      [](const std::vector<ad::Var>& x) { return chain1(x[0]); },
 #ifdef AD_HAVE_ADOLC
       [](const std::vector<adouble>& x) { return chain1(x[0]); },
 #endif
       hand_chain1);
-  row(
-      "chain sin / mul-add", 1.5 * kChainSteps, 5, {kX0}, [](const std::vector<ad::Var>& x) { return chain2(x[0]); },
+  row("chain sin / mul-add", 1.5 * kChainSteps, 5, {kX0},
+      [](const std::vector<ad::Var>& x) { return chain2(x[0]); },
 #ifdef AD_HAVE_ADOLC
       [](const std::vector<adouble>& x) { return chain2(x[0]); },
 #endif
       hand_chain2);
-  row(
-      "logistic 1000x10", kLogisticOps, 200, p_log, [](const std::vector<ad::Var>& p) { return logistic(p); },
+  row("logistic 1000x10", kLogisticOps, 200, p_log, [](const std::vector<ad::Var>& p) { return logistic(p); },
 #ifdef AD_HAVE_ADOLC
       [](const std::vector<adouble>& p) { return logistic(p); },
 #endif
       [&] { return hand_logistic(p_log); });
-  row(
-      "MLP 2-16-16-1, 100 points", kNetOps, 200, p_net, [](const std::vector<ad::Var>& p) { return net_loss(p); },
+  row("MLP 2-16-16-1, 100 points", kNetOps, 200, p_net, [](const std::vector<ad::Var>& p) { return net_loss(p); },
 #ifdef AD_HAVE_ADOLC
       [](const std::vector<adouble>& p) { return net_loss(p); },
 #endif
@@ -345,6 +342,7 @@ int main() {
 #ifndef AD_HAVE_ADOLC
   std::printf("  ADOL-C not installed (apt-get install libadolc-dev): its column is skipped\n");
 #endif
-  std::printf("  CoDiPack (not buildable here; the issue's figures on a Xeon): 3.5 / 7.7 / 3.3 / 2.9 ns per op\n");
+  std::printf(
+      "  CoDiPack (not buildable here; the issue's figures on a Xeon): 3.5 / 7.7 / 3.3 / 2.9 ns per op\n");
   return 0;
 }
