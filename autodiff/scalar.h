@@ -71,17 +71,23 @@ inline Arg* reserve(std::size_t n) {
   }
   return c.next;
 }
-// Closes the statement whose arguments were written from reserve() up to `end`; returns its index.
-inline std::uint32_t commit(Arg* end) {
+// Closes the statement whose arguments were written from `begin` (what reserve() returned) up to
+// `end`; returns its index. Taking `begin` spares a reload of the cursor after the argument stores.
+inline std::uint32_t commit(Arg* begin, Arg* end) {
   TapeCursor& c = tl_cursor;
-  if (c.index == c.count_capacity) [[unlikely]] {
+  const std::uint32_t k = c.index;
+  if (k == c.count_capacity) [[unlikely]] {
     grow_counts();
   }
-  c.counts[c.index] = static_cast<std::uint32_t>(end - c.next);
+  c.counts[k] = static_cast<std::uint32_t>(end - begin);
   c.next = end;
-  return c.index++;
+  c.index = k + 1;
+  return k;
 }
-inline std::uint32_t push_leaf() { return commit(reserve(0)); }
+inline std::uint32_t push_leaf() {
+  Arg* const at = reserve(0);
+  return commit(at, at);
+}
 
 template <class E>
 struct is_expr : std::false_type {};
@@ -243,9 +249,10 @@ template <VarExpr E>
 requires(!std::is_same_v<std::remove_cvref_t<E>, Var>) inline Var::Var(const E& e) : value_(e.value()) {
   static_assert(E::kArgs <= scalar_detail::kMaxArgs,
                 "an expression of more than 4096 Vars: assign parts of it to Vars first");
-  scalar_detail::Arg* out = scalar_detail::reserve(E::kArgs);
+  scalar_detail::Arg* const begin = scalar_detail::reserve(E::kArgs);
+  scalar_detail::Arg* out = begin;
   e.collect(1.0, out);
-  index_ = scalar_detail::commit(out);
+  index_ = scalar_detail::commit(begin, out);
   epoch_ = scalar_detail::tl_cursor.epoch;
 }
 
