@@ -37,29 +37,57 @@ void one_row(RowOp op, const T* x, T* out, std::int64_t n, T* t1, T* t2) {
   }
 }
 
-}  // namespace
-
+// One row of the backward; t holds n elements.
 template <class T>
-void softmax_rows(RowOp op, const T* in, T* out, std::int64_t rows, std::int64_t n) {
+void one_row_backward(RowOp op, const T* g, const T* o, T* out, std::int64_t n, T* t) {
+  if (op == RowOp::log_softmax) {                  // g - exp(o) * s, s = sum(g)
+    const T s = T(0) + static_cast<T>(sum(g, n));  // as sum(g, {-1}, true) computes it
+    unary(Unary::exp, o, 1, t, n);
+    binary(Binary::mul, t, 1, &s, 0, t, n);
+    return binary(Binary::sub, g, 1, t, 1, out, n);
+  }
+  binary(Binary::mul, g, 1, o, 1, t, n);  // o * (g - s), s = sum(g * o)
+  const T s = T(0) + static_cast<T>(sum(t, n));
+  binary(Binary::sub, g, 1, &s, 0, t, n);
+  binary(Binary::mul, o, 1, t, 1, out, n);
+}
+
+// f(r, t) for every row r, with t a scratch row of n elements per thread; short rows are shared
+// among threads whole, a long row is threaded inside the vector kernels.
+template <class T, class F>
+void for_rows(std::int64_t rows, std::int64_t n, std::int64_t scratch, F f) {
   apply_isa_cap();  // may throw: not inside the parallel region
-  const std::int64_t out_row = op == RowOp::logsumexp ? 1 : n;
-  // A long row is threaded inside the vector kernels; short rows are shared among threads whole.
   const int threads = n < kGrain && rows * n >= kGrain ? get_num_threads() : 1;
-  std::vector<T> tmp(static_cast<std::size_t>(2 * n * threads));  // allocated before any thread starts
+  std::vector<T> tmp(static_cast<std::size_t>(scratch * threads));  // allocated before any thread starts
   if (threads <= 1) {
-    for (std::int64_t r = 0; r < rows; ++r) one_row(op, in + r * n, out + r * out_row, n, tmp.data(), tmp.data() + n);
+    for (std::int64_t r = 0; r < rows; ++r) f(r, tmp.data());
     return;
   }
   use_num_threads();
 #pragma omp parallel num_threads(threads)
   {
-    T* t1 = tmp.data() + 2 * n * omp_get_thread_num();
+    T* t = tmp.data() + scratch * omp_get_thread_num();
 #pragma omp for schedule(static)
-    for (std::int64_t r = 0; r < rows; ++r) one_row(op, in + r * n, out + r * out_row, n, t1, t1 + n);
+    for (std::int64_t r = 0; r < rows; ++r) f(r, t);
   }
+}
+
+}  // namespace
+
+template <class T>
+void softmax_rows_backward(RowOp op, const T* g, const T* o, T* out, std::int64_t rows, std::int64_t n) {
+  for_rows<T>(rows, n, n, [&](std::int64_t r, T* t) { one_row_backward(op, g + r * n, o + r * n, out + r * n, n, t); });
+}
+
+template <class T>
+void softmax_rows(RowOp op, const T* in, T* out, std::int64_t rows, std::int64_t n) {
+  const std::int64_t out_row = op == RowOp::logsumexp ? 1 : n;
+  for_rows<T>(rows, n, 2 * n, [&](std::int64_t r, T* t) { one_row(op, in + r * n, out + r * out_row, n, t, t + n); });
 }
 
 template void softmax_rows<float>(RowOp, const float*, float*, std::int64_t, std::int64_t);
 template void softmax_rows<double>(RowOp, const double*, double*, std::int64_t, std::int64_t);
+template void softmax_rows_backward<float>(RowOp, const float*, const float*, float*, std::int64_t, std::int64_t);
+template void softmax_rows_backward<double>(RowOp, const double*, const double*, double*, std::int64_t, std::int64_t);
 
 }  // namespace ad::kernels

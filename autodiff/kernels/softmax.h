@@ -16,4 +16,10 @@ enum class RowOp : std::uint8_t { softmax, log_softmax, logsumexp };
 template <class T>
 void softmax_rows(RowOp op, const T* in, T* out, std::int64_t rows, std::int64_t n);
 
+// The backward of log_softmax or softmax over the rows, given the output o and its gradient g
+// (all contiguous [rows, n]): log_softmax g - exp(o) * sum(g), softmax o * (g - sum(g * o)), row
+// by row with the kernels and order of the composite rules, so the same bits.
+template <class T>
+void softmax_rows_backward(RowOp op, const T* g, const T* o, T* out, std::int64_t rows, std::int64_t n);
+
 }  // namespace ad::kernels

@@ -50,6 +50,22 @@ Tensor rows_kernel(const Tensor& a, kernels::RowOp op, const Shape& shape) {
   return out;
 }
 
+// The fused backward runs when it is not itself recorded (no create_graph) and g is laid out as the
+// output: contiguous rows along the last dim.
+bool rows_backward_applies(const Tensor& g, const Tensor& o, std::int64_t d) {
+  return !GradMode::is_enabled() && d == o.dim() - 1 && o.numel() > 0 && g.shape() == o.shape() &&
+         g.dtype() == o.dtype() && g.is_contiguous() && o.is_contiguous();
+}
+
+Tensor rows_backward(const Tensor& g, const Tensor& o, kernels::RowOp op) {
+  Tensor out = empty(o.shape(), dtype(o.dtype()));
+  const std::int64_t n = o.size(-1);
+  dispatch_float(o.dtype(), "softmax backward", [&]<class T>() {
+    kernels::softmax_rows_backward(op, g.data_ptr<T>(), o.data_ptr<T>(), out.data_ptr<T>(), o.numel() / n, n);
+  });
+  return out;
+}
+
 // The shape of a reduction over `dims` without keepdim: the reduced dims dropped.
 Shape dropped_shape(const Tensor& a, const Shape& dims) {
   const std::vector<bool> mask = dim_mask(dims, a.dim(), "logsumexp");
@@ -98,7 +114,11 @@ Tensor log_softmax(const Tensor& a, std::int64_t dim) {
   }
   return record(
       "log_softmax", out, {a},
-      [d](const Tensor& g, const Tensor& o) { return GradList{g - exp(o) * sum(g, {d}, true)}; }, true);
+      [d](const Tensor& g, const Tensor& o) {
+        if (rows_backward_applies(g, o, d)) return GradList{rows_backward(g, o, kernels::RowOp::log_softmax)};
+        return GradList{g - exp(o) * sum(g, {d}, true)};
+      },
+      true);
 }
 
 // d softmax(a) = out * (g - sum(g * out, dim))
@@ -114,7 +134,11 @@ Tensor softmax(const Tensor& a, std::int64_t dim) {
     out = exp(a - logsumexp(a, {d}, true)).detach();
   }
   return record(
-      "softmax", out, {a}, [d](const Tensor& g, const Tensor& o) { return GradList{o * (g - sum(g * o, {d}, true))}; },
+      "softmax", out, {a},
+      [d](const Tensor& g, const Tensor& o) {
+        if (rows_backward_applies(g, o, d)) return GradList{rows_backward(g, o, kernels::RowOp::softmax)};
+        return GradList{o * (g - sum(g * o, {d}, true))};
+      },
       true);
 }
 

@@ -68,6 +68,36 @@ TEST(SoftmaxRows, SameBitsAsTheCompositeOpsOnEveryIsaAndThreadCount) {
   ad::set_num_threads(before);
 }
 
+// The fused backward (a plain backward) against the composite rule (the same backward recorded
+// with create_graph), bit for bit, on every instruction set and thread count.
+TEST(SoftmaxRows, FusedBackwardIsTheCompositeRuleBitForBit) {
+  const int before = ad::get_num_threads();
+  ad::manual_seed(12);
+  for (const char* isa : {"AVX3", "AVX2", "SCALAR"}) {
+    ad::kernels::limit_simd(isa);
+    if (ad::simd_isa() != isa) continue;
+    for (int threads : {1, 2})
+      for (ad::Dtype dt : {ad::kFloat32, ad::kFloat64})
+        for (const Shape& s : {Shape{9}, Shape{4, 1}, Shape{6, 35}, Shape{500, 300}}) {
+          ad::set_num_threads(threads);
+          SCOPED_TRACE(std::string(isa) + ", " + std::to_string(threads) + " threads, " + ad::shape_str(s) + " " +
+                       ad::dtype_name(dt));
+          const Tensor x = (ad::randn(s, ad::dtype(dt)) * 5.0).requires_grad_();
+          const Tensor w = ad::randn(s, ad::dtype(dt)).requires_grad_();  // so the composite is recorded
+          for (bool log : {true, false}) {
+            auto f = [&] { return ((log ? ad::log_softmax(x, -1) : ad::softmax(x, -1)) * w).sum(); };
+            const Tensor fused = ad::grad({f()}, {x})[0];
+            const Tensor composite =
+                ad::grad({f()}, {x}, {}, ad::GradOptions{.retain_graph = false, .create_graph = true})[0];
+            ASSERT_TRUE(composite.requires_grad());  // the composite rule ran
+            expect_same_bits(fused, composite.detach());
+          }
+        }
+  }
+  restore_cap();
+  ad::set_num_threads(before);
+}
+
 // Infinities and NaN give what the composite path (a transposed input, reduced along dim 0)
 // gives: a row with +inf has lse +inf, a row of -inf has lse -inf, NaN spreads over its row; a
 // row of signed zeros (whose vector max may be either zero) gives amax's bits.
