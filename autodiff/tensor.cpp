@@ -20,8 +20,9 @@ namespace ad {
 
 Storage::Storage(Dtype d, std::int64_t n) : numel(n), dtype(d) {
   const std::size_t bytes = static_cast<std::size_t>(n) * dtype_size(d);
-  // Large buffers are 64-byte aligned for vector loads; small ones use plain malloc, since
-  // memalign'd small chunks fragment glibc's heap (malloc_consolidate dominated 0-d graphs).
+  // Up to 16 bytes inline; large buffers 64-byte aligned for vector loads; the ones between with
+  // plain malloc, since memalign'd small chunks fragment glibc's heap (malloc_consolidate
+  // dominated 0-d graphs).
   if (bytes <= sizeof(small))
     data = small;
   else if (bytes >= 4096)

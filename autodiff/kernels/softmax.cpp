@@ -57,7 +57,7 @@ void one_row_backward(RowOp op, const T* g, const T* o, T* out, std::int64_t n, 
 template <class T, class F>
 void for_rows(std::int64_t rows, std::int64_t n, std::int64_t scratch, F f) {
   apply_isa_cap();  // may throw: not inside the parallel region
-  const int threads = n < kGrain && rows * n >= kGrain ? get_num_threads() : 1;
+  const int threads = n < kGrain ? threads_for(rows, n) : 1;
   std::vector<T> tmp(static_cast<std::size_t>(scratch * threads));  // allocated before any thread starts
   if (threads <= 1) {
     for (std::int64_t r = 0; r < rows; ++r) f(r, tmp.data());

@@ -39,7 +39,7 @@ Reduction plan(const Shape& in, const Shape& dims, bool keepdim, const char* op)
 Tensor integer_sum(const Tensor& a_in, const Reduction& r) {
   const Tensor a = detail::as_dtype(a_in, kInt64);
   Tensor out = zeros(r.out_shape, dtype(kInt64));
-  bool ok = true;
+  bool ok = true;  // written by acc, so this reduction stays on one thread (reduce_into)
   kernels::reduce_into(a.strided_data_ptr<std::int64_t>(), a.shape(), a.strides(), out.data_ptr<std::int64_t>(),
                        r.keep_shape, [&ok](std::int64_t x, std::int64_t y) { return detail::int_add(x, y, ok); });
   if (!ok) throw Error("sum: the Int64 sum overflows; convert with .to(ad::kFloat64) first");
@@ -178,8 +178,8 @@ Tensor prod(const Tensor& a, const Dims& dims, bool keepdim) {
   const Reduction r = plan(a.shape(), dims, keepdim, "prod");
   Tensor out = full(r.out_shape, 1.0, dtype(a.dtype()));
   dispatch_float(a.dtype(), "prod", [&]<class T>() {
-    kernels::reduce_into(a.strided_data_ptr<T>(), a.shape(), a.strides(), out.data_ptr<T>(), r.keep_shape,
-                         [](T x, T y) { return x * y; });
+    kernels::reduce_into_threaded(a.strided_data_ptr<T>(), a.shape(), a.strides(), out.data_ptr<T>(), r.keep_shape,
+                                  [](T x, T y) { return x * y; });
   });
   const Shape in = a.shape(), keep = r.keep_shape;
   return record(

@@ -41,29 +41,29 @@ bool by_rows(const Tensor& a, const Shape& keep) {
   return keep.back() == 1;
 }
 
-// softmax_rows into a fresh tensor of shape `shape`.
-Tensor rows_kernel(const Tensor& a, kernels::RowOp op, const Shape& shape) {
-  Tensor out = empty(shape, dtype(a.dtype()));
-  const std::int64_t n = a.size(-1);
-  dispatch_float(a.dtype(), "softmax",
-                 [&]<class T>() { kernels::softmax_rows(op, a.data_ptr<T>(), out.data_ptr<T>(), a.numel() / n, n); });
+// softmax and log_softmax along d take the rows kernels when d is the last dim of a contiguous,
+// non-empty tensor (by_rows for a reduction over the last dim alone).
+bool last_dim_rows(const Tensor& a, std::int64_t d) { return d == a.dim() - 1 && a.numel() > 0 && a.is_contiguous(); }
+
+// A fresh tensor of `shape` from the rows of x along its last dim: the forward kernel, or with g
+// the backward one (x is then the op's output).
+Tensor rows_kernel(kernels::RowOp op, const Tensor& x, const Shape& shape, const Tensor* g = nullptr) {
+  Tensor out = empty(shape, dtype(x.dtype()));
+  const std::int64_t n = x.size(-1), rows = x.numel() / n;
+  dispatch_float(x.dtype(), "softmax", [&]<class T>() {
+    if (g)
+      kernels::softmax_rows_backward(op, g->data_ptr<T>(), x.data_ptr<T>(), out.data_ptr<T>(), rows, n);
+    else
+      kernels::softmax_rows(op, x.data_ptr<T>(), out.data_ptr<T>(), rows, n);
+  });
   return out;
 }
 
 // The fused backward runs when it is not itself recorded (no create_graph) and g is laid out as the
-// output: contiguous rows along the last dim.
+// output o: contiguous rows along the last dim.
 bool rows_backward_applies(const Tensor& g, const Tensor& o, std::int64_t d) {
-  return !GradMode::is_enabled() && d == o.dim() - 1 && o.numel() > 0 && g.shape() == o.shape() &&
-         g.dtype() == o.dtype() && g.is_contiguous() && o.is_contiguous();
-}
-
-Tensor rows_backward(const Tensor& g, const Tensor& o, kernels::RowOp op) {
-  Tensor out = empty(o.shape(), dtype(o.dtype()));
-  const std::int64_t n = o.size(-1);
-  dispatch_float(o.dtype(), "softmax backward", [&]<class T>() {
-    kernels::softmax_rows_backward(op, g.data_ptr<T>(), o.data_ptr<T>(), out.data_ptr<T>(), o.numel() / n, n);
-  });
-  return out;
+  return !GradMode::is_enabled() && last_dim_rows(o, d) && g.shape() == o.shape() && g.dtype() == o.dtype() &&
+         g.is_contiguous();
 }
 
 // The shape of a reduction over `dims` without keepdim: the reduced dims dropped.
@@ -84,7 +84,7 @@ Tensor logsumexp(const Tensor& a, const Dims& dims, bool keepdim) {
   if (a.dim() == 0) return reshape(logsumexp(reshape(a, {1}), {}, false), {});  // a scalar is one-element 1-D
   Tensor out;
   if (by_rows(a, keep)) {
-    out = rows_kernel(a, kernels::RowOp::logsumexp, keepdim ? keep : dropped_shape(a, dims));
+    out = rows_kernel(kernels::RowOp::logsumexp, a, keepdim ? keep : dropped_shape(a, dims));
   } else {
     NoGradGuard ng;
     const Tensor m = safe_max(a, dims, keep);
@@ -106,8 +106,8 @@ Tensor log_softmax(const Tensor& a, std::int64_t dim) {
   const std::int64_t d = wrap_dim_scalar(dim, a.dim(), "log_softmax");
   if (a.dim() == 0) return reshape(log_softmax(reshape(a, {1}), 0), {});
   Tensor out;
-  if (d == a.dim() - 1 && by_rows(a, keep_shape(a, {d}))) {
-    out = rows_kernel(a, kernels::RowOp::log_softmax, a.shape());
+  if (last_dim_rows(a, d)) {
+    out = rows_kernel(kernels::RowOp::log_softmax, a, a.shape());
   } else {
     NoGradGuard ng;
     out = (a - logsumexp(a, {d}, true)).detach();
@@ -115,7 +115,7 @@ Tensor log_softmax(const Tensor& a, std::int64_t dim) {
   return record(
       "log_softmax", out, {a},
       [d](const Tensor& g, const Tensor& o) {
-        if (rows_backward_applies(g, o, d)) return GradList{rows_backward(g, o, kernels::RowOp::log_softmax)};
+        if (rows_backward_applies(g, o, d)) return GradList{rows_kernel(kernels::RowOp::log_softmax, o, o.shape(), &g)};
         return GradList{g - exp(o) * sum(g, {d}, true)};
       },
       true);
@@ -127,8 +127,8 @@ Tensor softmax(const Tensor& a, std::int64_t dim) {
   const std::int64_t d = wrap_dim_scalar(dim, a.dim(), "softmax");
   if (a.dim() == 0) return reshape(softmax(reshape(a, {1}), 0), {});
   Tensor out;
-  if (d == a.dim() - 1 && by_rows(a, keep_shape(a, {d}))) {
-    out = rows_kernel(a, kernels::RowOp::softmax, a.shape());
+  if (last_dim_rows(a, d)) {
+    out = rows_kernel(kernels::RowOp::softmax, a, a.shape());
   } else {
     NoGradGuard ng;
     out = exp(a - logsumexp(a, {d}, true)).detach();
@@ -136,7 +136,7 @@ Tensor softmax(const Tensor& a, std::int64_t dim) {
   return record(
       "softmax", out, {a},
       [d](const Tensor& g, const Tensor& o) {
-        if (rows_backward_applies(g, o, d)) return GradList{rows_backward(g, o, kernels::RowOp::softmax)};
+        if (rows_backward_applies(g, o, d)) return GradList{rows_kernel(kernels::RowOp::softmax, o, o.shape(), &g)};
         return GradList{o * (g - sum(g * o, {d}, true))};
       },
       true);
