@@ -12,6 +12,7 @@ packages=(
   libgtest-dev libgmock-dev
   libopenblas-dev graphviz
   libdnnl-dev         # oneDNN: float32 GEMM with kernels for the CPU it runs on
+  ocl-icd-opencl-dev  # only a recommend of libdnnl-dev, but its dnnl-config.cmake requires OpenCL
   libhwy-dev          # Highway: SIMD elementwise math, one binary for AVX-512, AVX2, SSE4
   nlohmann-json3-dev  # safetensors headers (JSON)
   libcairo2-dev       # pictures: loss curves, decision boundaries, loss surfaces (PNG/SVG)
