@@ -6,6 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <cmath>
 #include <mutex>
 #include <unordered_map>
@@ -102,7 +103,14 @@ GradList call_backward(Node& n, Tensor g, const std::shared_ptr<Node>& self) {
 }
 
 // The state of one backward pass (PyTorch's GraphTask).
+//
+// Each node reached gets a slot. The pass finds a node's slot through the node itself: it claims
+// the node (Node::pass_owner, a compare-and-swap from 0 to the pass's id) and writes the slot's
+// index into Node::pass_slot, which only the claiming pass reads. A node already claimed by a
+// pass on another thread is looked up in this pass's own hash map instead. The claims are given
+// back when the pass ends (also when it throws), while the roots still keep every node alive.
 struct GraphTask {
+  static constexpr std::size_t kNone = static_cast<std::size_t>(-1);
   struct Slot {
     const std::shared_ptr<Node>* node = nullptr;  // the edge (or root) it was found through
     std::int64_t pending = 0;                     // gradients still to arrive
@@ -111,68 +119,99 @@ struct GraphTask {
     std::int64_t capture = -1;                    // ad::grad: index of the result it provides
     bool wanted = true;                           // on a path to a captured node (backward(): all)
     bool runs = true;                             // its rule is called (false where no input is wanted)
+    bool claimed = false;                         // found through the node's claim, not `shared`
   };
-  std::unordered_map<Node*, Slot> slots;  // references stay valid as it grows
-  std::vector<Slot*> edges;               // per node, one entry per input (null: no gradient)
+  std::vector<Slot> slots;
+  std::vector<std::size_t> edges;                       // per node, one slot index per input (kNone: no gradient)
+  std::unordered_map<const Node*, std::size_t> shared;  // nodes another pass had claimed first
+  const std::uint64_t id = next_id();
 
-  Slot& slot(const std::shared_ptr<Node>& n) { return slots.at(n.get()); }
+  GraphTask() = default;
+  GraphTask(const GraphTask&) = delete;
+  GraphTask& operator=(const GraphTask&) = delete;
+  ~GraphTask() {
+    for (const Slot& s : slots)
+      if (s.claimed) (*s.node)->pass_owner.store(0, std::memory_order_release);
+  }
+
+  static std::uint64_t next_id() {
+    static std::atomic<std::uint64_t> counter{0};
+    return counter.fetch_add(1, std::memory_order_relaxed) + 1;  // never 0, which means "unclaimed"
+  }
+
+  // The slot of a node this pass has reached, or kNone.
+  std::size_t find(const Node* n) const {
+    if (n->pass_owner.load(std::memory_order_relaxed) == id) return n->pass_slot;
+    const auto it = shared.find(n);
+    return it == shared.end() ? kNone : it->second;
+  }
+  Slot& slot(const std::shared_ptr<Node>& n) { return slots[find(n.get())]; }
 
   // Every node reachable from the roots, the number of edges into each, and the edges as slot
-  // pointers, so running the pass needs no lookup. Explicit stack, no recursion.
+  // indices, so running the pass needs no lookup. Explicit stack, no recursion.
   void discover(const std::vector<Root>& roots) {
-    std::vector<Slot*> stack;
-    auto visit = [&](const std::shared_ptr<Node>& n) -> Slot& {
-      auto [it, fresh] = slots.try_emplace(n.get());
-      if (fresh) {
-        it->second.node = &n;
-        stack.push_back(&it->second);
-      }
-      return it->second;
+    std::vector<std::size_t> stack;
+    auto visit = [&](const std::shared_ptr<Node>& n) -> std::size_t {
+      Node* p = n.get();
+      // Found before, through a claim or (when another pass held the node then) the map: the
+      // other pass may have given its claim back since, so the map is asked before claiming.
+      if (const std::size_t known = find(p); known != kNone) return known;
+      const std::size_t fresh = slots.size();
+      std::uint64_t unclaimed = 0;
+      if (p->pass_owner.compare_exchange_strong(unclaimed, id, std::memory_order_acquire))
+        p->pass_slot = fresh;
+      else
+        shared.emplace(p, fresh);
+      slots.emplace_back();
+      slots.back().node = &n;
+      slots.back().claimed = p->pass_owner.load(std::memory_order_relaxed) == id;
+      stack.push_back(fresh);
+      return fresh;
     };
     for (const Root& r : roots) visit(r.node);
     while (!stack.empty()) {
-      Slot* s = stack.back();
+      const std::size_t s = stack.back();
       stack.pop_back();
-      s->first_edge = edges.size();
-      for (const auto& child : (*s->node)->next) {
-        Slot* c = nullptr;
+      slots[s].first_edge = edges.size();
+      for (const auto& child : (*slots[s].node)->next) {
+        std::size_t c = kNone;
         if (child) {
-          c = &visit(child);
-          ++c->pending;
+          c = visit(child);
+          ++slots[c].pending;
         }
         edges.push_back(c);
       }
     }
   }
 
-  Slot* edge(const Slot& s, std::size_t i) const { return edges[s.first_edge + i]; }
+  std::size_t edge(const Slot& s, std::size_t i) const { return edges[s.first_edge + i]; }
   std::size_t edge_count(const Slot& s) const { return (*s.node)->next.size(); }
 
   // ad::grad: only nodes on a path to a captured node run, and no leaf is touched. Marks
   // `wanted` children before parents, in the reverse of a topological order (Kahn's, dry run).
   void prune(const std::vector<Root>& roots, const std::vector<Node*>& captures) {
     for (std::size_t k = 0; k < captures.size(); ++k)
-      if (auto it = slots.find(captures[k]); it != slots.end()) it->second.capture = static_cast<std::int64_t>(k);
-    std::unordered_map<const Slot*, std::int64_t> remaining;
-    std::vector<Slot*> order, ready;
-    for (auto& [n, s] : slots) remaining.emplace(&s, s.pending);
+      if (const std::size_t c = find(captures[k]); c != kNone) slots[c].capture = static_cast<std::int64_t>(k);
+    std::vector<std::int64_t> remaining(slots.size());
+    std::vector<std::size_t> order, ready;
+    for (std::size_t i = 0; i < slots.size(); ++i) remaining[i] = slots[i].pending;
     for (const Root& r : roots)
-      if (std::int64_t& left = remaining.at(&slot(r.node)); left == 0) {
-        left = -1;
-        ready.push_back(&slot(r.node));
+      if (const std::size_t i = find(r.node.get()); remaining[i] == 0) {
+        remaining[i] = -1;
+        ready.push_back(i);
       }
     while (!ready.empty()) {
-      Slot* s = ready.back();
+      const std::size_t s = ready.back();
       ready.pop_back();
       order.push_back(s);
-      for (std::size_t i = 0; i < edge_count(*s); ++i)
-        if (Slot* c = edge(*s, i); c && --remaining.at(c) == 0) ready.push_back(c);
+      for (std::size_t i = 0; i < edge_count(slots[s]); ++i)
+        if (const std::size_t c = edge(slots[s], i); c != kNone && --remaining[c] == 0) ready.push_back(c);
     }
     for (auto it = order.rbegin(); it != order.rend(); ++it) {
-      Slot& s = **it;
+      Slot& s = slots[*it];
       s.runs = false;
       for (std::size_t i = 0; i < edge_count(s); ++i)
-        if (const Slot* c = edge(s, i); c && c->wanted) s.runs = true;
+        if (const std::size_t c = edge(s, i); c != kNone && slots[c].wanted) s.runs = true;
       s.wanted = s.runs || s.capture >= 0;
     }
   }
@@ -188,17 +227,18 @@ void run_backward(const std::vector<Root>& roots, bool keep_graph, bool create_g
   if (captures) task.prune(roots, *captures);
 
   for (const Root& r : roots) accumulate_into(task.slot(r.node).buffer, r.grad);
-  std::vector<GraphTask::Slot*> ready;
+  std::vector<std::size_t> ready;
   for (const Root& r : roots) {
-    GraphTask::Slot& s = task.slot(r.node);
+    const std::size_t i = task.find(r.node.get());
+    GraphTask::Slot& s = task.slots[i];
     if (s.pending == 0 && s.wanted) {
       s.pending = -1;  // queued (a node given twice as a root is queued once)
-      ready.push_back(&s);
+      ready.push_back(i);
     }
   }
   const bool anomaly = AnomalyMode::is_enabled();
   while (!ready.empty()) {
-    GraphTask::Slot& slot = *ready.back();
+    GraphTask::Slot& slot = task.slots[ready.back()];
     ready.pop_back();
     const std::shared_ptr<Node>& n = *slot.node;
     Tensor g = std::move(slot.buffer);
@@ -222,8 +262,9 @@ void run_backward(const std::vector<Root>& roots, bool keep_graph, bool create_g
     }
     if (anomaly) check_finite(*n, grads);
     for (std::size_t i = 0; i < n->next.size(); ++i) {
-      GraphTask::Slot* target = task.edge(slot, i);
-      if (!target || !target->wanted) continue;
+      const std::size_t t = task.edge(slot, i);
+      if (t == GraphTask::kNone || !task.slots[t].wanted) continue;
+      GraphTask::Slot* target = &task.slots[t];
       if (i < grads.size() && grads[i].defined()) {
         Tensor gi = std::move(grads[i]);
         const InputMeta& meta = n->inputs[i];
@@ -237,7 +278,7 @@ void run_backward(const std::vector<Root>& roots, bool keep_graph, bool create_g
         if (gi.dtype() != meta.dtype) gi = gi.to(meta.dtype);
         accumulate_into(target->buffer, std::move(gi));
       }
-      if (--target->pending == 0) ready.push_back(target);
+      if (--target->pending == 0) ready.push_back(t);
     }
   }
 }

@@ -15,7 +15,7 @@
 namespace ad {
 
 // One gradient per op input; an undefined Tensor means "no gradient for this input".
-using GradList = std::vector<Tensor>;
+using GradList = boost::container::small_vector<Tensor, 2>;  // most ops have one or two inputs: no heap allocation
 
 // What a node remembers of each input: what the engine needs to reduce its gradient.
 struct InputMeta {
@@ -76,6 +76,10 @@ struct Node {
   std::uint64_t saved_out_version = 0;
   std::weak_ptr<TensorImpl> retained;  // set by retain_grad() on the output
   std::unique_ptr<DrawInfo> drawing;   // only under DrawGuard
+  // The backward pass that has this node in its slot table (0: none) and the slot's index there,
+  // which only that pass reads or writes (engine.cpp).
+  std::atomic<std::uint64_t> pass_owner{0};
+  std::size_t pass_slot = 0;
 };
 
 // The backward of a leaf: adds the incoming gradient into leaf.grad.

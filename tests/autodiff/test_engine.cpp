@@ -905,3 +905,28 @@ TEST(EngineLeanNodes, NodesHoldNoDrawingDataUnlessAsked) {
   EXPECT_EQ(y.grad_fn()->drawing->out_value, 6.0);
   EXPECT_EQ(y.grad_fn()->drawing->input_value[1], 3.0);
 }
+
+namespace {
+
+// A backward pass that starts inside another one (here from a backward rule) meets nodes the
+// outer pass has claimed: it finds their slots in its own map, and both passes get their sums.
+TEST(EngineSlots, APassInsideAPassFindsTheOuterPassesNodesThroughItsMap) {
+  Tensor x = ad::tensor({1.5, -2.0}, ad::dtype(ad::kFloat64)).requires_grad_();
+  const Tensor h = x * x;  // shared by both passes
+  Tensor inner;            // d sum(h * h) / dx = 4 x^3, computed while the outer pass runs
+  const Tensor y = custom_add(h, h, [&](const Tensor& g) {
+    ad::AutoGradMode record_here(true);  // a backward rule runs with grad mode off
+    const Tensor hh = h * h;
+    inner = ad::grad({hh.sum()}, {x}, {}, {.retain_graph = true})[0];
+    return ad::GradList{g, g};
+  });
+  y.sum().backward({}, {.retain_graph = true});
+  EXPECT_EQ(inner.to_vector(), (std::vector<double>{4 * 1.5 * 1.5 * 1.5, 4 * -8.0}));
+  EXPECT_EQ(x.grad().to_vector(), (std::vector<double>{4 * 1.5, 4 * -2.0}));  // d sum(2 x^2) / dx
+  // The claims were given back: a later pass claims the nodes again and gets the same result.
+  x.zero_grad();
+  (h + h).sum().backward();
+  EXPECT_EQ(x.grad().to_vector(), (std::vector<double>{4 * 1.5, 4 * -2.0}));
+}
+
+}  // namespace
