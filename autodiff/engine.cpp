@@ -107,8 +107,9 @@ GradList call_backward(Node& n, Tensor g, const std::shared_ptr<Node>& self) {
 // Each node reached gets a slot. The pass finds a node's slot through the node itself: it claims
 // the node (Node::pass_owner, a compare-and-swap from 0 to the pass's id) and writes the slot's
 // index into Node::pass_slot, which only the claiming pass reads. A node already claimed by a
-// pass on another thread is looked up in this pass's own hash map instead. The claims are given
-// back when the pass ends (also when it throws), while the roots still keep every node alive.
+// pass on another thread is looked up in this pass's own hash map instead. A claim is given back
+// once the node has run (no lookup follows), the rest when the pass ends (also when it throws),
+// while the roots still keep every node alive.
 struct GraphTask {
   static constexpr std::size_t kNone = static_cast<std::size_t>(-1);
   struct Slot {
@@ -130,8 +131,12 @@ struct GraphTask {
   GraphTask(const GraphTask&) = delete;
   GraphTask& operator=(const GraphTask&) = delete;
   ~GraphTask() {
-    for (const Slot& s : slots)
-      if (s.claimed) (*s.node)->pass_owner.store(0, std::memory_order_release);
+    for (Slot& s : slots) give_back(s);
+  }
+  void give_back(Slot& s) {
+    if (!s.claimed) return;
+    (*s.node)->pass_owner.store(0, std::memory_order_release);
+    s.claimed = false;
   }
 
   static std::uint64_t next_id() {
@@ -260,6 +265,7 @@ void run_backward(const std::vector<Root>& roots, bool keep_graph, bool create_g
         if (!keep_graph && !n->is_accumulator()) n->release();
       }
     }
+    task.give_back(slot);  // nothing looks this node up any more, and it is in cache now
     if (anomaly) check_finite(*n, grads);
     for (std::size_t i = 0; i < n->next.size(); ++i) {
       const std::size_t t = task.edge(slot, i);

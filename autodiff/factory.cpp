@@ -91,7 +91,11 @@ Tensor tensor(const std::vector<double>& values, TensorOptions opt) {
 Tensor tensor(std::initializer_list<double> values, TensorOptions opt) {
   return tensor(std::vector<double>(values), opt);
 }
-Tensor scalar_tensor(double v, TensorOptions opt) { return tensor({v}, Shape{}, opt); }
+Tensor scalar_tensor(double v, TensorOptions opt) {  // as tensor({v}, {}), without the vector
+  Tensor t = detail::empty_for(Shape{}, opt.dtype_or_default(), "scalar_tensor");
+  dispatch_all(t.dtype(), [&]<class T>() { *t.data_ptr<T>() = static_cast<T>(v); });
+  return opt.requires_grad ? t.requires_grad_(true) : t;
+}
 
 Tensor index_tensor(const std::vector<std::int64_t>& values) {
   return index_tensor(values, Shape{static_cast<std::int64_t>(values.size())});

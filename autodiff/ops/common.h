@@ -108,6 +108,13 @@ inline BinaryOperands binary_operands(const Tensor& a_in, const Tensor& b_in, co
 // computed by int_f (the kernels are floating only).
 template <bool kIntegers = false, class F = std::nullptr_t>
 Tensor map_binary(const Tensor& a_in, const Tensor& b_in, const char* op, kernels::Binary k, F int_f = nullptr) {
+  if (a_in.dim() == 0 && b_in.dim() == 0 && a_in.dtype() == b_in.dtype() && is_floating(a_in.dtype())) {
+    Tensor out = empty_for(Shape{}, a_in.dtype(), op);  // two numbers: no promotion, no broadcasting
+    dispatch_float(out.dtype(), op, [&]<class T>() {
+      kernels::binary(k, a_in.strided_data_ptr<T>(), 0, b_in.strided_data_ptr<T>(), 0, out.data_ptr<T>(), 1);
+    });
+    return out;
+  }
   BinaryOperands ops = binary_operands(a_in, b_in, op);  // named members: clang 14 captures no bindings
   const Dtype dt = ops.dt;
   const Tensor &a = ops.a, &b = ops.b;
