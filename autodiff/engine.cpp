@@ -163,8 +163,9 @@ struct GraphTask {
       if (const std::size_t known = find(p); known != kNone) return known;
       const std::size_t fresh = slots.size();
       std::uint64_t unclaimed = 0;
-      if (p->pass_owner.compare_exchange_strong(unclaimed, id, std::memory_order_acquire))
-        p->pass_slot = fresh;
+      // (a pass beyond 2^32 nodes keeps the rest in its map: pass_slot has 32 bits)
+      if (fresh <= UINT32_MAX && p->pass_owner.compare_exchange_strong(unclaimed, id, std::memory_order_acquire))
+        p->pass_slot = static_cast<std::uint32_t>(fresh);
       else
         shared.emplace(p, fresh);
       slots.emplace_back();

@@ -72,14 +72,14 @@ struct Node {
   Dtype out_dtype = kFloat32;
   bool released = false;
   NodeLock lock;
+  std::uint32_t pass_slot = 0;         // see pass_owner
   std::shared_ptr<Storage> saved_out;  // output data, when the backward needs it
   std::uint64_t saved_out_version = 0;
   std::weak_ptr<TensorImpl> retained;  // set by retain_grad() on the output
   std::unique_ptr<DrawInfo> drawing;   // only under DrawGuard
-  // The backward pass that has this node in its slot table (0: none) and the slot's index there,
-  // which only that pass reads or writes (engine.cpp).
+  // The backward pass that has this node in its slot table (0: none); pass_slot is the slot's
+  // index there, which only that pass reads or writes (engine.cpp).
   std::atomic<std::uint64_t> pass_owner{0};
-  std::size_t pass_slot = 0;
 };
 
 // The backward of a leaf: adds the incoming gradient into leaf.grad.
