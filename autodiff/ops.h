@@ -2,6 +2,8 @@
 // Every differentiable op of the engine, by family. Each is recorded on the graph when grad
 // mode is on and an input requires grad. Binary ops broadcast like NumPy; the engine sums
 // each gradient back to its input's shape.
+#include <array>
+
 #include "adgraph/autodiff/indexing.h"
 #include "adgraph/autodiff/tensor.h"
 
@@ -157,5 +159,42 @@ Tensor sum_to(const Tensor& g, const Shape& shape);
 Tensor logsumexp(const Tensor& a, const Dims& dims, bool keepdim = false);
 Tensor softmax(const Tensor& a, std::int64_t dim);
 Tensor log_softmax(const Tensor& a, std::int64_t dim);
+
+// ---- convolution and pooling (ops/conv.cpp), in PyTorch's layouts: images [N, C, H, W] (or
+// [C, H, W] without a batch; signals [N, C, L] or [C, L]), weights [out_channels,
+// in_channels / groups, kH, kW]. Each op is built from pad, unfold windows, reshape and matmul,
+// so their rules give every derivative order.
+enum class PadMode { constant, reflect };
+// Pads the last dims: pads = {left, right} of the last dim, then {top, bottom} of the one before,
+// and so on (PyTorch's order). reflect mirrors about the edge without repeating it (pad < size).
+Tensor pad(const Tensor& a, const std::vector<std::int64_t>& pads, PadMode mode = PadMode::constant,
+           double value = 0.0);
+
+using Size2 = std::array<std::int64_t, 2>;  // {height, width}
+struct Conv2dOptions {
+  Size2 stride = {1, 1};
+  Size2 padding = {0, 0};  // zeros on both sides of each spatial dim
+  Size2 dilation = {1, 1};
+  std::int64_t groups = 1;  // in and out channels split into groups convolved separately
+  bool same = false;        // PyTorch's padding "same": the output keeps the input's size (stride 1)
+};
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = {}, const Conv2dOptions& opt = {});
+struct Conv1dOptions {
+  std::int64_t stride = 1, padding = 0, dilation = 1, groups = 1;
+  bool same = false;
+};
+Tensor conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias = {}, const Conv1dOptions& opt = {});
+
+struct Pool2dOptions {
+  Size2 stride = {0, 0};   // 0: the kernel size (PyTorch's default)
+  Size2 padding = {0, 0};  // at most half the kernel; max pads with -inf, avg with zeros (counted)
+};
+// Values and, as PyTorch's return_indices, each maximum's flat index into its input plane (h * W + w).
+ValuesIndices max_pool2d_with_indices(const Tensor& x, Size2 kernel, const Pool2dOptions& opt = {});
+Tensor max_pool2d(const Tensor& x, Size2 kernel, const Pool2dOptions& opt = {});
+Tensor avg_pool2d(const Tensor& x, Size2 kernel, const Pool2dOptions& opt = {});
+// Output cell (i, j) averages rows floor(i H / oH) .. ceil((i+1) H / oH) - 1 and the same in
+// width, as PyTorch.
+Tensor adaptive_avg_pool2d(const Tensor& x, Size2 output_size);
 
 }  // namespace ad

@@ -489,6 +489,39 @@ std::vector<OpCase> build_catalog() {
   // the same-dtype case (a no-op) is checked here.
   add("Tensor::to", "same_dtype_f64", {{3, 4}}, {kAny}, [](const TV& x) { return x[0].to(ad::kFloat64) * 3.0; });
 
+  // ---- convolution and pooling
+  add("pad", "constant_2d", {{3, 4}}, {kAny}, [](const TV& x) {
+    return ad::pad(x[0], {1, 2, 0, 1}, ad::PadMode::constant, 0.5);
+  });
+  add("pad", "reflect_2d", {{2, 5}}, {kAny}, [](const TV& x) {
+    return ad::pad(x[0], {2, 1, 1, 1}, ad::PadMode::reflect);
+  });
+  add("conv2d", "bias", {{1, 2, 4, 4}, {3, 2, 2, 2}, {3}}, {kAny},
+      [](const TV& x) { return ad::conv2d(x[0], x[1], x[2]); });
+  add("conv2d", "stride_padding_dilation", {{1, 1, 5, 6}, {2, 1, 2, 2}}, {kAny}, [](const TV& x) {
+    return ad::conv2d(x[0], x[1], {}, {.stride = {2, 1}, .padding = {1, 1}, .dilation = {1, 2}});
+  });
+  add("conv2d", "groups2_overlapping", {{1, 4, 3, 3}, {4, 2, 2, 2}, {4}}, {kAny},
+      [](const TV& x) { return ad::conv2d(x[0], x[1], x[2], {.groups = 2}); });
+  add("conv2d", "same_even_kernel", {{1, 1, 4, 5}, {1, 1, 2, 3}}, {kAny},
+      [](const TV& x) { return ad::conv2d(x[0], x[1], {}, {.same = true}); });
+  add("conv2d", "unbatched", {{2, 3, 3}, {2, 2, 2, 2}}, {kAny}, [](const TV& x) { return ad::conv2d(x[0], x[1]); });
+  add("conv1d", "stride2_padding1_bias", {{2, 2, 5}, {3, 2, 2}, {3}}, {kAny},
+      [](const TV& x) { return ad::conv1d(x[0], x[1], x[2], {.stride = 2, .padding = 1}); });
+  add("max_pool2d_with_indices", "2x2", {{1, 2, 4, 4}}, {kDistinct}, [](const TV& x) {
+    return ad::max_pool2d_with_indices(x[0], {2, 2}).values;
+  });
+  add("max_pool2d", "3x3_stride2_padding1", {{1, 1, 5, 5}}, {kDistinct}, [](const TV& x) {
+    return ad::max_pool2d(x[0], {3, 3}, {.stride = {2, 2}, .padding = {1, 1}});
+  });
+  add("avg_pool2d", "2x2", {{1, 2, 4, 4}}, {kAny}, [](const TV& x) { return ad::avg_pool2d(x[0], {2, 2}); });
+  add("avg_pool2d", "3x3_stride2_padding1", {{1, 1, 5, 5}}, {kAny}, [](const TV& x) {
+    return ad::avg_pool2d(x[0], {3, 3}, {.stride = {2, 2}, .padding = {1, 1}});
+  });
+  add("adaptive_avg_pool2d", "5x4_to_3x2", {{1, 2, 5, 4}}, {kAny}, [](const TV& x) {
+    return ad::adaptive_avg_pool2d(x[0], {3, 2});
+  });
+
   // ---- compositions that exercise shared inputs and mixed ops
   add("composite", "mlp_like", {{2, 3}, {3, 4}, {4}}, {kAny},
       [](const TV& x) { return ad::log_softmax(ad::tanh(ad::matmul(x[0], x[1]) + x[2]), -1); });
@@ -718,6 +751,14 @@ TEST(OpsCatalog, CoversEveryOpInOpsHeader) {
       "logsumexp",
       "softmax",
       "log_softmax",
+      // convolution and pooling
+      "pad",
+      "conv2d",
+      "conv1d",
+      "max_pool2d_with_indices",
+      "max_pool2d",
+      "avg_pool2d",
+      "adaptive_avg_pool2d",
       // Tensor op methods (tensor.h); Tensor::to is only checked on the same-dtype no-op, see catalog
       "Tensor::operator-",
       "Tensor::pow(double)",
