@@ -10,8 +10,9 @@ if ! dpkg-query -W -f='${Status}' libtorch-dev 2>/dev/null | grep -q "install ok
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends libtorch-dev >/dev/null
 fi
 bash scripts/setup.sh -UTorch_DIR -UCaffe2_DIR  # forget a "not found" cached before libtorch was installed
-cmake --build build --target bench_engine bench_tape bench_kernels bench_mlp
+cmake --build build --target bench_engine bench_tape bench_kernels bench_mlp bench_cnn
 ./build/bench/bench_engine
 ./build/bench/bench_tape
 ./build/bench/bench_kernels
 ./build/bench/bench_mlp
+./build/bench/bench_cnn
