@@ -185,6 +185,18 @@ struct Conv1dOptions {
 };
 Tensor conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias = {}, const Conv1dOptions& opt = {});
 
+// PyTorch's nn.functional unfold and fold (im2col and its adjoint): unfold takes every kH x kW
+// window of x [N, C, H, W] (or [C, H, W]) to a column of [N, C*kH*kW, L], L windows, channel
+// major, with zeros where a window reaches into the padding; fold adds such columns back into an
+// image of output_size, overlaps summed. Each is the other's gradient.
+struct FoldOptions {
+  Size2 stride = {1, 1};
+  Size2 padding = {0, 0};
+  Size2 dilation = {1, 1};
+};
+Tensor unfold(const Tensor& x, Size2 kernel, const FoldOptions& opt = {});
+Tensor fold(const Tensor& cols, Size2 output_size, Size2 kernel, const FoldOptions& opt = {});
+
 struct Pool2dOptions {
   Size2 stride = {0, 0};   // 0: the kernel size (PyTorch's default)
   Size2 padding = {0, 0};  // at most half the kernel; max pads with -inf, avg with zeros (counted)

@@ -1,11 +1,13 @@
-// Convolution and pooling: pad, conv1d, conv2d, max/avg/adaptive-average pooling. Each is a
-// composition of recorded ops, so no rule of its own: windows are unfold views of the (padded)
-// input, convolution is one matmul of the weights with those windows laid out as columns
-// (im2col: the reshape copies them), pooling a max or mean over each window. The gradient of
-// a window view adds every window back into its input (unfold's rule), so overlapping windows
-// (stride < kernel) sum, and the rules of those ops are themselves differentiable.
+// Convolution and pooling: pad, unfold/fold (im2col and its adjoint), conv1d, conv2d,
+// max/avg/adaptive-average pooling. unfold and fold are the two ops with rules here, each the
+// other's gradient (both linear, so every derivative order follows). The rest compose recorded
+// ops: a convolution is one batched matmul of the weights with the unfolded windows, max pooling
+// a gather at each window's maximum (its rule scatters the gradient back), average pooling a
+// mean over the unfolded windows.
+#include <algorithm>
 #include <cmath>
-#include <limits>
+#include <utility>
+#include <vector>
 
 #include "adgraph/autodiff/ops/common.h"
 
@@ -29,13 +31,81 @@ Tensor as_batch(const Tensor& x, const char* op) {
   throw Error(std::string(op) + ": the input must be [N, C, H, W] or [C, H, W], got shape " + shape_str(x.shape()));
 }
 
-// The windows of a 4-D x (already padded): [N, C, oH, oW, kH, kW], as a view.
-Tensor windows(const Tensor& x, Size2 kernel, Size2 stride, Size2 dilation) {
-  const std::int64_t eh = dilation[0] * (kernel[0] - 1) + 1, ew = dilation[1] * (kernel[1] - 1) + 1;
-  Tensor w = x.unfold(2, eh, stride[0]).unfold(3, ew, stride[1]);
-  if (dilation[0] > 1) w = w.slice(4, 0, eh, dilation[0]);
-  if (dilation[1] > 1) w = w.slice(5, 0, ew, dilation[1]);
-  return w;
+// Where the windows of unfold/fold lie in a [N, C, H, W] image.
+struct FoldGeometry {
+  std::int64_t n, c, h, w;  // image
+  Size2 k, s, p, d;         // kernel, stride, padding, dilation
+  std::int64_t oh, ow;      // windows down and across
+  std::int64_t rows() const { return c * k[0] * k[1]; }
+  std::int64_t cols() const { return oh * ow; }
+  // The windows x0 <= x < x1 whose kernel column j lands inside the image (not in the padding).
+  std::pair<std::int64_t, std::int64_t> inside(std::int64_t j) const {
+    const std::int64_t off = j * d[1] - p[1];  // image column of window x: x s + off
+    const std::int64_t x0 = off >= 0 ? 0 : (-off + s[1] - 1) / s[1];
+    const std::int64_t x1 = w - off <= 0 ? 0 : std::min(ow, (w - off + s[1] - 1) / s[1]);
+    return {std::min(x0, ow), std::max(std::min(x0, ow), x1)};
+  }
+  std::vector<std::pair<std::int64_t, std::int64_t>> inside_all() const {  // inside(j) for every j
+    std::vector<std::pair<std::int64_t, std::int64_t>> r;
+    for (std::int64_t j = 0; j < k[1]; ++j) r.push_back(inside(j));
+    return r;
+  }
+};
+
+// unfold's kernel: cols[n][(c kH + i) kW + j][y oW + x] = img[n][c][y s0 - p0 + i d0][x s1 - p1 + j d1],
+// 0 outside the image. Shared among threads by (n, c) planes, each writing its own rows.
+template <class T>
+void im2col(const T* img, T* cols, const FoldGeometry& g) {
+  const std::int64_t kk = g.k[0] * g.k[1], plane = g.h * g.w, l = g.cols();
+  const auto inside = g.inside_all();
+  kernels::for_items(g.n * g.c, plane * kk, [&](std::int64_t b, std::int64_t e) {
+    for (std::int64_t nc = b; nc < e; ++nc) {
+      const T* src = img + nc * plane;
+      T* dst = cols + nc * kk * l;
+      for (std::int64_t i = 0; i < g.k[0]; ++i)
+        for (std::int64_t j = 0; j < g.k[1]; ++j, dst += l)
+          for (std::int64_t y = 0; y < g.oh; ++y) {
+            const std::int64_t r = y * g.s[0] - g.p[0] + i * g.d[0];
+            T* out = dst + y * g.ow;
+            if (r < 0 || r >= g.h) {
+              std::fill(out, out + g.ow, T(0));
+              continue;
+            }
+            const auto [x0, x1] = inside[static_cast<std::size_t>(j)];
+            const T* row = src + j * g.d[1] - g.p[1];  // row[x s1] is window x's element
+            std::fill(out, out + x0, T(0));
+            if (g.s[1] == 1)
+              std::copy(row + r * g.w + x0, row + r * g.w + x1, out + x0);
+            else
+              for (std::int64_t x = x0; x < x1; ++x) out[x] = row[r * g.w + x * g.s[1]];
+            std::fill(out + x1, out + g.ow, T(0));
+          }
+    }
+  });
+}
+
+// fold's kernel, the adjoint: img (zeroed) += each column entry at its place; padding entries
+// are dropped. A (n, c) plane only receives its own rows, so planes are shared among threads.
+template <class T>
+void col2im(const T* cols, T* img, const FoldGeometry& g) {
+  const std::int64_t kk = g.k[0] * g.k[1], plane = g.h * g.w, l = g.cols();
+  const auto inside = g.inside_all();
+  kernels::for_items(g.n * g.c, plane * kk, [&](std::int64_t b, std::int64_t e) {
+    for (std::int64_t nc = b; nc < e; ++nc) {
+      T* dst = img + nc * plane;
+      const T* src = cols + nc * kk * l;
+      for (std::int64_t i = 0; i < g.k[0]; ++i)
+        for (std::int64_t j = 0; j < g.k[1]; ++j, src += l)
+          for (std::int64_t y = 0; y < g.oh; ++y) {
+            const std::int64_t r = y * g.s[0] - g.p[0] + i * g.d[0];
+            if (r < 0 || r >= g.h) continue;
+            const auto [x0, x1] = inside[static_cast<std::size_t>(j)];
+            T* row = dst + r * g.w + j * g.d[1] - g.p[1];  // row[x s1] is window x's element
+            const T* in = src + y * g.ow;
+            for (std::int64_t x = x0; x < x1; ++x) row[x * g.s[1]] += in[x];
+          }
+    }
+  });
 }
 
 // Checks that a kernel (stretched by dilation) fits the padded input: each output size >= 1.
@@ -53,7 +123,78 @@ void check_positive(const char* op, const char* what, Size2 v, std::int64_t leas
     throw Error(std::string(op) + ": " + what + " " + pair_str(v) + " must be >= " + std::to_string(least));
 }
 
+// The windows of `kernel` over a 4-D image of `shape` (`input`: the shape the user gave).
+FoldGeometry fold_geometry(const char* op, const Shape& shape, Size2 kernel, const FoldOptions& opt,
+                           const Shape& input) {
+  check_positive(op, "kernel size", kernel, 1);
+  check_positive(op, "stride", opt.stride, 1);
+  check_positive(op, "dilation", opt.dilation, 1);
+  check_positive(op, "padding", opt.padding, 0);
+  const Shape padded = {shape[0], shape[1], shape[2] + 2 * opt.padding[0], shape[3] + 2 * opt.padding[1]};
+  check_fits(op, padded, kernel, opt.dilation, input);
+  FoldGeometry g{shape[0], shape[1], shape[2], shape[3], kernel, opt.stride, opt.padding, opt.dilation, 0, 0};
+  g.oh = (padded[2] - opt.dilation[0] * (kernel[0] - 1) - 1) / opt.stride[0] + 1;
+  g.ow = (padded[3] - opt.dilation[1] * (kernel[1] - 1) - 1) / opt.stride[1] + 1;
+  return g;
+}
+
+// unfold of a 4-D x and fold back to a [N, C, H, W] image: the kernels, each recorded with the
+// other as its gradient.
+Tensor unfold4(const Tensor& x, const FoldGeometry& g);
+Tensor fold4(const Tensor& cols, const FoldGeometry& g);
+
+// d unfold(x) = fold(g)
+Tensor unfold4(const Tensor& x_in, const FoldGeometry& g) {
+  const Tensor x = x_in.contiguous();
+  Tensor out = detail::empty_for({g.n, g.rows(), g.cols()}, x.dtype(), "unfold");
+  {
+    NoGradGuard ng;
+    dispatch_float(x.dtype(), "unfold", [&]<class T>() { im2col(x.data_ptr<T>(), out.data_ptr<T>(), g); });
+  }
+  return record("unfold", out, {x_in}, [g](const Tensor& gr, const Tensor&) { return GradList{fold4(gr, g)}; });
+}
+
+// d fold(cols) = unfold(g)
+Tensor fold4(const Tensor& cols_in, const FoldGeometry& g) {
+  const Tensor cols = cols_in.contiguous();
+  Tensor out = detail::empty_for({g.n, g.c, g.h, g.w}, cols.dtype(), "fold");
+  {
+    NoGradGuard ng;
+    out.zero_();
+    dispatch_float(cols.dtype(), "fold", [&]<class T>() { col2im(cols.data_ptr<T>(), out.data_ptr<T>(), g); });
+  }
+  return record("fold", out, {cols_in}, [g](const Tensor& gr, const Tensor&) { return GradList{unfold4(gr, g)}; });
+}
+
 }  // namespace
+
+Tensor unfold(const Tensor& x_in, Size2 kernel, const FoldOptions& opt) {
+  const Tensor x = as_batch(x_in, "unfold");
+  const FoldGeometry g = fold_geometry("unfold", x.shape(), kernel, opt, x_in.shape());
+  const Tensor cols = unfold4(x, g);
+  return x_in.dim() == 3 ? cols.squeeze(0) : cols;
+}
+
+Tensor fold(const Tensor& cols_in, Size2 output_size, Size2 kernel, const FoldOptions& opt) {
+  check_floating(cols_in, "fold", "input");
+  if (cols_in.dim() != 2 && cols_in.dim() != 3)
+    throw Error("fold: the input must be [N, C*kH*kW, L] or [C*kH*kW, L], got shape " + shape_str(cols_in.shape()));
+  const Tensor cols = cols_in.dim() == 3 ? cols_in : cols_in.unsqueeze(0);
+  check_positive("fold", "kernel size", kernel, 1);
+  check_positive("fold", "output size", output_size, 1);
+  const std::int64_t kk = kernel[0] * kernel[1];
+  if (cols.size(1) % kk != 0)
+    throw Error("fold: the input " + shape_str(cols_in.shape()) + " has " + std::to_string(cols.size(1)) +
+                " rows, not a multiple of the kernel's " + std::to_string(kk) + " elements " + pair_str(kernel));
+  const Shape image = {cols.size(0), cols.size(1) / kk, output_size[0], output_size[1]};
+  const FoldGeometry g = fold_geometry("fold", image, kernel, opt, image);
+  if (cols.size(2) != g.cols())
+    throw Error("fold: the input " + shape_str(cols_in.shape()) + " has " + std::to_string(cols.size(2)) +
+                " columns, but an output of " + pair_str(output_size) + " with kernel " + pair_str(kernel) +
+                " and these options has " + std::to_string(g.cols()) + " windows");
+  const Tensor y = fold4(cols, g);
+  return cols_in.dim() == 2 ? y.squeeze(0) : y;
+}
 
 Tensor pad(const Tensor& a, const std::vector<std::int64_t>& pads, PadMode mode, double value) {
   if (pads.size() % 2 != 0 || pads.size() > 2 * static_cast<std::size_t>(a.dim()))
@@ -103,9 +244,6 @@ Tensor conv2d(const Tensor& x_in, const Tensor& weight, const Tensor& bias, cons
   if (weight.dim() != 4)
     throw Error("conv2d: the weight must be [out_channels, in_channels / groups, kH, kW], got shape " +
                 shape_str(weight.shape()));
-  check_positive("conv2d", "stride", opt.stride, 1);
-  check_positive("conv2d", "dilation", opt.dilation, 1);
-  check_positive("conv2d", "padding", opt.padding, 0);
   const std::int64_t n = x.size(0), c = x.size(1), oc = weight.size(0), g = opt.groups;
   const Size2 k = {weight.size(2), weight.size(3)};
   if (g < 1 || c % g != 0 || oc % g != 0)
@@ -121,22 +259,22 @@ Tensor conv2d(const Tensor& x_in, const Tensor& weight, const Tensor& bias, cons
   if (bias.defined() && (bias.dim() != 1 || bias.size(0) != oc || bias.dtype() != x.dtype()))
     throw Error("conv2d: the bias must be [" + std::to_string(oc) + "] " + dtype_name(x.dtype()) + ", got " +
                 shape_str(bias.shape()) + " " + dtype_name(bias.dtype()));
-  std::vector<std::int64_t> pads = {opt.padding[1], opt.padding[1], opt.padding[0], opt.padding[0]};
+  Tensor xp = x;
+  FoldOptions fo{.stride = opt.stride, .padding = opt.padding, .dilation = opt.dilation};
   if (opt.same) {
     if (opt.stride != Size2{1, 1})
       throw Error("conv2d: padding 'same' needs stride 1, got stride " + pair_str(opt.stride));
     // the total padding dilation * (k - 1), the odd element after (as PyTorch)
     const std::int64_t th = opt.dilation[0] * (k[0] - 1), tw = opt.dilation[1] * (k[1] - 1);
-    pads = {tw / 2, tw - tw / 2, th / 2, th - th / 2};
+    fo.padding = {th / 2, tw / 2};
+    if (th % 2 || tw % 2) {  // uneven: pad the extra element first
+      xp = pad(x, {0, tw % 2, 0, th % 2});
+    }
   }
-  const Tensor xp = pad(x, pads);
-  check_fits("conv2d", xp.shape(), k, opt.dilation, x_in.shape());
-  const Tensor win = windows(xp, k, opt.stride, opt.dilation);  // [N, C, oH, oW, kH, kW]
-  const std::int64_t oh = win.size(2), ow = win.size(3), cg = c / g;
-  const Tensor cols = win.reshape({n, g, cg, oh, ow, k[0], k[1]})
-                          .permute({0, 1, 2, 5, 6, 3, 4})
-                          .reshape({n, g, cg * k[0] * k[1], oh * ow});
-  Tensor y = matmul(weight.reshape({g, oc / g, cg * k[0] * k[1]}), cols).reshape({n, oc, oh, ow});
+  const FoldGeometry geo = fold_geometry("conv2d", xp.shape(), k, fo, x_in.shape());
+  const std::int64_t kg = c / g * k[0] * k[1];
+  const Tensor cols = unfold4(xp, geo).reshape({n, g, kg, geo.cols()});  // [N, G, K, L]
+  Tensor y = matmul(weight.reshape({g, oc / g, kg}), cols).reshape({n, oc, geo.oh, geo.ow});
   if (bias.defined()) y = y + bias.reshape({1, oc, 1, 1});
   return x_in.dim() == 3 ? y.squeeze(0) : y;
 }
@@ -160,11 +298,9 @@ Tensor conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias, const C
 
 namespace {
 
-struct PoolGeometry {
-  Size2 stride;
-  std::vector<std::int64_t> pads;
-};
-PoolGeometry pool_geometry(const char* op, Size2 kernel, const Pool2dOptions& opt) {
+// Pooling windows: the stride defaults to the kernel, padding is at most half the kernel.
+FoldGeometry pool_geometry(const char* op, const Tensor& x, Size2 kernel, const Pool2dOptions& opt,
+                           const Shape& input) {
   check_positive(op, "kernel size", kernel, 1);
   check_positive(op, "stride", opt.stride, 0);
   check_positive(op, "padding", opt.padding, 0);
@@ -172,36 +308,65 @@ PoolGeometry pool_geometry(const char* op, Size2 kernel, const Pool2dOptions& op
     throw Error(std::string(op) + ": padding " + pair_str(opt.padding) + " must be at most half the kernel " +
                 pair_str(kernel));
   const Size2 stride = {opt.stride[0] ? opt.stride[0] : kernel[0], opt.stride[1] ? opt.stride[1] : kernel[1]};
-  return {stride, {opt.padding[1], opt.padding[1], opt.padding[0], opt.padding[0]}};
+  return fold_geometry(op, x.shape(), kernel, {.stride = stride, .padding = opt.padding}, input);
+}
+
+// Each window's first maximum (a NaN wins, as in PyTorch) as a flat index into its plane. The
+// running maximum lives in registers, so a compiler makes the selects conditional moves, not
+// branches. A plane is first searched with a plain `>`; only a plane holding a NaN is searched
+// again with the NaN-aware comparison.
+template <class T, bool kNanAware>
+bool plane_argmax(const T* src, std::int64_t* idx, const FoldGeometry& g) {
+  bool nan = false;
+  for (std::int64_t y = 0; y < g.oh; ++y) {
+    const std::int64_t r0 = std::max<std::int64_t>(y * g.s[0] - g.p[0], 0);
+    const std::int64_t r1 = std::min(y * g.s[0] - g.p[0] + g.k[0], g.h);
+    for (std::int64_t x = 0; x < g.ow; ++x) {
+      const std::int64_t q0 = std::max<std::int64_t>(x * g.s[1] - g.p[1], 0);
+      const std::int64_t q1 = std::min(x * g.s[1] - g.p[1] + g.k[1], g.w);
+      std::int64_t bi = r0 * g.w + q0;
+      T bv = src[bi];
+      for (std::int64_t r = r0; r < r1; ++r)
+        for (std::int64_t q = q0; q < q1; ++q) {
+          const T v = src[r * g.w + q];
+          bool take;
+          if constexpr (kNanAware)
+            take = !(v <= bv) & (bv == bv);  // v > best, or v is NaN and best is not
+          else
+            take = v > bv;
+          nan |= v != v;
+          bi = take ? r * g.w + q : bi;
+          bv = take ? v : bv;
+        }
+      idx[y * g.ow + x] = bi;
+    }
+  }
+  return nan;
+}
+
+template <class T>
+void window_argmax(const T* img, std::int64_t* idx, const FoldGeometry& g) {
+  const std::int64_t plane = g.h * g.w, l = g.cols();
+  kernels::for_items(g.n * g.c, plane, [&](std::int64_t b, std::int64_t e) {
+    for (std::int64_t nc = b; nc < e; ++nc)
+      if (plane_argmax<T, false>(img + nc * plane, idx + nc * l, g))
+        plane_argmax<T, true>(img + nc * plane, idx + nc * l, g);
+  });
 }
 
 }  // namespace
 
-// y[n, c, i, j] = max of the window; the gradient goes to the first maximum of each window
+// y[n, c, i, j] = x[n, c] at the window's first maximum: a gather, whose rule scatters the gradient there
 ValuesIndices max_pool2d_with_indices(const Tensor& x_in, Size2 kernel, const Pool2dOptions& opt) {
-  const Tensor x = as_batch(x_in, "max_pool2d");
-  const PoolGeometry geo = pool_geometry("max_pool2d", kernel, opt);
-  const Tensor xp = pad(x, geo.pads, PadMode::constant, -std::numeric_limits<double>::infinity());
-  check_fits("max_pool2d", xp.shape(), kernel, {1, 1}, x_in.shape());
-  const Tensor win = windows(xp, kernel, geo.stride, {1, 1});
-  const std::int64_t n = x.size(0), c = x.size(1), oh = win.size(2), ow = win.size(3);
-  ValuesIndices vi = max(win.reshape({n, c, oh, ow, kernel[0] * kernel[1]}), -1);
-  // window offset -> flat index into the unpadded plane
-  const Tensor flat = vi.indices.contiguous();
-  Tensor idx = empty(flat.shape(), dtype(kInt64));
-  const std::int64_t* src = flat.data_ptr<std::int64_t>();
-  std::int64_t* dst = idx.data_ptr<std::int64_t>();
-  const std::int64_t width = x.size(3);
-  for (std::int64_t p = 0; p < n * c; ++p)
-    for (std::int64_t i = 0; i < oh; ++i)
-      for (std::int64_t j = 0; j < ow; ++j) {
-        const std::int64_t e = ((p * oh) + i) * ow + j, off = src[e];
-        const std::int64_t r = i * geo.stride[0] - opt.padding[0] + off / kernel[1];
-        const std::int64_t q = j * geo.stride[1] - opt.padding[1] + off % kernel[1];
-        dst[e] = r * width + q;
-      }
-  if (x_in.dim() == 3) return {vi.values.squeeze(0), idx.squeeze(0)};
-  return {vi.values, idx};
+  const Tensor x = as_batch(x_in, "max_pool2d").contiguous();
+  const FoldGeometry g = pool_geometry("max_pool2d", x, kernel, opt, x_in.shape());
+  Tensor idx = empty({g.n, g.c, g.cols()}, dtype(kInt64));
+  dispatch_float(x.dtype(), "max_pool2d",
+                 [&]<class T>() { window_argmax(x.data_ptr<T>(), idx.data_ptr<std::int64_t>(), g); });
+  const Tensor values = gather(x.reshape({g.n, g.c, g.h * g.w}), 2, idx).reshape({g.n, g.c, g.oh, g.ow});
+  idx = idx.reshape({g.n, g.c, g.oh, g.ow});
+  if (x_in.dim() == 3) return {values.squeeze(0), idx.squeeze(0)};
+  return {values, idx};
 }
 
 Tensor max_pool2d(const Tensor& x, Size2 kernel, const Pool2dOptions& opt) {
@@ -211,10 +376,9 @@ Tensor max_pool2d(const Tensor& x, Size2 kernel, const Pool2dOptions& opt) {
 // y[n, c, i, j] = mean of the window, padding zeros included (PyTorch's count_include_pad)
 Tensor avg_pool2d(const Tensor& x_in, Size2 kernel, const Pool2dOptions& opt) {
   const Tensor x = as_batch(x_in, "avg_pool2d");
-  const PoolGeometry geo = pool_geometry("avg_pool2d", kernel, opt);
-  const Tensor xp = pad(x, geo.pads);
-  check_fits("avg_pool2d", xp.shape(), kernel, {1, 1}, x_in.shape());
-  const Tensor y = mean(windows(xp, kernel, geo.stride, {1, 1}), {4, 5});
+  const FoldGeometry g = pool_geometry("avg_pool2d", x, kernel, opt, x_in.shape());
+  const Tensor y =
+      mean(unfold4(x, g).reshape({g.n, g.c, kernel[0] * kernel[1], g.cols()}), {2}).reshape({g.n, g.c, g.oh, g.ow});
   return x_in.dim() == 3 ? y.squeeze(0) : y;
 }
 

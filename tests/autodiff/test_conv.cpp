@@ -159,6 +159,13 @@ TEST(Pool2d, MaxValuesAndIndicesByHand) {
   EXPECT_EQ(p.indices.to_vector()[15], 15);
   EXPECT_EQ(p.values.to_vector()[5], 30);  // window centred on (1, 1) covers index 9
   EXPECT_EQ(p.indices.to_vector()[5], 9);
+  // a NaN wins its window (PyTorch propagates it), also after a larger value
+  std::vector<double> nv = v;
+  nv[5] = NAN;
+  const ad::ValuesIndices nr =
+      ad::max_pool2d_with_indices(ad::tensor(nv, {1, 1, 4, 4}, ad::dtype(ad::kFloat64)), {2, 2});
+  EXPECT_TRUE(std::isnan(nr.values.to_vector()[0]));
+  EXPECT_EQ(nr.indices.to_vector(), (std::vector<double>{5, 7, 9, 15}));
   // the gradient goes to each window's maximum only
   Tensor xg = x.detach().requires_grad_();
   ad::max_pool2d(xg, {2, 2}).sum().backward();
@@ -222,6 +229,39 @@ TEST(Conv2d, BadShapesNameTheOpTheShapesAndTheFix) {
   EXPECT_TRUE(has(m, "max_pool2d") && has(m, "at most half the kernel")) << m;
   m = error_of([&] { ad::conv1d(x, randn({4, 3, 3}, 2)); });
   EXPECT_TRUE(has(m, "conv1d") && has(m, "[N, C, L] or [C, L]")) << m;
+}
+
+}  // namespace
+
+namespace {
+
+// unfold (im2col) against the definition, and fold as its adjoint: <fold(c), x> = <c, unfold(x)>.
+TEST(Fold, UnfoldIsIm2colAndFoldItsAdjoint) {
+  const Tensor x = randn({2, 3, 5, 6}, 31);
+  const ad::FoldOptions o{.stride = {2, 1}, .padding = {1, 2}, .dilation = {1, 2}};
+  const Tensor cols = ad::unfold(x, {2, 3}, o);
+  const std::int64_t oh = (5 + 2 - 1 - 1) / 2 + 1, ow = (6 + 4 - 4 - 1) / 1 + 1;
+  ASSERT_EQ(cols.shape(), (Shape{2, 3 * 2 * 3, oh * ow}));
+  const auto xv = x.to_vector(), cv = cols.to_vector();
+  for (std::int64_t n = 0; n < 2; ++n)
+    for (std::int64_t c = 0; c < 3; ++c)
+      for (std::int64_t i = 0; i < 2; ++i)
+        for (std::int64_t j = 0; j < 3; ++j)
+          for (std::int64_t y = 0; y < oh; ++y)
+            for (std::int64_t xx = 0; xx < ow; ++xx) {
+              const std::int64_t r = y * 2 - 1 + i, q = xx - 2 + 2 * j;
+              const double want = r < 0 || r >= 5 || q < 0 || q >= 6
+                                      ? 0.0
+                                      : xv[static_cast<std::size_t>(((n * 3 + c) * 5 + r) * 6 + q)];
+              EXPECT_EQ(cv[static_cast<std::size_t>(((n * 18 + (c * 2 + i) * 3 + j) * oh + y) * ow + xx)], want);
+            }
+  const Tensor c2 = randn(cols.shape(), 32);
+  const Tensor back = ad::fold(c2, {5, 6}, {2, 3}, o);
+  ASSERT_EQ(back.shape(), x.shape());
+  EXPECT_NEAR((back * x).sum().item(), (c2 * cols).sum().item(), 1e-10);
+  const std::string m = error_of([&] { ad::fold(c2, {5, 7}, {2, 3}, o); });
+  EXPECT_NE(m.find("fold:"), std::string::npos) << m;
+  EXPECT_NE(m.find("windows"), std::string::npos) << m;
 }
 
 }  // namespace

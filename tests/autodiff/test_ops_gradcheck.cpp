@@ -496,6 +496,16 @@ std::vector<OpCase> build_catalog() {
   add("pad", "reflect_2d", {{2, 5}}, {kAny}, [](const TV& x) {
     return ad::pad(x[0], {2, 1, 1, 1}, ad::PadMode::reflect);
   });
+  add("unfold(kernel)", "stride2_padding1_dilation", {{1, 2, 4, 5}}, {kAny}, [](const TV& x) {
+    return ad::unfold(x[0], {2, 2}, {.stride = {2, 1}, .padding = {1, 0}, .dilation = {1, 2}});
+  });
+  add("unfold(kernel)", "unbatched_overlapping", {{2, 3, 4}}, {kAny}, [](const TV& x) {
+    return ad::unfold(x[0], {2, 2});
+  });
+  add("fold", "overlapping_padding", {{1, 4, 8}}, {kAny},  // 1 channel, 2x2 kernel, 2x4 windows on a 3x4 image
+      [](const TV& x) {
+        return ad::fold(x[0], {3, 4}, {2, 2}, {.padding = {0, 1}, .dilation = {1, 2}});
+      });
   add("conv2d", "bias", {{1, 2, 4, 4}, {3, 2, 2, 2}, {3}}, {kAny},
       [](const TV& x) { return ad::conv2d(x[0], x[1], x[2]); });
   add("conv2d", "stride_padding_dilation", {{1, 1, 5, 6}, {2, 1, 2, 2}}, {kAny}, [](const TV& x) {
@@ -753,6 +763,8 @@ TEST(OpsCatalog, CoversEveryOpInOpsHeader) {
       "log_softmax",
       // convolution and pooling
       "pad",
+      "unfold(kernel)",
+      "fold",
       "conv2d",
       "conv1d",
       "max_pool2d_with_indices",
