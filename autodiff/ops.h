@@ -209,4 +209,20 @@ Tensor avg_pool2d(const Tensor& x, Size2 kernel, const Pool2dOptions& opt = {});
 // width, as PyTorch.
 Tensor adaptive_avg_pool2d(const Tensor& x, Size2 output_size);
 
+// ---- normalization (ops/norm.cpp), PyTorch's functional forms; each is a composition of mean,
+// var, sub, div and sqrt, so every derivative order follows from their rules.
+// Batch norm over every dim but the channels (dim 1) of x [N, C, ...]. training: normalizes with
+// the batch's mean and biased variance, and (when given) updates running_mean and running_var in
+// place, without recording: r = (1 - momentum) r + momentum * stat, the variance unbiased.
+// Otherwise normalizes with the running statistics. weight and bias are [C] (optional).
+Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight = {},
+                  const Tensor& bias = {}, bool training = false, double momentum = 0.1, double eps = 1e-5);
+// Normalizes over the last dims, of sizes normalized_shape; weight and bias have that shape.
+Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight = {}, const Tensor& bias = {},
+                  double eps = 1e-5);
+// Splits the C channels of x [N, C, ...] into num_groups groups and normalizes each group of each
+// sample; weight and bias are [C].
+Tensor group_norm(const Tensor& x, std::int64_t num_groups, const Tensor& weight = {}, const Tensor& bias = {},
+                  double eps = 1e-5);
+
 }  // namespace ad

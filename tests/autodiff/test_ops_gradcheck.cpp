@@ -532,7 +532,24 @@ std::vector<OpCase> build_catalog() {
     return ad::adaptive_avg_pool2d(x[0], {3, 2});
   });
 
-  // ---- compositions that exercise shared inputs and mixed ops
+  // ---- normalization (the running statistics are constants made inside each call)
+  add("batch_norm", "training_affine_2d", {{4, 3}, {3}, {3}}, {kAny}, [](const TV& x) {
+    Tensor rm = ad::zeros({3}, ad::dtype(ad::kFloat64)), rv = ad::ones({3}, ad::dtype(ad::kFloat64));
+    return ad::batch_norm(x[0], rm, rv, x[1], x[2], true);
+  });
+  add("batch_norm", "training_images", {{3, 2, 2, 3}}, {kAny},
+      [](const TV& x) { return ad::batch_norm(x[0], {}, {}, {}, {}, true, 0.1, 1e-3); });
+  add("batch_norm", "eval_affine", {{2, 3, 2}, {3}, {3}}, {kAny}, [](const TV& x) {
+    const Tensor rm = ad::tensor({0.5, -1, 0}, ad::dtype(ad::kFloat64)),
+                 rv = ad::tensor({1, 2, 0.5}, ad::dtype(ad::kFloat64));
+    return ad::batch_norm(x[0], rm, rv, x[1], x[2], false);
+  });
+  add("layer_norm", "last_dim_affine", {{3, 4}, {4}, {4}}, {kAny},
+      [](const TV& x) { return ad::layer_norm(x[0], {4}, x[1], x[2]); });
+  add("layer_norm", "last_two_dims", {{2, 3, 4}}, {kAny}, [](const TV& x) { return ad::layer_norm(x[0], {3, 4}); });
+  add("group_norm", "two_groups_affine", {{2, 4, 3}, {4}, {4}}, {kAny},
+      [](const TV& x) { return ad::group_norm(x[0], 2, x[1], x[2]); });
+
   add("composite", "mlp_like", {{2, 3}, {3, 4}, {4}}, {kAny},
       [](const TV& x) { return ad::log_softmax(ad::tanh(ad::matmul(x[0], x[1]) + x[2]), -1); });
   add("composite", "fan_out", {{3, 4}}, {kAny},
@@ -771,6 +788,10 @@ TEST(OpsCatalog, CoversEveryOpInOpsHeader) {
       "max_pool2d",
       "avg_pool2d",
       "adaptive_avg_pool2d",
+      // normalization
+      "batch_norm",
+      "layer_norm",
+      "group_norm",
       // Tensor op methods (tensor.h); Tensor::to is only checked on the same-dtype no-op, see catalog
       "Tensor::operator-",
       "Tensor::pow(double)",
