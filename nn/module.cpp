@@ -89,6 +89,32 @@ std::vector<std::pair<std::string, ad::Tensor>> Module::named_parameters() const
   return out;
 }
 
+std::vector<std::pair<std::string, ad::Tensor>> Module::named_buffers() const {
+  std::vector<std::pair<std::string, ad::Tensor>> out;
+  for (const auto& [n, t] : buffers_) out.emplace_back(n, t);
+  for (const auto& [path, m] : named_modules())
+    for (const auto& [n, t] : m->buffers_) out.emplace_back(path + "." + n, t);
+  return out;
+}
+
+std::vector<ad::Tensor> Module::buffers() const {
+  std::vector<ad::Tensor> out;
+  for (auto& [n, t] : named_buffers()) out.push_back(t);
+  return out;
+}
+
+std::vector<std::pair<std::string, ad::Tensor>> Module::named_state() const {
+  auto out = named_parameters();
+  for (auto& b : named_buffers()) out.push_back(std::move(b));
+  return out;
+}
+
+bool Module::has_buffer(const std::string& name) const { return find_named(buffers_, name) != nullptr; }
+
+const ad::Tensor& Module::buffer(const std::string& name) const {
+  return named_or_throw(buffers_, name, "Module::buffer", "buffer");
+}
+
 std::vector<std::pair<std::string, std::shared_ptr<Module>>> Module::named_modules() const {
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> out;
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> stack;
@@ -124,18 +150,25 @@ void Module::train(bool on) {
   for (auto& [path, m] : named_modules()) m->training_ = on;
 }
 
-bool Module::has_param(const std::string& name) const {
-  for (const auto& [n, t] : params_)
-    if (n == name) return true;
-  return false;
-}
+bool Module::has_param(const std::string& name) const { return find_named(params_, name) != nullptr; }
 
 const ad::Tensor& Module::param(const std::string& name) const {
-  for (const auto& [n, t] : params_)
-    if (n == name) return t;
+  return named_or_throw(params_, name, "Module::param", "parameter");
+}
+
+const ad::Tensor* Module::find_named(const std::vector<std::pair<std::string, ad::Tensor>>& list,
+                                     const std::string& name) {
+  for (const auto& [n, t] : list)
+    if (n == name) return &t;
+  return nullptr;
+}
+
+const ad::Tensor& Module::named_or_throw(const std::vector<std::pair<std::string, ad::Tensor>>& list,
+                                         const std::string& name, const char* where, const char* what) const {
+  if (const ad::Tensor* t = find_named(list, name)) return *t;
   std::string known;
-  for (const auto& [n, t] : params_) known += (known.empty() ? "" : ", ") + n;
-  throw ad::Error("Module::param: " + this->name() + " has no parameter named '" + name +
+  for (const auto& [n, t] : list) known += (known.empty() ? "" : ", ") + n;
+  throw ad::Error(std::string(where) + ": " + this->name() + " has no " + what + " named '" + name +
                   "' (it has: " + (known.empty() ? "none" : known) + ")");
 }
 
@@ -203,6 +236,19 @@ void Module::check_new_name(const std::string& name, const char* where) const {
     if (n == name) throw ad::Error(std::string(where) + ": '" + name + "' is already a parameter of " + this->name());
   for (const auto& [n, c] : children_)
     if (n == name) throw ad::Error(std::string(where) + ": '" + name + "' is already a child of " + this->name());
+  for (const auto& [n, b] : buffers_)
+    if (n == name) throw ad::Error(std::string(where) + ": '" + name + "' is already a buffer of " + this->name());
+}
+
+ad::Tensor Module::register_buffer(const std::string& name, ad::Tensor value) {
+  check_new_name(name, "Module::register_buffer");
+  if (!value.defined()) throw ad::Error("Module::register_buffer('" + name + "'): undefined tensor");
+  if (value.requires_grad())
+    throw ad::Error("Module::register_buffer('" + name +
+                    "'): a buffer is not trained, but this tensor requires "
+                    "grad; pass .detach(), or register it with register_parameter");
+  buffers_.emplace_back(name, value);
+  return buffers_.back().second;
 }
 
 ad::Tensor Module::register_parameter(const std::string& name, ad::Tensor value) {

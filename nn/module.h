@@ -47,6 +47,15 @@ class Module {
   // Every descendant with its dotted path ("1", "1.0", ...), depth first, this module excluded.
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> named_modules() const;
 
+  // Buffers: state that is not trained (BatchNorm's running statistics), saved and loaded with
+  // the parameters. Named like parameters ("bn.running_mean"), in registration order.
+  std::vector<std::pair<std::string, ad::Tensor>> named_buffers() const;
+  std::vector<ad::Tensor> buffers() const;
+  bool has_buffer(const std::string& name) const;
+  const ad::Tensor& buffer(const std::string& name) const;  // own buffers (a handle: in-place updates stick)
+  // Everything save() writes and load() reads: named_parameters() then named_buffers().
+  std::vector<std::pair<std::string, ad::Tensor>> named_state() const;
+
   void zero_grad();
   // Sets training mode on this module and every descendant (Dropout reads it).
   void train(bool on = true);
@@ -72,6 +81,9 @@ class Module {
   // the given storage) and returns its handle. Names must be unique among this module's
   // parameters and children and contain no '.'. Handles stay valid: set_param writes in place.
   ad::Tensor register_parameter(const std::string& name, ad::Tensor value);
+  // Registers a buffer (any dtype, never requiring grad; the tensor itself, so in-place updates
+  // through the returned handle are the buffer's). Names share the parameters' rules.
+  ad::Tensor register_buffer(const std::string& name, ad::Tensor value);
   template <class M>
   std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> m) {
     add_child(name, m);
@@ -81,8 +93,13 @@ class Module {
  private:
   void add_child(const std::string& name, std::shared_ptr<Module> m);
   void check_new_name(const std::string& name, const char* where) const;
+  static const ad::Tensor* find_named(const std::vector<std::pair<std::string, ad::Tensor>>& list,
+                                      const std::string& name);
+  const ad::Tensor& named_or_throw(const std::vector<std::pair<std::string, ad::Tensor>>& list, const std::string& name,
+                                   const char* where, const char* what) const;
   ad::Tensor* find_param_slot(const std::string& path);
   std::vector<std::pair<std::string, ad::Tensor>> params_;
+  std::vector<std::pair<std::string, ad::Tensor>> buffers_;
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
   bool training_ = true;
 };

@@ -9,6 +9,7 @@
 #include "adgraph/nn/mlp.h"
 #include "adgraph/nn/pooling.h"
 #include "adgraph/nn/module.h"
+#include "adgraph/nn/normalization.h"
 #include "adgraph/nn/regularizer.h"
 #include "adgraph/nn/sequential.h"
 #include "adgraph/nn/serialize.h"

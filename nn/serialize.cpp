@@ -6,14 +6,12 @@
 
 namespace ad::nn {
 
-void save(const Module& m, const std::string& path) {
-  ad::save_safetensors(path, m.named_parameters(), {{"format", "pt"}});
-}
+void save(const Module& m, const std::string& path) { ad::save_safetensors(path, m.named_state(), {{"format", "pt"}}); }
 
 void load(Module& m, const std::string& path) {
   ad::SafetensorsFile file = ad::load_safetensors(path);  // throws for missing or corrupt files
 
-  const auto params = m.named_parameters();
+  const auto params = m.named_state();  // parameters and buffers
   std::map<std::string, const ad::Tensor*> loaded;
   for (const auto& [name, t] : file.tensors) loaded[name] = &t;
 
