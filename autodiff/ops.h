@@ -9,6 +9,8 @@
 
 namespace ad {
 
+class Generator;  // random.h
+
 // ---- arithmetic (ops/arithmetic.cpp)
 Tensor add(const Tensor& a, const Tensor& b);
 Tensor sub(const Tensor& a, const Tensor& b);
@@ -224,5 +226,20 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
 // sample; weight and bias are [C].
 Tensor group_norm(const Tensor& x, std::int64_t num_groups, const Tensor& weight = {}, const Tensor& bias = {},
                   double eps = 1e-5);
+
+// ---- layer functions (ops/layers.cpp)
+// Rows of weight [num_embeddings, dim] picked by the Int64 index (any shape): [..., dim]. The
+// gradient is dense (index_select's rule adds each picked row's gradient into its row); the row
+// padding_idx (when >= 0) gets none, as in PyTorch.
+Tensor embedding(const Tensor& index, const Tensor& weight, std::int64_t padding_idx = -1);
+// Int64 one-hot rows [..., num_classes] of an Int64 index (num_classes -1: max(index) + 1). Not
+// differentiable; convert with .to() to multiply.
+Tensor one_hot(const Tensor& index, std::int64_t num_classes = -1);
+// Zeroes each element with probability p and scales the rest by 1 / (1 - p) (identity when not
+// training or p = 0); the mask is drawn from gen (the global generator when null).
+Tensor dropout(const Tensor& x, double p = 0.5, bool training = true, Generator* gen = nullptr);
+// Running sums along dim (Float or Int64; an Int64 overflow is an error); its gradient is the
+// running sum of g taken from the end.
+Tensor cumsum(const Tensor& a, std::int64_t dim);
 
 }  // namespace ad

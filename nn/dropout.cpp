@@ -17,16 +17,7 @@ ad::Tensor Dropout::forward(const ad::Tensor& x) const {
   if (!ad::is_floating(x.dtype()))
     throw ad::Error(std::string("Dropout: needs a floating input, got ") + ad::dtype_name(x.dtype()) + " " +
                     ad::shape_str(x.shape()));
-  if (!is_training() || p_ == 0.0) return x;
-  const double keep = 1.0 - p_;
-  // Drawn and compared in Float64 whatever x's dtype: the same seed gives the same mask, and a
-  // Float32 draw just below 1 cannot round up to 1.
-  ad::Tensor scale;
-  {
-    ad::NoGradGuard ng;
-    scale = ((ad::rand(x.shape(), ad::dtype(ad::kFloat64), gen_) < keep).to(ad::kFloat64) / keep).to(x.dtype());
-  }
-  return x * scale;
+  return ad::dropout(x, p_, is_training(), gen_);
 }
 
 std::string Dropout::extra_repr() const {

@@ -550,6 +550,30 @@ std::vector<OpCase> build_catalog() {
   add("group_norm", "two_groups_affine", {{2, 4, 3}, {4}, {4}}, {kAny},
       [](const TV& x) { return ad::group_norm(x[0], 2, x[1], x[2]); });
 
+  // ---- layer functions
+  add("embedding", "2x3_index", {{5, 3}}, {kAny}, [](const TV& x) {
+    return ad::embedding(idx({4, 0, 4, 2, 1, 0}, {2, 3}), x[0]);
+  });
+  // (padding_idx is left out here: by design its row gets no gradient though it is read, so central
+  // differences disagree; test_layer_ops checks it)
+  add("embedding", "1d_index_repeats", {{4, 2}}, {kAny}, [](const TV& x) {
+    return ad::embedding(idx({1, 3, 1, 0}), x[0]) * 2.0;
+  });
+  nondiff(
+      "one_hot", "4_classes", {{3}},
+      [](const TV&) {
+        return ad::one_hot(idx({3, 0, 1}));
+      },
+      ad::kInt64);
+  add("dropout", "training_seeded", {{3, 4}}, {kAny}, [](const TV& x) {
+    ad::Generator gen(9);  // the same mask on every call
+    return ad::dropout(x[0], 0.4, true, &gen);
+  });
+  add("dropout", "eval_identity", {{3, 4}}, {kAny}, [](const TV& x) { return ad::dropout(x[0], 0.4, false) * 1.0; });
+  add("cumsum", "dim1", {{3, 4}}, {kAny}, [](const TV& x) { return ad::cumsum(x[0], 1); });
+  add("cumsum", "3d_dim0_times_self", {{3, 2, 2}}, {kAny}, [](const TV& x) { return ad::cumsum(x[0], 0) * x[0]; });
+
+  // ---- compositions that exercise shared inputs and mixed ops
   add("composite", "mlp_like", {{2, 3}, {3, 4}, {4}}, {kAny},
       [](const TV& x) { return ad::log_softmax(ad::tanh(ad::matmul(x[0], x[1]) + x[2]), -1); });
   add("composite", "fan_out", {{3, 4}}, {kAny},
@@ -788,6 +812,11 @@ TEST(OpsCatalog, CoversEveryOpInOpsHeader) {
       "max_pool2d",
       "avg_pool2d",
       "adaptive_avg_pool2d",
+      // layer functions
+      "embedding",
+      "one_hot",
+      "dropout",
+      "cumsum",
       // normalization
       "batch_norm",
       "layer_norm",
