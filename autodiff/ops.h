@@ -242,4 +242,11 @@ Tensor dropout(const Tensor& x, double p = 0.5, bool training = true, Generator*
 // running sum of g taken from the end.
 Tensor cumsum(const Tensor& a, std::int64_t dim);
 
+// ---- loss terms with rules of their own (ops/loss.cpp)
+// Elementwise binary cross-entropy of probabilities p against targets y, as PyTorch computes it:
+// -(y max(log p, -100) + (1 - y) max(log(1 - p), -100)), gradient (p - y) / max(p (1 - p), 1e-12)
+// for p (so a saturated wrong p = 0 against y = 1 gives loss 100 and gradient -1e12, and still
+// learns) and max(log(1 - p), -100) - max(log p, -100) for y. p is not range-checked here.
+Tensor binary_cross_entropy_terms(const Tensor& p, const Tensor& y);
+
 }  // namespace ad

@@ -139,10 +139,7 @@ ad::Tensor binary_cross_entropy(const ad::Tensor& input, const ad::Tensor& targe
     throw ad::Error("binary_cross_entropy: the input " + desc(input) +
                     " must hold probabilities in [0, 1]; for raw scores (logits) use "
                     "binary_cross_entropy_with_logits, or apply ad::sigmoid first");
-  const double eps = input.dtype() == ad::kFloat64 ? 1e-12 : 1e-7;
-  const ad::Tensor p = ad::clamp(input, eps, 1.0 - eps);
-  const ad::Tensor loss = -(target * ad::log(p) + (1.0 - target) * ad::log(1.0 - p));
-  return reduce(loss, reduction);
+  return reduce(ad::binary_cross_entropy_terms(input, target), reduction);
 }
 
 ad::Tensor binary_cross_entropy_with_logits(const ad::Tensor& input, const ad::Tensor& target, Reduction reduction) {

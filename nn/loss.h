@@ -19,8 +19,9 @@ ad::Tensor huber_loss(const ad::Tensor& input, const ad::Tensor& target, double 
                       Reduction reduction = Reduction::Mean);
 
 // -(y log p + (1 - y) log(1 - p)) for probabilities p in [0, 1] (checked: pass logits to
-// binary_cross_entropy_with_logits instead). p is clamped to [eps, 1 - eps] (eps = 1e-12 for
-// Float64, 1e-7 for Float32) so log never sees 0; where the clamp is active the gradient is 0.
+// binary_cross_entropy_with_logits instead), as PyTorch: each log is clamped at -100, and the
+// gradient is (p - y) / max(p (1 - p), 1e-12), so p = 0 against y = 1 gives loss 100 and a
+// gradient of -1e12 (ad::binary_cross_entropy_terms).
 ad::Tensor binary_cross_entropy(const ad::Tensor& input, const ad::Tensor& target,
                                 Reduction reduction = Reduction::Mean);
 // BCE of sigmoid(x) computed from the logits x without forming sigmoid(x):

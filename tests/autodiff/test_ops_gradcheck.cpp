@@ -573,6 +573,10 @@ std::vector<OpCase> build_catalog() {
   add("cumsum", "dim1", {{3, 4}}, {kAny}, [](const TV& x) { return ad::cumsum(x[0], 1); });
   add("cumsum", "3d_dim0_times_self", {{3, 2, 2}}, {kAny}, [](const TV& x) { return ad::cumsum(x[0], 0) * x[0]; });
 
+  // ---- loss terms
+  add("binary_cross_entropy_terms", "p_and_y", {{3, 4}, {3, 4}}, {Domain{0.1, 0.9}, Domain{0.0, 1.0}},
+      [](const TV& x) { return ad::binary_cross_entropy_terms(x[0], x[1]); });
+
   // ---- compositions that exercise shared inputs and mixed ops
   add("composite", "mlp_like", {{2, 3}, {3, 4}, {4}}, {kAny},
       [](const TV& x) { return ad::log_softmax(ad::tanh(ad::matmul(x[0], x[1]) + x[2]), -1); });
@@ -817,6 +821,8 @@ TEST(OpsCatalog, CoversEveryOpInOpsHeader) {
       "one_hot",
       "dropout",
       "cumsum",
+      // loss terms
+      "binary_cross_entropy_terms",
       // normalization
       "batch_norm",
       "layer_norm",
