@@ -30,6 +30,31 @@ ad::Tensor binary_cross_entropy(const ad::Tensor& input, const ad::Tensor& targe
 ad::Tensor binary_cross_entropy_with_logits(const ad::Tensor& input, const ad::Tensor& target,
                                             Reduction reduction = Reduction::Mean);
 
+// PyTorch's options of BCE with logits: a per-element weight (broadcast to the input) and
+// pos_weight, the weight of the positive term (broadcast; [C] weighs each class):
+// -(pos_weight y log sigmoid(x) + (1 - y) log(1 - sigmoid(x))) * weight.
+struct BceWithLogitsOptions {
+  ad::Tensor weight = {};
+  ad::Tensor pos_weight = {};
+  Reduction reduction = Reduction::Mean;
+};
+ad::Tensor binary_cross_entropy_with_logits(const ad::Tensor& input, const ad::Tensor& target,
+                                            const BceWithLogitsOptions& opt);
+
+// PyTorch's options of the class losses (nll_loss, cross_entropy with class indices):
+//  - weight [C]: sample n counts weight[target[n]] times, and Mean divides by the sum of those
+//    weights (of the samples not ignored);
+//  - ignore_index: a class-index target equal to it contributes 0 and is left out of the mean;
+//  - label_smoothing s in [0, 1] (cross_entropy only): the target becomes (1 - s) one-hot + s / C.
+struct ClassLossOptions {
+  ad::Tensor weight = {};
+  std::int64_t ignore_index = -100;
+  double label_smoothing = 0.0;
+  Reduction reduction = Reduction::Mean;
+};
+ad::Tensor cross_entropy(const ad::Tensor& input, const ad::Tensor& target, const ClassLossOptions& opt);
+ad::Tensor nll_loss(const ad::Tensor& input, const ad::Tensor& target, const ClassLossOptions& opt);
+
 // Cross entropy of logits (unnormalised scores) [N, C], or [C] for one sample, via log_softmax.
 // The target is either
 //  - class indices: Int64 of shape [N] (or [] or [1] for one sample), values in [0, C): nll_loss of

@@ -197,6 +197,88 @@ TEST(Loss, CrossEntropyIsStableAtExtremeLogits) {
   EXPECT_EQ(ad::nn::cross_entropy(z32, ad::index_tensor({1})).item(), 2e4);
 }
 
+// ---- PyTorch's options of the class losses and of BCE with logits, by hand
+
+double lse(const std::vector<double>& row) {
+  double m = row[0], t = 0;
+  for (double v : row) m = std::max(m, v);
+  for (double v : row) t += std::exp(v - m);
+  return m + std::log(t);
+}
+
+TEST(Loss, ClassWeightsIgnoreIndexAndLabelSmoothingAsPyTorch) {
+  const std::vector<std::vector<double>> x = {{0.5, -1.0, 2.0}, {1.5, 0.2, -0.3}, {-0.4, 0.9, 0.1}};
+  std::vector<double> flat;
+  for (const auto& r : x) flat.insert(flat.end(), r.begin(), r.end());
+  const ad::Tensor in = ad::tensor(flat, {3, 3}, ad::dtype(ad::kFloat64));
+  const std::vector<double> w = {1.0, 2.0, 0.5};
+  const ad::Tensor wt = ad::tensor(w, ad::dtype(ad::kFloat64));
+  auto logp = [&](std::size_t n, std::size_t c) { return x[n][c] - lse(x[n]); };
+  // weight: sum_n w[y_n] (-logp[n, y_n]) / sum_n w[y_n]
+  const std::vector<std::size_t> y = {0, 2, 1};
+  double num = 0, den = 0;
+  for (std::size_t n = 0; n < 3; ++n) {
+    num += w[y[n]] * -logp(n, y[n]);
+    den += w[y[n]];
+  }
+  const ad::Tensor t = ad::index_tensor({0, 2, 1});
+  EXPECT_NEAR(ad::nn::cross_entropy(in, t, {.weight = wt}).item(), num / den, 1e-14);
+  EXPECT_NEAR(ad::nn::cross_entropy(in, t, {.weight = wt, .reduction = Reduction::Sum}).item(), num, 1e-14);
+  // ignore_index: sample 1 counts for nothing, also in the mean's denominator
+  const ad::Tensor ti = ad::index_tensor({0, -100, 1});
+  const auto none = ad::nn::cross_entropy(in, ti, {.reduction = Reduction::None}).to_vector();
+  EXPECT_EQ(none[1], 0.0);
+  EXPECT_NEAR(ad::nn::cross_entropy(in, ti, {}).item(), (-logp(0, 0) - logp(2, 1)) / 2, 1e-14);
+  EXPECT_NEAR(ad::nn::nll_loss(ad::log_softmax(in, 1), ad::index_tensor({0, 2, 2}), {.ignore_index = 2}).item(),
+              -logp(0, 0), 1e-14);
+  // label smoothing s: (1 - s) (-logp[y]) + s / C sum_c (-logp[c]), and the same from one-hot targets
+  const double s = 0.2;
+  double smooth = 0;
+  for (std::size_t n = 0; n < 3; ++n) {
+    double all = 0;
+    for (std::size_t c = 0; c < 3; ++c) all += -logp(n, c);
+    smooth += (1 - s) * -logp(n, y[n]) + s / 3 * all;
+  }
+  EXPECT_NEAR(ad::nn::cross_entropy(in, t, {.label_smoothing = s}).item(), smooth / 3, 1e-14);
+  const ad::Tensor onehot = ad::one_hot(t, 3).to(ad::kFloat64);
+  EXPECT_NEAR(ad::nn::cross_entropy(in, onehot, {.label_smoothing = s}).item(), smooth / 3, 1e-14);
+  // errors
+  EXPECT_TRUE(contains(error_of([&] { ad::nn::cross_entropy(in, t, {.weight = ad::ones({3})}); }),
+                       "weight Float32 [3] must be [3] Float64"));
+  EXPECT_TRUE(contains(error_of([&] { ad::nn::cross_entropy(in, t, {.label_smoothing = 1.5}); }),
+                       "label_smoothing must be in [0, 1]"));
+  EXPECT_TRUE(contains(error_of([&] {
+                         ad::nn::cross_entropy(in, ad::index_tensor({0, -1, 1}));
+                       }),
+                       "target[1] = -1 is not a class index"));
+}
+
+TEST(Loss, BceWithLogitsPosWeightAndWeightAsPyTorch) {
+  const std::vector<double> xs = {-2.0, -0.3, 0.0, 0.7, 3.0, 40.0}, ys = {1, 0, 1, 0.4, 0, 1};
+  const std::vector<double> pw = {2, 2, 0.5, 3, 1, 4}, wv = {1, 0.5, 2, 1, 3, 1};
+  const auto l = ad::nn::binary_cross_entropy_with_logits(
+                     f64(xs), f64(ys), {.weight = f64(wv), .pos_weight = f64(pw), .reduction = Reduction::None})
+                     .to_vector();
+  for (std::size_t i = 0; i < xs.size(); ++i) {
+    const double logsig = -std::log1p(std::exp(-xs[i])), log1msig = -xs[i] - std::log1p(std::exp(-xs[i]));
+    EXPECT_NEAR(l[i], -wv[i] * (pw[i] * ys[i] * logsig + (1 - ys[i]) * log1msig), 1e-13) << i;
+  }
+  // pos_weight [C] broadcasts over the rows
+  const ad::Tensor x2 = ad::tensor({1, -1, 0.5, 2}, {2, 2}, ad::dtype(ad::kFloat64));
+  const ad::Tensor y2 = ad::tensor({1, 1, 0, 1}, {2, 2}, ad::dtype(ad::kFloat64));
+  const ad::Tensor pos = ad::tensor({3, 0.5}, ad::dtype(ad::kFloat64));
+  EXPECT_NEAR(ad::nn::binary_cross_entropy_with_logits(x2, y2, {.pos_weight = pos}).item(),
+              ad::mean(ad::nn::binary_cross_entropy_with_logits(x2, y2, Reduction::None) *
+                       ad::where(y2 > 0.5, pos.expand({2, 2}), ad::ones_like(y2)))
+                  .item(),
+              1e-14);
+  EXPECT_TRUE(contains(error_of([&] {
+                         ad::nn::binary_cross_entropy_with_logits(
+                             x2, y2, {.pos_weight = ad::ones({3}, ad::dtype(ad::kFloat64))});
+                       }),
+                       "pos_weight Float64 [3] must broadcast"));
+}
+
 // ---- gradients by the engine vs central differences
 
 TEST(Loss, GradcheckEveryLossWrtInputAndTarget) {
@@ -229,6 +311,27 @@ TEST(Loss, GradcheckEveryLossWrtInputAndTarget) {
        [&](V v) { return ad::nn::cross_entropy(v[0], ad::index_tensor({1})); },
        {f64({0.3, -1, 2, 0.1})}},
       {"ce probabilities", [](V v) { return ad::nn::cross_entropy(v[0], v[1]); }, {a, soft}},
+      {"ce weight ignore smoothing",
+       [&](V v) {
+         return ad::nn::cross_entropy(
+             v[0], ad::index_tensor({2, -100, 3}),
+             {.weight = ad::tensor({1, 2, 0.5, 3}, ad::dtype(ad::kFloat64)), .label_smoothing = 0.1});
+       },
+       {a}},
+      {"ce probabilities weight smoothing",
+       [](V v) {
+         return ad::nn::cross_entropy(
+             v[0], v[1], {.weight = ad::tensor({1, 2, 0.5, 3}, ad::dtype(ad::kFloat64)), .label_smoothing = 0.3});
+       },
+       {a, soft}},
+      {"bce logits pos_weight weight",
+       [](V v) {
+         return ad::nn::binary_cross_entropy_with_logits(
+             v[0], v[1],
+             {.weight = ad::tensor({1, 0.5, 2, 1}, ad::dtype(ad::kFloat64)),
+              .pos_weight = ad::tensor({3, 1, 0.2, 2}, ad::dtype(ad::kFloat64))});
+       },
+       {a * 3.0, y}},
       {"nll", [&](V v) { return ad::nn::nll_loss(ad::log_softmax(v[0], 1), cls, Reduction::Sum); }, {b}},
   };
   for (auto& c : cases) {
