@@ -1,5 +1,6 @@
 #include "adgraph/nn/module.h"
 
+#include <atomic>
 #include <ostream>
 #include <sstream>
 #include <typeinfo>
@@ -53,6 +54,77 @@ ad::Tensor Module::forward(const ad::Tensor& x) const {
 }
 
 ad::Tensor Module::forward(const ad::Tensor& x) { return std::as_const(*this).forward(x); }
+
+template <class M>
+ad::Tensor Module::run_hooked(M& self, const ad::Tensor& x) {
+  if (self.pre_hooks_.empty() && self.hooks_.empty()) return self.forward(x);
+  ad::Tensor in = x;
+  for (const auto& [id, h] : self.pre_hooks_)
+    if (std::optional<ad::Tensor> r = h(self, in)) in = std::move(*r);
+  ad::Tensor out = self.forward(in);
+  for (const auto& [id, h] : self.hooks_)
+    if (std::optional<ad::Tensor> r = h(self, in, out)) out = std::move(*r);
+  return out;
+}
+
+ad::Tensor Module::call(const ad::Tensor& x) { return run_hooked(*this, x); }
+ad::Tensor Module::call(const ad::Tensor& x) const { return run_hooked(*this, x); }
+
+namespace {
+template <class F>
+ad::Tensor with_place(const std::string& place, F&& f) {
+  try {
+    return f();
+  } catch (const ad::Error& e) {
+    throw ad::Error(place + ": " + e.what());
+  }
+}
+}  // namespace
+
+ad::Tensor Module::operator()(const ad::Tensor& x) {
+  return with_place(registered_as_.empty() ? name() : registered_as_ + " (" + name() + ")", [&] { return call(x); });
+}
+ad::Tensor Module::operator()(const ad::Tensor& x) const {
+  return with_place(registered_as_.empty() ? name() : registered_as_ + " (" + name() + ")", [&] { return call(x); });
+}
+
+namespace {
+std::uint64_t next_hook_id() {
+  static std::atomic<std::uint64_t> n{0};
+  return ++n;
+}
+}  // namespace
+
+std::uint64_t Module::register_forward_pre_hook(ForwardPreHook hook) {
+  if (!hook) throw ad::Error("Module::register_forward_pre_hook: the hook is empty");
+  pre_hooks_.emplace_back(next_hook_id(), std::move(hook));
+  return pre_hooks_.back().first;
+}
+
+std::uint64_t Module::register_forward_hook(ForwardHook hook) {
+  if (!hook) throw ad::Error("Module::register_forward_hook: the hook is empty");
+  hooks_.emplace_back(next_hook_id(), std::move(hook));
+  return hooks_.back().first;
+}
+
+void Module::remove_hook(std::uint64_t id) {
+  auto drop = [id](auto& list) {
+    for (auto it = list.begin(); it != list.end(); ++it)
+      if (it->first == id) {
+        list.erase(it);
+        return true;
+      }
+    return false;
+  };
+  if (!drop(pre_hooks_) && !drop(hooks_))
+    throw ad::Error("Module::remove_hook: " + name() + " has no hook with id " + std::to_string(id));
+}
+
+void Module::apply(const std::function<void(Module&)>& fn) {
+  const auto mods = named_modules();  // depth first, parents before children
+  for (auto it = mods.rbegin(); it != mods.rend(); ++it) fn(*it->second);
+  fn(*this);
+}
 
 std::string Module::name() const { return unqualified(demangle(typeid(*this).name())); }
 
@@ -265,6 +337,7 @@ void Module::add_child(const std::string& name, std::shared_ptr<Module> m) {
   check_new_name(name, "Module::register_module");
   if (!m) throw ad::Error("Module::register_module: '" + name + "' is null");
   if (m.get() == this) throw ad::Error("Module::register_module: '" + name + "' is the module itself");
+  m->registered_as_ = name;
   children_.emplace_back(name, std::move(m));
 }
 

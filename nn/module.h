@@ -1,7 +1,9 @@
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <iosfwd>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -27,8 +29,30 @@ class Module {
 
   virtual ad::Tensor forward(const ad::Tensor& x) const;
   virtual ad::Tensor forward(const ad::Tensor& x);
-  ad::Tensor operator()(const ad::Tensor& x) { return forward(x); }
-  ad::Tensor operator()(const ad::Tensor& x) const { return forward(x); }
+  // forward(x) with the forward hooks around it. An ad::Error thrown inside is rethrown with
+  // this module's place in front: "fc2 (Linear): ..." for a child registered as "fc2", the type
+  // alone for a module that is nobody's child, so an error deep in a model names its path.
+  ad::Tensor operator()(const ad::Tensor& x);
+  ad::Tensor operator()(const ad::Tensor& x) const;
+  // The hooks and forward, without the error prefix (containers call their children so and add
+  // their own, e.g. Sequential's "layer 1 (Linear)").
+  ad::Tensor call(const ad::Tensor& x);
+  ad::Tensor call(const ad::Tensor& x) const;
+
+  // Forward hooks (PyTorch's register_forward_pre_hook / register_forward_hook): a pre-hook sees
+  // the input before forward and may replace it; a hook sees input and output after and may
+  // replace the output (return std::nullopt to keep it). Run in registration order by call()
+  // and operator(); the returned id removes one.
+  using ForwardPreHook = std::function<std::optional<ad::Tensor>(const Module&, const ad::Tensor& input)>;
+  using ForwardHook =
+      std::function<std::optional<ad::Tensor>(const Module&, const ad::Tensor& input, const ad::Tensor& output)>;
+  std::uint64_t register_forward_pre_hook(ForwardPreHook hook);
+  std::uint64_t register_forward_hook(ForwardHook hook);
+  void remove_hook(std::uint64_t id);  // unknown ids throw
+
+  // fn on every descendant, children before their parents, then on this module (PyTorch's apply,
+  // e.g. for a custom initialization).
+  void apply(const std::function<void(Module&)>& fn);
 
   // The type name without namespaces ("Linear", "Sequential", "TwoLayer"), for errors and printing.
   virtual std::string name() const;
@@ -98,8 +122,13 @@ class Module {
   const ad::Tensor& named_or_throw(const std::vector<std::pair<std::string, ad::Tensor>>& list, const std::string& name,
                                    const char* where, const char* what) const;
   ad::Tensor* find_param_slot(const std::string& path);
+  template <class M>
+  static ad::Tensor run_hooked(M& self, const ad::Tensor& x);
   std::vector<std::pair<std::string, ad::Tensor>> params_;
   std::vector<std::pair<std::string, ad::Tensor>> buffers_;
+  std::vector<std::pair<std::uint64_t, ForwardPreHook>> pre_hooks_;
+  std::vector<std::pair<std::uint64_t, ForwardHook>> hooks_;
+  std::string registered_as_;  // the name under which it was last registered as a child
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
   bool training_ = true;
 };

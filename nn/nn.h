@@ -1,6 +1,7 @@
 #pragma once
 // Everything of the nn library: modules, layers, activations, losses, regularizers, init, save/load.
 #include "adgraph/nn/activation.h"
+#include "adgraph/nn/containers.h"
 #include "adgraph/nn/conv.h"
 #include "adgraph/nn/dropout.h"
 #include "adgraph/nn/init.h"

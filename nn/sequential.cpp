@@ -20,7 +20,7 @@ ad::Tensor Sequential::forward(const ad::Tensor& x) const {
   ad::Tensor h = x;
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     try {
-      h = layers_[i]->forward(h);
+      h = layers_[i]->call(h);  // hooks included; the error prefix is ours
     } catch (const ad::Error& e) {
       throw ad::Error(name() + ": layer " + std::to_string(i) + " (" + layers_[i]->name() + "): " + e.what());
     }
