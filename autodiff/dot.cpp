@@ -57,8 +57,8 @@ std::string escape(const std::string& s) {
 
 Vertex op_vertex(const Node& n, const DotOptions& opt) {
   const auto retained = n.retained.lock();  // set by retain_grad(): we can show the tensor's label and grad
-  std::string label =
-      (retained && retained->label ? *retained->label + " = " : "") + n.name + "\n" + shape_str(n.out_shape);
+  std::string label = (retained && !retained->label_text().empty() ? retained->label_text() + " = " : "") + n.name +
+                      "\n" + shape_str(n.out_shape);
   if (n.drawing && !std::isnan(n.drawing->out_value)) label += "\n= " + num(n.drawing->out_value);
   if (opt.show_grads && retained) label += grad_text(retained->grad);
   return {label, "box", "#fff7d6"};
@@ -66,7 +66,8 @@ Vertex op_vertex(const Node& n, const DotOptions& opt) {
 
 Vertex leaf_vertex(const AccumulateGrad& acc, const DotOptions& opt) {
   const TensorImpl& leaf = *acc.leaf;
-  std::string label = (leaf.label ? *leaf.label : "leaf") + "\n" + shape_str(leaf.shape);
+  std::string label =
+      (leaf.label_text().empty() ? std::string("leaf") : leaf.label_text()) + "\n" + shape_str(leaf.shape);
   const Tensor t(acc.leaf);
   if (t.numel() == 1) label += "\n= " + num(t.item());
   if (opt.show_grads) label += grad_text(leaf.grad);

@@ -249,6 +249,7 @@ void run_backward(const std::vector<Root>& roots, bool keep_graph, bool create_g
     const std::shared_ptr<Node>& n = *slot.node;
     Tensor g = std::move(slot.buffer);
     slot.buffer = Tensor();
+    if (n->hooks && g.defined()) g = run_grad_hooks(*n->hooks, std::move(g), n->name);  // register_hook
     if (slot.capture >= 0) (*captured)[static_cast<std::size_t>(slot.capture)] = g;
 
     GradList grads;

@@ -76,8 +76,27 @@ void accumulate_grad(TensorImpl& t, const Tensor& g_in) {
   }
 }
 
+Tensor run_grad_hooks(const HookList<GradHook>& hooks, Tensor g, const char* where) {
+  for (const auto& [id, hook] : hooks) {
+    Tensor r = hook(g);
+    if (!r.defined()) continue;
+    if (r.shape() != g.shape() || r.dtype() != g.dtype())
+      throw Error(std::string("a gradient hook on ") + where + " returned " + shape_str(r.shape()) + " " +
+                  dtype_name(r.dtype()) + " for a gradient of " + shape_str(g.shape()) + " " + dtype_name(g.dtype()) +
+                  "; a hook returns a gradient of the same shape and dtype, or an undefined Tensor to keep it");
+    g = std::move(r);
+  }
+  return g;
+}
+
+// d leaf: the hooks on the gradient, the accumulation, then the post-accumulate hooks
 GradList AccumulateGrad::apply(const Tensor& g, const Tensor&) {
-  accumulate_grad(*leaf, g);
+  if (!leaf->extras) {
+    accumulate_grad(*leaf, g);
+    return {};
+  }
+  accumulate_grad(*leaf, run_grad_hooks(leaf->extras->grad_hooks, g, "a leaf"));
+  for (const auto& [id, hook] : leaf->extras->post_accumulate) hook(Tensor(leaf));
   return {};
 }
 

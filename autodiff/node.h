@@ -23,6 +23,31 @@ struct InputMeta {
   Dtype dtype;
 };
 
+using GradHook = std::function<Tensor(const Tensor& grad)>;          // see Tensor::register_hook
+using PostAccumulateHook = std::function<void(const Tensor& leaf)>;  // see register_post_accumulate_grad_hook
+template <class H>
+using HookList = std::vector<std::pair<std::uint64_t, H>>;  // (id, hook), in registration order
+// Removes the hook with this id; false when the list has none.
+template <class H>
+bool remove_hook_from(HookList<H>& list, std::uint64_t id) {
+  for (auto it = list.begin(); it != list.end(); ++it)
+    if (it->first == id) {
+      list.erase(it);
+      return true;
+    }
+  return false;
+}
+
+// What a tensor rarely has: a DOT label, and (leaves) gradient hooks.
+struct TensorExtras {
+  std::string label;
+  HookList<GradHook> grad_hooks;                 // run on the gradient before it is accumulated
+  HookList<PostAccumulateHook> post_accumulate;  // run after each accumulation into .grad
+};
+
+// Runs hooks on g in order; a hook's defined result replaces g (same shape and dtype, checked).
+Tensor run_grad_hooks(const HookList<GradHook>& hooks, Tensor g, const char* where);
+
 // What to_dot shows beyond ops and shapes: values of one-element tensors and labels of the
 // inputs that do not require grad. Recorded only under ad::DrawGuard (see grad_mode.h).
 struct DrawInfo {
@@ -75,8 +100,9 @@ struct Node {
   std::uint32_t pass_slot = 0;         // see pass_owner
   std::shared_ptr<Storage> saved_out;  // output data, when the backward needs it
   std::uint64_t saved_out_version = 0;
-  std::weak_ptr<TensorImpl> retained;  // set by retain_grad() on the output
-  std::unique_ptr<DrawInfo> drawing;   // only under DrawGuard
+  std::weak_ptr<TensorImpl> retained;         // set by retain_grad() on the output
+  std::unique_ptr<DrawInfo> drawing;          // only under DrawGuard
+  std::unique_ptr<HookList<GradHook>> hooks;  // register_hook on the output (a non-leaf tensor)
   // The backward pass that has this node in its slot table (0: none); pass_slot is the slot's
   // index there, which only that pass reads or writes (engine.cpp).
   std::atomic<std::uint64_t> pass_owner{0};

@@ -1,6 +1,7 @@
 #include "adgraph/autodiff/tensor.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -38,6 +39,8 @@ Storage::~Storage() {
 
 TensorImpl::TensorImpl(std::shared_ptr<Storage> s, Shape sh)
     : storage(std::move(s)), shape(std::move(sh)), strides(contiguous_strides(shape)) {}
+TensorImpl::TensorImpl(std::shared_ptr<Storage> s, Shape sh, Shape st, std::int64_t off)
+    : storage(std::move(s)), shape(std::move(sh)), strides(std::move(st)), offset(off) {}
 
 const TensorImpl& Tensor::checked() const {
   if (!impl_)
@@ -56,14 +59,65 @@ Dtype Tensor::dtype() const { return checked().storage->dtype; }
 std::uint64_t Tensor::version() const { return checked().storage->version; }
 const std::string& TensorImpl::label_text() const {
   static const std::string none;
-  return label ? *label : none;
+  return extras ? extras->label : none;
+}
+
+TensorExtras& TensorImpl::extra() {
+  if (!extras) extras = std::make_unique<TensorExtras>();
+  return *extras;
 }
 
 std::string Tensor::label() const { return checked().label_text(); }
 Tensor& Tensor::set_label(std::string name) {
   checked();
-  impl_->label = name.empty() ? nullptr : std::make_unique<std::string>(std::move(name));
+  if (!name.empty() || impl_->extras) impl_->extra().label = std::move(name);
   return *this;
+}
+
+namespace {
+std::uint64_t next_hook_id() {
+  static std::atomic<std::uint64_t> n{0};
+  return ++n;
+}
+}  // namespace
+
+std::uint64_t Tensor::register_hook(std::function<Tensor(const Tensor& grad)> hook) const {
+  checked();
+  if (!hook) throw Error("register_hook: the hook is empty");
+  if (!requires_grad())
+    throw Error("register_hook: a tensor of shape " + shape_str(shape()) +
+                " that does not require grad has no gradient to hook; call requires_grad_() first");
+  const std::uint64_t id = next_hook_id();
+  if (const std::shared_ptr<Node>& fn = grad_fn()) {
+    if (!fn->hooks) fn->hooks = std::make_unique<HookList<GradHook>>();
+    fn->hooks->emplace_back(id, std::move(hook));
+  } else {
+    impl_->extra().grad_hooks.emplace_back(id, std::move(hook));
+  }
+  return id;
+}
+
+std::uint64_t Tensor::register_post_accumulate_grad_hook(std::function<void(const Tensor& leaf)> hook) const {
+  checked();
+  if (!hook) throw Error("register_post_accumulate_grad_hook: the hook is empty");
+  if (!requires_grad() || grad_fn())
+    throw Error(
+        "register_post_accumulate_grad_hook: only a leaf that requires grad accumulates a .grad; this "
+        "tensor of shape " +
+        shape_str(shape()) + (grad_fn() ? " is the output of an op" : " does not require grad"));
+  const std::uint64_t id = next_hook_id();
+  impl_->extra().post_accumulate.emplace_back(id, std::move(hook));
+  return id;
+}
+
+void Tensor::remove_hook(std::uint64_t id) const {
+  checked();
+  const std::shared_ptr<Node>& fn = grad_fn();
+  if (fn && fn->hooks && remove_hook_from(*fn->hooks, id)) return;
+  if (impl_->extras &&
+      (remove_hook_from(impl_->extras->grad_hooks, id) || remove_hook_from(impl_->extras->post_accumulate, id)))
+    return;
+  throw Error("remove_hook: this tensor has no hook with id " + std::to_string(id));
 }
 
 namespace {

@@ -1,5 +1,6 @@
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <iosfwd>
 #include <memory>
@@ -34,6 +35,7 @@ struct Storage {
 };
 
 struct TensorImpl;
+struct TensorExtras;  // node.h
 
 // What a view (the result of a view op) knows of its base, the tensor that owns the storage
 // (never itself a view): an in-place op through any of them may give the base a new history,
@@ -49,8 +51,7 @@ struct ViewInfo {
 // storage (and so its version counter) with different sizes, strides and offset.
 struct TensorImpl {
   TensorImpl(std::shared_ptr<Storage> s, Shape sh);  // contiguous, offset 0
-  TensorImpl(std::shared_ptr<Storage> s, Shape sh, Shape st, std::int64_t off)
-      : storage(std::move(s)), shape(std::move(sh)), strides(std::move(st)), offset(off) {}
+  TensorImpl(std::shared_ptr<Storage> s, Shape sh, Shape st, std::int64_t off);
   ~TensorImpl();  // releases grad_fn without recursing down a long chain
   TensorImpl(const TensorImpl&) = delete;
   TensorImpl& operator=(const TensorImpl&) = delete;
@@ -66,8 +67,9 @@ struct TensorImpl {
   std::shared_ptr<Node> grad_fn;          // null for leaves and constants
   std::weak_ptr<Node> grad_accumulator;   // leaves: the node that accumulates into `grad`
   std::shared_ptr<TensorImpl> grad;       // accumulated gradient (leaves, or retain_grad())
-  std::unique_ptr<std::string> label;     // optional name shown in DOT graphs (most tensors have none)
-  const std::string& label_text() const;  // the label, or an empty string
+  std::unique_ptr<TensorExtras> extras;   // label and leaf hooks, made on first use (most tensors have none)
+  const std::string& label_text() const;  // the DOT label, or an empty string
+  TensorExtras& extra();                  // extras, made if missing
 };
 
 // Options for Tensor::backward and ad::grad.
@@ -130,6 +132,16 @@ class Tensor {
   void zero_grad();     // fills .grad with zeros (if any)
   void set_grad(const Tensor& g);
   void retain_grad();  // non-leaf: keep .grad after backward
+  // Gradient hooks (PyTorch's register_hook): hook(g) sees the gradient w.r.t. this tensor when a
+  // backward pass computes it and may return a replacement of the same shape and dtype
+  // (an undefined Tensor keeps g). On a leaf it runs before .grad is accumulated; on a non-leaf
+  // before its grad_fn's rule (and before retain_grad's copy). Hooks run in registration order;
+  // register them before a backward that reaches the tensor starts, not while it runs.
+  std::uint64_t register_hook(std::function<Tensor(const Tensor& grad)> hook) const;
+  // A leaf's hook after each accumulation into its .grad, with the leaf (PyTorch's
+  // register_post_accumulate_grad_hook: e.g. start communicating a gradient as soon as it is ready).
+  std::uint64_t register_post_accumulate_grad_hook(std::function<void(const Tensor& leaf)> hook) const;
+  void remove_hook(std::uint64_t id) const;  // either kind; unknown ids throw
   void backward(const Tensor& gradient = {}, BackwardOptions opt = {}) const;
   Tensor detach() const;  // same data, no history
 

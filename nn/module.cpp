@@ -108,15 +108,7 @@ std::uint64_t Module::register_forward_hook(ForwardHook hook) {
 }
 
 void Module::remove_hook(std::uint64_t id) {
-  auto drop = [id](auto& list) {
-    for (auto it = list.begin(); it != list.end(); ++it)
-      if (it->first == id) {
-        list.erase(it);
-        return true;
-      }
-    return false;
-  };
-  if (!drop(pre_hooks_) && !drop(hooks_))
+  if (!ad::remove_hook_from(pre_hooks_, id) && !ad::remove_hook_from(hooks_, id))
     throw ad::Error("Module::remove_hook: " + name() + " has no hook with id " + std::to_string(id));
 }
 
