@@ -37,7 +37,6 @@ void check_newton_options(const NewtonOptions& opt) {
 
 GradientAndHessian gradient_and_hessian(const Objective& f, const ad::Tensor& x) {
   check_vector(x, "gradient_and_hessian");
-  const std::int64_t n = x.numel();
   ad::AutoGradMode grad_on(true);
   const ad::Tensor xl = x.detach().requires_grad_();
   const ad::Tensor y = f(xl);
@@ -47,30 +46,10 @@ GradientAndHessian gradient_and_hessian(const Objective& f, const ad::Tensor& x)
                                  : std::string("an undefined tensor")));
   GradientAndHessian out;
   out.value = y.item();
-  out.hessian = ad::zeros({n, n}, ad::dtype(x.dtype()));
-  if (!y.requires_grad()) {  // f does not depend on x: g = 0, H = 0
-    out.gradient = ad::zeros_like(x);
-    return out;
-  }
   const ad::Tensor g =
-      ad::grad({y}, {xl}, {}, {.retain_graph = std::nullopt, .create_graph = true, .allow_unused = true})[0];
-  if (!g.defined()) {
-    out.gradient = ad::zeros_like(x);
-    return out;
-  }
-  out.gradient = g.detach().clone();
-  if (!g.requires_grad()) return out;  // g constant (f linear in x): H = 0
-  const ad::GradOptions keep{.retain_graph = true, .create_graph = false, .allow_unused = true};
-  for (std::int64_t i = 0; i < n; ++i) {
-    // Row i of H is d(e_i . g)/dx: the backward of g seeded with the unit vector e_i.
-    ad::Tensor seed = ad::zeros_like(x);
-    ad::dispatch_float(x.dtype(), "gradient_and_hessian", [&]<class T>() { seed.data_ptr<T>()[i] = T(1); });
-    const ad::Tensor row = ad::grad({g}, {xl}, {seed}, keep)[0];
-    if (!row.defined()) continue;  // g does not depend on x here: row i is zero
-    ad::dispatch_float(x.dtype(), "gradient_and_hessian", [&]<class T>() {
-      std::copy_n(row.contiguous().data_ptr<T>(), n, out.hessian.data_ptr<T>() + i * n);
-    });
-  }
+      y.requires_grad() ? ad::grad({y}, {xl}, {}, {.retain_graph = false, .allow_unused = true})[0] : ad::Tensor();
+  out.gradient = g.defined() ? g.detach() : ad::zeros_like(x);
+  out.hessian = ad::hessian(f, x);  // the Jacobian of the gradient, row by row (autodiff/functional.h)
   return out;
 }
 
