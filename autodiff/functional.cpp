@@ -1,6 +1,7 @@
 #include "adgraph/autodiff/functional.h"
 
 #include "adgraph/autodiff/grad_mode.h"
+#include "adgraph/autodiff/node.h"
 #include "adgraph/autodiff/ops.h"
 
 namespace ad {
@@ -122,6 +123,47 @@ std::pair<Tensor, Tensor> hvp(const Function1& f, const Tensor& x, const Tensor&
   const Tensor g = gradient_graph(y, xl, "hvp");
   if (!g.defined()) return {result(y, opt.create_graph), zeros_like(x)};
   return {result(y, opt.create_graph), result(grad_or_zeros(g, xl, v, opt.create_graph), opt.create_graph)};
+}
+
+// d checkpoint(fn, xs) = the gradients of a second run of fn(xs), recorded this time
+Tensor checkpoint(const std::function<Tensor(const std::vector<Tensor>&)>& fn, const std::vector<Tensor>& inputs) {
+  if (!fn) throw Error("checkpoint: the function is empty");
+  Tensor out;
+  {
+    NoGradGuard ng;
+    out = fn(inputs);
+  }
+  if (!out.defined()) throw Error("checkpoint: the function returned an undefined Tensor");
+  if (!GradMode::is_enabled()) return out;
+  std::vector<SavedTensor> saved(inputs.begin(), inputs.end());  // version-checked at backward
+  auto rule = [fn, saved = std::move(saved), shape = out.shape(), dt = out.dtype()](const Tensor& g, const Tensor&) {
+    if (GradMode::is_enabled())
+      throw Error(
+          "checkpoint: a backward with create_graph cannot pass through a checkpoint (its gradients "
+          "would not be differentiable); compute higher-order derivatives without checkpoint");
+    std::vector<Tensor> given, xs;  // the inputs as saved, and the copies the second run differentiates
+    for (const SavedTensor& sv : saved) given.push_back(sv.get());
+    for (const Tensor& in : given) xs.push_back(in.defined() && in.requires_grad() ? in.detach().requires_grad_() : in);
+    Tensor y;
+    {
+      AutoGradMode on(true);
+      y = fn(xs);
+    }
+    if (!y.defined() || y.shape() != shape || y.dtype() != dt)
+      throw Error("checkpoint: the function's second run returned " +
+                  (y.defined() ? shape_str(y.shape()) + " " + dtype_name(y.dtype()) : std::string("undefined")) +
+                  " instead of " + shape_str(shape) + " " + dtype_name(dt) +
+                  "; fn must compute the same thing on every call");
+    if (y.requires_grad()) ad::backward({y}, {g});  // accumulates into xs and fn's other leaves
+    GradList grads;
+    for (std::size_t i = 0; i < given.size(); ++i)
+      grads.push_back(given[i].defined() && given[i].requires_grad() ? xs[i].grad() : Tensor());
+    return grads;
+  };
+  // Recorded even when no input requires grad (the first block of a model takes plain data):
+  // the tensors fn reads besides its inputs (parameters) still need the second run's gradients.
+  auto node = std::make_shared<detail::FunctionNode<decltype(rule)>>("checkpoint", std::move(rule));
+  return detail::attach(std::move(node), std::move(out), inputs.data(), inputs.size(), false);
 }
 
 }  // namespace ad

@@ -6,6 +6,7 @@
 // differentiable w.r.t. x (derivatives of derivatives, e.g. a gradient penalty).
 #include <functional>
 #include <utility>
+#include <vector>
 
 #include "adgraph/autodiff/engine.h"
 #include "adgraph/autodiff/tensor.h"
@@ -39,5 +40,14 @@ Tensor jacobian(const Function1& f, const Tensor& x, JacobianOptions opt = {});
 Tensor hessian(const Function1& f, const Tensor& x, FunctionalOptions opt = {});
 // f(x) and H v for a one-element f (v: x's shape): two backward passes, H never formed.
 std::pair<Tensor, Tensor> hvp(const Function1& f, const Tensor& x, const Tensor& v, FunctionalOptions opt = {});
+
+// Gradient checkpointing (PyTorch's reentrant torch.utils.checkpoint): fn(inputs) runs without
+// recording, so none of its intermediate tensors are kept; the backward runs fn again with grad
+// on, on detached copies of the inputs, and back-propagates the incoming gradient through that
+// graph: the inputs get their gradients, and tensors fn reads besides them (a layer's
+// parameters) get theirs accumulated into .grad as in a plain backward(). fn must compute the
+// same thing both times (a dropout inside needs a generator it reseeds). Not through ad::grad
+// with create_graph: higher-order gradients through a checkpoint are refused.
+Tensor checkpoint(const std::function<Tensor(const std::vector<Tensor>&)>& fn, const std::vector<Tensor>& inputs);
 
 }  // namespace ad

@@ -2,6 +2,7 @@
 // kernels beside libtorch: bench_kernels.)
 //   2b. the chain y = y * 1.000001 + 0.5 on 0-d Tensors (the general engine path), and the peak
 //       memory (max RSS) of a 10^7-node chain built, differentiated and destroyed in a child process
+//   3. gradient checkpointing: peak RSS and time of a deep MLP, plain and with ad::checkpoint
 //   4. matmul forward + backward GFLOP/s against raw cblas_sgemm (OpenBLAS) and dnnl_sgemm (oneDNN)
 //      doing the same three products
 // Every figure is the best of a few repetitions.
@@ -20,6 +21,7 @@
 #include <cstdio>
 #include <limits>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include "adgraph/autodiff/autodiff.h"
@@ -126,6 +128,66 @@ void bench_grad_many_inputs() {
               kInputs, bwd * 1e3, kInputs, grad * 1e3, g[0].item());
 }
 
+// ---- gradient checkpointing: a deep tanh MLP, plain and with ad::checkpoint every 8 layers,
+// each in a child process (its own peak RSS); the weights' gradients are compared bit for bit.
+constexpr int kDeepLayers = 32, kDeepWidth = 512, kDeepBatch = 1024, kDeepSegment = 8;
+
+// Seconds for one forward + backward, and a checksum of the gradients' bits (sum of their
+// values as float32 words, exact enough to tell "identical" apart from "not").
+std::pair<double, double> deep_mlp_step(bool checkpointed) {
+  ad::Generator gen(1);
+  std::vector<ad::Tensor> ws;
+  for (int l = 0; l < kDeepLayers; ++l)
+    ws.push_back((ad::randn({kDeepWidth, kDeepWidth}, {}, &gen) * (1.0 / std::sqrt(kDeepWidth))).requires_grad_());
+  const ad::Tensor x = ad::randn({kDeepBatch, kDeepWidth}, {}, &gen);
+  auto segment = [&ws](int from) {
+    return [&ws, from](const std::vector<ad::Tensor>& in) {
+      ad::Tensor h = in[0];
+      for (int l = from; l < from + kDeepSegment; ++l) h = ad::tanh(ad::matmul(h, ws[static_cast<std::size_t>(l)]));
+      return h;
+    };
+  };
+  const Clock::time_point t0 = Clock::now();
+  ad::Tensor h = x;
+  for (int from = 0; from < kDeepLayers; from += kDeepSegment)
+    h = checkpointed ? ad::checkpoint(segment(from), {h}) : segment(from)({h});
+  ad::mean(h * h).backward();
+  const double t = seconds_since(t0);
+  double sum = 0;
+  for (const ad::Tensor& w : ws) sum += ad::sum(ad::abs(w.grad().to(ad::kFloat64))).item();
+  return {t, sum};
+}
+
+void bench_checkpoint() {
+  std::printf("gradient checkpointing: tanh MLP %d x %d-%d, batch %d, forward + backward (child processes)\n",
+              kDeepLayers, kDeepWidth, kDeepWidth, kDeepBatch);
+  double sums[2] = {0, 0};
+  for (int c = 0; c < 2; ++c) {
+    int fds[2];
+    if (pipe(fds) != 0) return;
+    std::fflush(stdout);
+    const pid_t pid = fork();
+    if (pid == 0) {
+      close(fds[0]);
+      const auto r = deep_mlp_step(c == 1);
+      if (write(fds[1], &r, sizeof r) != sizeof r) _exit(2);
+      _exit(0);
+    }
+    close(fds[1]);
+    std::pair<double, double> r{-1, -1};
+    if (read(fds[0], &r, sizeof r) != sizeof r) r = {-1, -1};
+    close(fds[0]);
+    int status = 0;
+    rusage ru{};
+    wait4(pid, &status, 0, &ru);
+    sums[c] = r.second;
+    std::printf("  %-28s %7.3f s   peak RSS %7.1f MB\n", c == 0 ? "plain" : "checkpoint every 8 layers", r.first,
+                static_cast<double>(ru.ru_maxrss) / 1024.0);
+  }
+  std::printf("  gradient checksums %s (%.17g / %.17g)\n", sums[0] == sums[1] ? "identical" : "DIFFER", sums[0],
+              sums[1]);
+}
+
 // ---- 4: matmul
 
 double engine_matmul_seconds(std::int64_t n) {
@@ -190,6 +252,7 @@ void bench_matmul() {
 }  // namespace
 
 int main() {
+  bench_checkpoint();  // first: a forked child's peak RSS counts the parent's pages it inherits
   bench_tensor_chain();
   bench_tensor_chain_peak();
   bench_grad_many_inputs();
