@@ -22,7 +22,8 @@ ad::Tensor Sequential::forward(const ad::Tensor& x) const {
     try {
       h = layers_[i]->call(h);  // hooks included; the error prefix is ours
     } catch (const ad::Error& e) {
-      throw ad::Error(name() + ": layer " + std::to_string(i) + " (" + layers_[i]->name() + "): " + e.what());
+      // operator() puts this module's own place in front (so "Sequential: layer 1 (Linear): ...")
+      throw ad::Error("layer " + std::to_string(i) + " (" + layers_[i]->name() + "): " + e.what());
     }
   }
   return h;

@@ -17,7 +17,8 @@ class Sequential : public Module {
 
   // Appends a layer, named by its index.
   Sequential& push_back(std::shared_ptr<Module> layer);
-  // An ad::Error thrown by a layer is rethrown with the layer's index and type prepended.
+  // An ad::Error thrown by a layer is rethrown with the layer's index and type prepended (and
+  // operator() adds the Sequential's own place, as for any module).
   ad::Tensor forward(const ad::Tensor& x) const override;
 
   std::size_t size() const { return layers_.size(); }

@@ -61,6 +61,11 @@ TEST(Containers, AnErrorInsideACustomModelNamesTheChildsPath) {
   } outer;
   const std::string m2 = error_of([&] { outer(ad::zeros({5, 2}, ad::dtype(ad::kFloat64))); });
   EXPECT_TRUE(contains(m2, "Outer: body (Net): 0 (Linear): Linear: input of shape [5, 2]")) << m2;
+  // a Sequential names the layer once, and its own place once
+  ad::nn::Sequential seq{std::make_shared<ad::nn::Linear>(3, 4, true, ad::kFloat64)};
+  const std::string m3 = error_of([&] { seq(ad::zeros({5, 2}, ad::dtype(ad::kFloat64))); });
+  EXPECT_EQ(m3.rfind("Sequential: layer 0 (Linear): Linear: input of shape [5, 2]", 0), 0u) << m3;
+  EXPECT_FALSE(contains(m3, "Sequential: Sequential")) << m3;
 }
 
 TEST(Hooks, PreHooksReplaceTheInputHooksTheOutputAndRemoveStopsThem) {
