@@ -181,6 +181,20 @@ struct Conv2dOptions {
   bool same = false;        // PyTorch's padding "same": the output keeps the input's size (stride 1)
 };
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = {}, const Conv2dOptions& opt = {});
+// The adjoint of conv2d (its gradient w.r.t. the input; "deconvolution"): x [N, C_in, H, W] (or
+// [C_in, H, W]), weight [C_in, C_out / groups, kH, kW], output size
+// (H - 1) stride - 2 padding + dilation (kH - 1) + output_padding + 1 (output_padding < stride;
+// PyTorch also allows output_padding < dilation, which is refused here). Built as the weights' transpose times x,
+// folded back into the image.
+struct ConvTranspose2dOptions {
+  Size2 stride = {1, 1};
+  Size2 padding = {0, 0};
+  Size2 output_padding = {0, 0};
+  Size2 dilation = {1, 1};
+  std::int64_t groups = 1;
+};
+Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bias = {},
+                        const ConvTranspose2dOptions& opt = {});
 struct Conv1dOptions {
   std::int64_t stride = 1, padding = 0, dilation = 1, groups = 1;
   bool same = false;

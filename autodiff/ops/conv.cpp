@@ -279,6 +279,54 @@ Tensor conv2d(const Tensor& x_in, const Tensor& weight, const Tensor& bias, cons
   return x_in.dim() == 3 ? y.squeeze(0) : y;
 }
 
+// y = fold(W^T x): each input pixel spreads weight-scaled copies over its output window
+Tensor conv_transpose2d(const Tensor& x_in, const Tensor& weight, const Tensor& bias,
+                        const ConvTranspose2dOptions& opt) {
+  const Tensor x = as_batch(x_in, "conv_transpose2d");
+  check_floating(weight, "conv_transpose2d", "weight");
+  if (weight.dim() != 4)
+    throw Error("conv_transpose2d: the weight must be [in_channels, out_channels / groups, kH, kW], got shape " +
+                shape_str(weight.shape()));
+  const std::int64_t n = x.size(0), c = x.size(1), g = opt.groups;
+  if (g < 1 || c % g != 0 || weight.size(0) != c)
+    throw Error("conv_transpose2d: the weight " + shape_str(weight.shape()) + " needs " +
+                std::to_string(weight.size(0)) + " input channels divisible by groups = " + std::to_string(g) +
+                ", but the input " + shape_str(x_in.shape()) + " has " + std::to_string(c));
+  if (weight.dtype() != x.dtype())
+    throw Error(std::string("conv_transpose2d: the input is ") + dtype_name(x.dtype()) + " but the weight is " +
+                dtype_name(weight.dtype()) + "; convert one with .to()");
+  check_positive("conv_transpose2d", "stride", opt.stride, 1);
+  check_positive("conv_transpose2d", "dilation", opt.dilation, 1);
+  check_positive("conv_transpose2d", "padding", opt.padding, 0);
+  check_positive("conv_transpose2d", "output_padding", opt.output_padding, 0);
+  for (int d = 0; d < 2; ++d)
+    if (opt.output_padding[d] >= opt.stride[d])
+      throw Error("conv_transpose2d: output_padding " + pair_str(opt.output_padding) +
+                  " must be smaller than the stride " + pair_str(opt.stride));
+  const Size2 k = {weight.size(2), weight.size(3)};
+  const std::int64_t ocg = weight.size(1), oc = ocg * g, cg = c / g, h = x.size(2), w = x.size(3);
+  const Size2 out = {
+      (h - 1) * opt.stride[0] - 2 * opt.padding[0] + opt.dilation[0] * (k[0] - 1) + opt.output_padding[0] + 1,
+      (w - 1) * opt.stride[1] - 2 * opt.padding[1] + opt.dilation[1] * (k[1] - 1) + opt.output_padding[1] + 1};
+  if (out[0] < 1 || out[1] < 1)
+    throw Error("conv_transpose2d: the output size " + pair_str(out) + " is empty for the input " +
+                shape_str(x_in.shape()) + "; use less padding");
+  if (bias.defined() && (bias.dim() != 1 || bias.size(0) != oc || bias.dtype() != x.dtype()))
+    throw Error("conv_transpose2d: the bias must be [" + std::to_string(oc) + "] " + dtype_name(x.dtype()) + ", got " +
+                shape_str(bias.shape()) + " " + dtype_name(bias.dtype()));
+  // columns [N, G, O/G * kH * kW, H * W] = W_g^T [O/G*k, C/G] @ x_g [C/G, H*W]
+  const Tensor wg = weight.reshape({g, cg, ocg * k[0] * k[1]});
+  const Tensor cols = matmul_t(wg, x.reshape({n, g, cg, h * w}), true, false);
+  const FoldGeometry geo =
+      fold_geometry("conv_transpose2d", {n, oc, out[0], out[1]}, k,
+                    {.stride = opt.stride, .padding = opt.padding, .dilation = opt.dilation}, x_in.shape());
+  if (geo.oh != h || geo.ow != w)  // cannot happen for the output size above; a guard for the geometry
+    throw Error("conv_transpose2d: internal geometry mismatch for input " + shape_str(x_in.shape()));
+  Tensor y = fold4(cols.reshape({n, oc * k[0] * k[1], h * w}), geo);
+  if (bias.defined()) y = y + bias.reshape({1, oc, 1, 1});
+  return x_in.dim() == 3 ? y.squeeze(0) : y;
+}
+
 // conv2d over [N, C, 1, L] with a [O, C/G, 1, k] weight.
 Tensor conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv1dOptions& opt) {
   check_floating(x, "conv1d", "input");

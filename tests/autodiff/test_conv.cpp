@@ -265,3 +265,44 @@ TEST(Fold, UnfoldIsIm2colAndFoldItsAdjoint) {
 }
 
 }  // namespace
+
+namespace {
+
+// conv_transpose2d is conv2d's adjoint: <conv_transpose2d(x, w), y> = <x, conv2d(y, w)>, for
+// strides, padding, dilation, groups and output_padding; and its output size is PyTorch's.
+TEST(ConvTranspose2d, IsTheAdjointOfConv2dWithPyTorchsOutputSize) {
+  struct Case {
+    Shape x, w;
+    ad::ConvTranspose2dOptions opt;
+    Shape out;
+  };
+  const std::vector<Case> cases = {
+      {{2, 3, 4, 5}, {3, 2, 3, 3}, {}, {2, 2, 6, 7}},
+      {{1, 4, 3, 3},
+       {4, 3, 2, 3},
+       {.stride = {2, 1}, .padding = {1, 1}, .output_padding = {1, 0}, .groups = 2},
+       {1, 6, 5, 3}},
+      {{1, 2, 3, 4}, {2, 1, 2, 2}, {.stride = {3, 2}, .dilation = {2, 1}}, {1, 1, 9, 8}},
+  };
+  std::uint64_t seed = 40;
+  for (const Case& c : cases) {
+    const Tensor x = randn(c.x, seed++), w = randn(c.w, seed++);
+    const Tensor y = ad::conv_transpose2d(x, w, {}, c.opt);
+    ASSERT_EQ(y.shape(), c.out);
+    const Tensor probe = randn(c.out, seed++);
+    const ad::Conv2dOptions back{
+        .stride = c.opt.stride, .padding = c.opt.padding, .dilation = c.opt.dilation, .groups = c.opt.groups};
+    // conv2d of the output-sized probe; output_padding's extra row/column is read by no window
+    const Tensor cx = ad::conv2d(probe, w, {}, back);
+    ASSERT_EQ(cx.shape(), x.shape());
+    EXPECT_NEAR((y * probe).sum().item(), (x * cx).sum().item(), 1e-10);
+  }
+  const Tensor b = randn({2}, 50);
+  const Tensor x = randn({2, 3, 4, 5}, 51), w = randn({3, 2, 3, 3}, 52);
+  expect_near(ad::conv_transpose2d(x, w, b), (ad::conv_transpose2d(x, w) + b.reshape({1, 2, 1, 1})).to_vector(),
+              {2, 2, 6, 7});
+  const std::string m = error_of([&] { ad::conv_transpose2d(x, w, {}, {.output_padding = {1, 0}}); });
+  EXPECT_NE(m.find("output_padding {1, 0} must be smaller than the stride {1, 1}"), std::string::npos) << m;
+}
+
+}  // namespace

@@ -516,6 +516,10 @@ std::vector<OpCase> build_catalog() {
   add("conv2d", "same_even_kernel", {{1, 1, 4, 5}, {1, 1, 2, 3}}, {kAny},
       [](const TV& x) { return ad::conv2d(x[0], x[1], {}, {.same = true}); });
   add("conv2d", "unbatched", {{2, 3, 3}, {2, 2, 2, 2}}, {kAny}, [](const TV& x) { return ad::conv2d(x[0], x[1]); });
+  add("conv_transpose2d", "stride2_padding_output_padding_bias", {{1, 2, 3, 3}, {2, 2, 2, 2}, {2}}, {kAny},
+      [](const TV& x) {
+        return ad::conv_transpose2d(x[0], x[1], x[2], {.stride = {2, 2}, .padding = {1, 0}, .output_padding = {1, 0}});
+      });
   add("conv1d", "stride2_padding1_bias", {{2, 2, 5}, {3, 2, 2}, {3}}, {kAny},
       [](const TV& x) { return ad::conv1d(x[0], x[1], x[2], {.stride = 2, .padding = 1}); });
   add("max_pool2d_with_indices", "2x2", {{1, 2, 4, 4}}, {kDistinct}, [](const TV& x) {
@@ -812,6 +816,7 @@ TEST(OpsCatalog, CoversEveryOpInOpsHeader) {
       "fold",
       "conv2d",
       "conv1d",
+      "conv_transpose2d",
       "max_pool2d_with_indices",
       "max_pool2d",
       "avg_pool2d",
