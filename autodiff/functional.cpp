@@ -95,11 +95,18 @@ Tensor jacobian(const Function1& f, const Tensor& x, JacobianOptions opt) {
   shape.insert(shape.end(), x.shape().begin(), x.shape().end());
   AutoGradMode on(true);
   if (by_rows || m == 0 || n == 0) return result(rows_of(y, xl, opt.create_graph).reshape(shape), opt.create_graph);
+  // columns: g(u) = J^T u is built once, then column k is its vjp with the unit seed e_k (J e_k)
   std::vector<Tensor> cols;
-  for (std::int64_t k = 0; k < n; ++k) {  // column k: the jvp with the unit seed e_k
+  const Tensor u = zeros_like(y).requires_grad_();
+  const Tensor g = y.requires_grad()
+                       ? ad::grad({y}, {xl}, {u}, {.retain_graph = true, .create_graph = true, .allow_unused = true})[0]
+                       : Tensor();
+  for (std::int64_t k = 0; k < n; ++k) {
     Tensor e = zeros({n}, dtype(x.dtype()));
     e.index_put_({k}, 1.0);
-    cols.push_back(jvp(f, x, e.reshape(x.shape()), {.create_graph = opt.create_graph}).second.reshape({m}));
+    cols.push_back(g.defined() && g.requires_grad()
+                       ? grad_or_zeros(g, u, e.reshape(x.shape()), opt.create_graph).reshape({m})
+                       : zeros({m}, dtype(y.dtype())));
   }
   return result(stack(cols, 1).reshape(shape), opt.create_graph);
 }

@@ -55,13 +55,15 @@ Tensor one_hot(const Tensor& index, std::int64_t num_classes) {
     throw Error("one_hot: the index must be an Int64 tensor, got " +
                 (index.defined() ? std::string(dtype_name(index.dtype())) : std::string("undefined")));
   std::int64_t n = num_classes;
-  if (n == -1) {
+  std::vector<std::int64_t> v;
+  if (n == -1) {  // max + 1, the indices checked only for being >= 0
     if (index.numel() == 0) throw Error("one_hot: cannot infer num_classes from an empty index; pass it");
-    const auto all = checked_indices(index, std::numeric_limits<std::int64_t>::max(), "one_hot", "Int64");
-    n = *std::max_element(all.begin(), all.end()) + 1;  // (checked: none is negative)
+    v = checked_indices(index, std::numeric_limits<std::int64_t>::max(), "one_hot", "class numbers (>= 0)");
+    n = *std::max_element(v.begin(), v.end()) + 1;
+  } else {
+    if (n < 1) throw Error("one_hot: num_classes must be >= 1 (or -1 to infer it), got " + std::to_string(n));
+    v = checked_indices(index, n, "one_hot", ("num_classes = " + std::to_string(n)).c_str());
   }
-  if (n < 1) throw Error("one_hot: num_classes must be >= 1 (or -1 to infer it), got " + std::to_string(num_classes));
-  const auto v = checked_indices(index, n, "one_hot", ("num_classes = " + std::to_string(n)).c_str());
   Shape shape = index.shape();
   shape.push_back(n);
   Tensor out = zeros(shape, dtype(kInt64));

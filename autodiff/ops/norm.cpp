@@ -33,6 +33,18 @@ Tensor affine(Tensor y, const Tensor& weight, const Tensor& bias, const Shape& v
   return y;
 }
 
+// x - mean and the biased variance mean((x - mean)^2) over dims (kept): the centered values
+// are computed once, for the variance and for the normalized output.
+struct Moments {
+  Tensor mean, centered, var;
+};
+Moments moments(const Tensor& x, const Dims& dims) {
+  Tensor mean = ad::mean(x, dims, true);
+  Tensor d = x - mean;
+  Tensor var = ad::mean(d * d, dims, true);
+  return {std::move(mean), std::move(d), std::move(var)};
+}
+
 }  // namespace
 
 // y = (x - mean) / sqrt(var + eps) * weight + bias, statistics per channel over (N, ...)
@@ -50,30 +62,26 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
   view[1] = c;
   Dims dims = {0};
   for (std::int64_t d = 2; d < x.dim(); ++d) dims.push_back(d);
-  Tensor mean, var;
   if (training) {
     const std::int64_t n = x.numel() / std::max<std::int64_t>(c, 1);
     if (n <= 1)
       throw Error("batch_norm: training needs more than one value per channel, got input shape " +
                   shape_str(x.shape()) + "; use a larger batch, or eval() mode");
-    mean = ad::mean(x, dims, true);
-    var = ad::var(x, dims, 0, true);
+    const Moments m = moments(x, dims);
     if (running_mean.defined()) {
       NoGradGuard ng;
       const double unbias = static_cast<double>(n) / static_cast<double>(n - 1);
       Tensor rm = running_mean, rv = running_var;  // handles: the updates are in place
-      rm.mul_(1.0 - momentum).add_(mean.detach().reshape({c}), momentum);
-      rv.mul_(1.0 - momentum).add_(var.detach().reshape({c}) * unbias, momentum);
+      rm.mul_(1.0 - momentum).add_(m.mean.detach().reshape({c}), momentum);
+      rv.mul_(1.0 - momentum).add_(m.var.detach().reshape({c}) * unbias, momentum);
     }
-  } else {
-    if (!running_mean.defined())
-      throw Error(
-          "batch_norm: eval mode normalizes with running_mean and running_var, which are undefined; "
-          "pass them, or training = true to use the batch's statistics");
-    mean = running_mean.reshape(view);
-    var = running_var.reshape(view);
+    return affine(m.centered / sqrt(m.var + eps), weight, bias, view);
   }
-  return affine((x - mean) / sqrt(var + eps), weight, bias, view);
+  if (!running_mean.defined())
+    throw Error(
+        "batch_norm: eval mode normalizes with running_mean and running_var, which are undefined; "
+        "pass them, or training = true to use the batch's statistics");
+  return affine((x - running_mean.reshape(view)) / sqrt(running_var.reshape(view) + eps), weight, bias, view);
 }
 
 // y = (x - mean) / sqrt(var + eps) * weight + bias over the last normalized_shape.size() dims
@@ -89,8 +97,8 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
   check_param(bias, normalized_shape, x, "layer_norm", "bias");
   Dims dims;
   for (std::int64_t d = x.dim() - k; d < x.dim(); ++d) dims.push_back(d);
-  const Tensor mean = ad::mean(x, dims, true), var = ad::var(x, dims, 0, true);
-  return affine((x - mean) / sqrt(var + eps), weight, bias, normalized_shape);
+  const Moments m = moments(x, dims);
+  return affine(m.centered / sqrt(m.var + eps), weight, bias, normalized_shape);
 }
 
 // y = (x - mean_g) / sqrt(var_g + eps) * weight + bias, statistics per sample and channel group
@@ -103,10 +111,10 @@ Tensor group_norm(const Tensor& x, std::int64_t num_groups, const Tensor& weight
   check_param(weight, {c}, x, "group_norm", "weight");
   check_param(bias, {c}, x, "group_norm", "bias");
   const Tensor g = x.reshape({n, num_groups, -1});
-  const Tensor mean = ad::mean(g, {2}, true), var = ad::var(g, {2}, 0, true);
+  const Moments m = moments(g, {2});
   Shape view(static_cast<std::size_t>(x.dim()), 1);
   view[1] = c;
-  return affine(((g - mean) / sqrt(var + eps)).reshape(x.shape()), weight, bias, view);
+  return affine((m.centered / sqrt(m.var + eps)).reshape(x.shape()), weight, bias, view);
 }
 
 }  // namespace ad
