@@ -14,18 +14,20 @@ struct AdadeltaOptions {
 //   g = grad + wd * p;  v = rho * v + (1 - rho) * g^2;  d = sqrt(u + eps) / sqrt(v + eps) * g
 //   u = rho * u + (1 - rho) * d^2;  p -= lr * d
 // State per parameter: "square_avg" (v) and "acc_delta" (u).
-class Adadelta : public Optimizer {
+class Adadelta : public OptimizerWithOptions<AdadeltaOptions> {
  public:
   Adadelta(std::vector<ad::Tensor> params, AdadeltaOptions opt = {});
-  const AdadeltaOptions& options() const { return opt_; }
+  // Parameter groups, each with its own options or `defaults` (PyTorch's param_groups).
+  Adadelta(std::vector<Group> groups, AdadeltaOptions defaults);
 
  protected:
-  void update(ad::Tensor& param, const ad::Tensor& grad, ParamState& state) override;
-  std::vector<std::string> buffer_names() const override { return {"square_avg", "acc_delta"}; }
-  std::vector<std::pair<std::string, double>> option_values() const override;
+  void update(ad::Tensor& param, const ad::Tensor& grad, ParamState& state, const AdadeltaOptions& o,
+              double lr) override;
+  std::vector<std::string> buffer_names(const AdadeltaOptions&) const override { return {"square_avg", "acc_delta"}; }
+  std::vector<std::pair<std::string, double>> option_values(const AdadeltaOptions& o) const override;
 
  private:
-  AdadeltaOptions opt_;
+  static void check(const Optimizer& self, const AdadeltaOptions& o, const std::string& where);
 };
 
 }  // namespace ad::optim

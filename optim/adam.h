@@ -27,19 +27,20 @@ struct AdamWOptions {
 //   amsgrad: v_max = max(v_max, v), used for v below
 //   p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
 // State per parameter: "exp_avg" (m), "exp_avg_sq" (v), and "max_exp_avg_sq" with amsgrad.
-class Adam : public Optimizer {
+class Adam : public OptimizerWithOptions<AdamOptions> {
  public:
   Adam(std::vector<ad::Tensor> params, AdamOptions opt = {});
-  const AdamOptions& options() const { return opt_; }
+  // Parameter groups, each with its own options or `defaults` (PyTorch's param_groups).
+  Adam(std::vector<Group> groups, AdamOptions defaults);
 
  protected:
-  Adam(std::string name, std::vector<ad::Tensor> params, AdamOptions opt, bool decoupled_weight_decay);
-  void update(ad::Tensor& param, const ad::Tensor& grad, ParamState& state) override;
-  std::vector<std::string> buffer_names() const override;
-  std::vector<std::pair<std::string, double>> option_values() const override;
+  Adam(std::string name, std::vector<Group> groups, AdamOptions defaults, bool decoupled_weight_decay);
+  void update(ad::Tensor& param, const ad::Tensor& grad, ParamState& state, const AdamOptions& o, double lr) override;
+  std::vector<std::string> buffer_names(const AdamOptions& o) const override;
+  std::vector<std::pair<std::string, double>> option_values(const AdamOptions& o) const override;
 
  private:
-  AdamOptions opt_;
+  static void check(const Optimizer& self, const AdamOptions& o, const std::string& where);
   bool decoupled_;
 };
 
@@ -48,7 +49,13 @@ class Adam : public Optimizer {
 //   p *= 1 - lr * wd;  then Adam's update with g = grad (the decay never enters m or v).
 class AdamW : public Adam {
  public:
+  using WGroup = ParamGroup<AdamWOptions>;
   AdamW(std::vector<ad::Tensor> params, AdamWOptions opt = {});
+  AdamW(std::vector<WGroup> groups, AdamWOptions defaults);
+  // A group with AdamW's options (weight decay 1e-2 unless given); hides Adam's.
+  void add_param_group(WGroup group);
+
+  static AdamOptions as_adam(const AdamWOptions& o);
 };
 
 }  // namespace ad::optim

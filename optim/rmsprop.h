@@ -17,18 +17,20 @@ struct RMSpropOptions {
 //   centered: m = alpha * m + (1 - alpha) * g;  d = sqrt(v - m^2) + eps;  otherwise d = sqrt(v) + eps
 //   momentum > 0: b = momentum * b + g / d;  p -= lr * b;  otherwise p -= lr * g / d
 // State per parameter: "square_avg", plus "momentum_buffer" (momentum > 0) and "grad_avg" (centered).
-class RMSprop : public Optimizer {
+class RMSprop : public OptimizerWithOptions<RMSpropOptions> {
  public:
   RMSprop(std::vector<ad::Tensor> params, RMSpropOptions opt = {});
-  const RMSpropOptions& options() const { return opt_; }
+  // Parameter groups, each with its own options or `defaults` (PyTorch's param_groups).
+  RMSprop(std::vector<Group> groups, RMSpropOptions defaults);
 
  protected:
-  void update(ad::Tensor& param, const ad::Tensor& grad, ParamState& state) override;
-  std::vector<std::string> buffer_names() const override;
-  std::vector<std::pair<std::string, double>> option_values() const override;
+  void update(ad::Tensor& param, const ad::Tensor& grad, ParamState& state, const RMSpropOptions& o,
+              double lr) override;
+  std::vector<std::string> buffer_names(const RMSpropOptions& o) const override;
+  std::vector<std::pair<std::string, double>> option_values(const RMSpropOptions& o) const override;
 
  private:
-  RMSpropOptions opt_;
+  static void check(const Optimizer& self, const RMSpropOptions& o, const std::string& where);
 };
 
 }  // namespace ad::optim

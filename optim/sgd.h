@@ -16,18 +16,19 @@ struct SGDOptions {
 //   b = g (first step), else b = momentum * b + (1 - dampening) * g        (when momentum > 0)
 //   p -= lr * (nesterov ? g + momentum * b : b)                           (b = g without momentum)
 // State per parameter: "momentum_buffer" (only with momentum).
-class SGD : public Optimizer {
+class SGD : public OptimizerWithOptions<SGDOptions> {
  public:
   SGD(std::vector<ad::Tensor> params, SGDOptions opt);
-  const SGDOptions& options() const { return opt_; }
+  // Parameter groups, each with its own options or `defaults` (PyTorch's param_groups).
+  SGD(std::vector<Group> groups, SGDOptions defaults);
 
  protected:
-  void update(ad::Tensor& param, const ad::Tensor& grad, ParamState& state) override;
-  std::vector<std::string> buffer_names() const override;
-  std::vector<std::pair<std::string, double>> option_values() const override;
+  void update(ad::Tensor& param, const ad::Tensor& grad, ParamState& state, const SGDOptions& o, double lr) override;
+  std::vector<std::string> buffer_names(const SGDOptions& o) const override;
+  std::vector<std::pair<std::string, double>> option_values(const SGDOptions& o) const override;
 
  private:
-  SGDOptions opt_;
+  static void check(const Optimizer& self, const SGDOptions& o, const std::string& where);
 };
 
 }  // namespace ad::optim

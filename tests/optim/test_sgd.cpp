@@ -159,7 +159,8 @@ TEST(SGD, RejectsBadOptionsAndNonTrainableParameters) {
 
 TEST(Optimizer, RejectsEmptyDuplicateAndNonLeafParameters) {
   ad::Tensor p = ad::tensor({1.0}, ad::dtype(ad::kFloat64)).requires_grad_();
-  EXPECT_TRUE(contains(error_of([&] { ad::optim::SGD({}, {}); }), "SGD: got an empty parameter list"));
+  EXPECT_TRUE(
+      contains(error_of([&] { ad::optim::SGD(std::vector<ad::Tensor>{}, {}); }), "SGD: got an empty parameter list"));
   EXPECT_TRUE(contains(error_of([&] { ad::optim::SGD({p, p}, {}); }), "parameter 1 is the same tensor as parameter 0"));
   EXPECT_TRUE(contains(error_of([&] { ad::optim::SGD({p * 2.0}, {}); }), "not a leaf"));
   EXPECT_TRUE(contains(error_of([&] { ad::optim::SGD({ad::Tensor()}, {}); }), "undefined"));

@@ -214,27 +214,29 @@ TEST_F(OptimizerState, StateDictLayout) {
   for (const auto& [k, t] : opt.state_dict()) names.push_back(k);
   // Before any step the parameters have a step count and no buffers.
   const std::vector<std::string> before{"step",
-                                        "lr",
-                                        "options.beta1",
-                                        "options.beta2",
-                                        "options.eps",
-                                        "options.weight_decay",
-                                        "options.amsgrad",
-                                        "options.decoupled_weight_decay",
+                                        "group.0.params",
+                                        "group.0.lr",
+                                        "group.0.options.beta1",
+                                        "group.0.options.beta2",
+                                        "group.0.options.eps",
+                                        "group.0.options.weight_decay",
+                                        "group.0.options.amsgrad",
+                                        "group.0.options.decoupled_weight_decay",
                                         "param.0.step",
                                         "param.1.step"};
   EXPECT_EQ(names, before);
   prob.train_step(params, opt);
   const ad::NamedTensors s = opt.state_dict();
   ASSERT_EQ(s.size(), before.size() + 6);
-  EXPECT_EQ(s[8].first, "param.0.step");
-  EXPECT_EQ(s[9].first, "param.0.exp_avg");
-  EXPECT_EQ(s[10].first, "param.0.exp_avg_sq");
-  EXPECT_EQ(s[11].first, "param.0.max_exp_avg_sq");
-  EXPECT_EQ(s[9].second.shape(), (ad::Shape{2, 3}));
+  EXPECT_EQ(s[9].first, "param.0.step");
+  EXPECT_EQ(s[10].first, "param.0.exp_avg");
+  EXPECT_EQ(s[11].first, "param.0.exp_avg_sq");
+  EXPECT_EQ(s[12].first, "param.0.max_exp_avg_sq");
+  EXPECT_EQ(s[1].second.item(), 2.0);  // the group's size
+  EXPECT_EQ(s[10].second.shape(), (ad::Shape{2, 3}));
   EXPECT_EQ(s[0].second.dtype(), ad::kInt64);
   EXPECT_EQ(s[0].second.item(), 1.0);
-  EXPECT_FALSE(s[9].second.requires_grad());
+  EXPECT_FALSE(s[10].second.requires_grad());
 }
 
 TEST_F(OptimizerState, LoadingAFreshStateResetsTheOptimizer) {
@@ -278,7 +280,9 @@ TEST_F(OptimizerState, RejectedStatesLeaveTheOptimizerUntouched) {
   };
   auto rejected = [&](const ad::NamedTensors& s) { return error_of([&] { opt.load_state_dict(s); }); };
 
-  EXPECT_TRUE(contains(rejected(with([](auto& s) { s.erase(s.begin() + 9); })), "missing entry 'param.0.exp_avg'"));
+  EXPECT_TRUE(contains(
+      rejected(with([](auto& s) { std::erase_if(s, [](const auto& e) { return e.first == "param.0.exp_avg"; }); })),
+      "missing entry 'param.0.exp_avg'"));
   EXPECT_TRUE(contains(
       rejected(with([&](auto& s) { entry(s, "param.1.exp_avg_sq") = ad::zeros({3}, ad::dtype(ad::kFloat64)); })),
       "entry 'param.1.exp_avg_sq' is Float64 of shape [3] but parameter 1 is Float64 of shape [2]"));
@@ -290,12 +294,13 @@ TEST_F(OptimizerState, RejectedStatesLeaveTheOptimizerUntouched) {
       contains(rejected(with([](auto& s) { s.emplace_back("param.2.step", ad::zeros({}, ad::dtype(ad::kInt64))); })),
                "unexpected entry 'param.2.step'"));
   EXPECT_TRUE(contains(rejected(with([](auto& s) { s.push_back(s[0]); })), "entry 'step' appears twice"));
+  EXPECT_TRUE(contains(rejected(with([&](auto& s) {
+                         entry(s, "group.0.options.beta1") = ad::scalar_tensor(0.8, ad::dtype(ad::kFloat64));
+                       })),
+                       "option beta1 is 0.8 in the state but 0.9 in this optimizer"));
   EXPECT_TRUE(contains(
-      rejected(with([&](auto& s) { entry(s, "options.beta1") = ad::scalar_tensor(0.8, ad::dtype(ad::kFloat64)); })),
-      "option beta1 is 0.8 in the state but 0.9 in this optimizer"));
-  EXPECT_TRUE(
-      contains(rejected(with([&](auto& s) { entry(s, "lr") = ad::scalar_tensor(-1.0, ad::dtype(ad::kFloat64)); })),
-               "entry 'lr' must be finite and >= 0, got -1"));
+      rejected(with([&](auto& s) { entry(s, "group.0.lr") = ad::scalar_tensor(-1.0, ad::dtype(ad::kFloat64)); })),
+      "entry 'group.0.lr' must be finite and >= 0, got -1"));
   EXPECT_TRUE(
       contains(rejected(with([&](auto& s) { entry(s, "step") = ad::scalar_tensor(3.0, ad::dtype(ad::kFloat64)); })),
                "entry 'step' must be a one-element Int64 tensor, got Float64"));
@@ -309,13 +314,13 @@ TEST_F(OptimizerState, RejectedStatesLeaveTheOptimizerUntouched) {
   Params sgd_params = Problem::initial();
   ad::optim::SGD sgd(sgd_params, {.lr = 0.01, .momentum = 0.9});
   prob.train_step(sgd_params, sgd);
-  EXPECT_TRUE(contains(rejected(sgd.state_dict()), "missing entry 'options.beta1'"));
+  EXPECT_TRUE(contains(rejected(sgd.state_dict()), "missing entry 'group.0.options.beta1'"));
   Params adamw_params = Problem::initial();
   ad::optim::AdamW adamw(adamw_params, {.lr = 0.01, .weight_decay = 0.0});
   EXPECT_TRUE(contains(rejected(adamw.state_dict()), "option decoupled_weight_decay is 1 in the state but 0"));
   Params one{ad::tensor({1.0}, ad::dtype(ad::kFloat64)).requires_grad_()};
   ad::optim::Adam single(one, {.lr = 0.01});
-  EXPECT_TRUE(contains(rejected(single.state_dict()), "missing entry 'param.1.step'"));
+  EXPECT_TRUE(contains(rejected(single.state_dict()), "param group 0 has 1 parameters in the state but 2"));
 
   // Files: missing, corrupt, another optimizer's, no optimizer metadata.
   EXPECT_TRUE(contains(error_of([&] { opt.load_state(path("missing.safetensors")); }), "missing.safetensors"));
@@ -328,7 +333,7 @@ TEST_F(OptimizerState, RejectedStatesLeaveTheOptimizerUntouched) {
   EXPECT_TRUE(contains(error_of([&] { opt.load_state(path("plain.safetensors")); }), "is not an optimizer state"));
   single.save_state(path("single.safetensors"));
   const std::string file_msg = error_of([&] { opt.load_state(path("single.safetensors")); });
-  EXPECT_TRUE(contains(file_msg, "missing entry 'param.1.step'")) << file_msg;
+  EXPECT_TRUE(contains(file_msg, "param group 0 has 1 parameters in the state but 2")) << file_msg;
   EXPECT_TRUE(contains(file_msg, "single.safetensors")) << file_msg;
 
   // After all that, the optimizer is exactly as it was.
