@@ -2,6 +2,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstdio>
+#include <sstream>
 
 #include "adgraph/autodiff/node.h"
 #include "adgraph/autodiff/ops/common.h"
@@ -156,6 +157,40 @@ Tensor eye(std::int64_t n, TensorOptions opt) {
 // ---- random
 double Generator::uniform(double lo, double hi) { return std::uniform_real_distribution<double>(lo, hi)(eng_); }
 double Generator::normal(double mean, double std) { return std::normal_distribution<double>(mean, std)(eng_); }
+
+Tensor Generator::state() const {
+  std::ostringstream os;
+  os << eng_;  // the words and the position, in decimal
+  std::istringstream is(os.str());
+  std::vector<std::int64_t> words;
+  std::uint64_t w = 0;
+  while (is >> w) words.push_back(static_cast<std::int64_t>(w));  // bit for bit
+  if (static_cast<std::int64_t>(words.size()) != kStateSize)
+    throw Error("Generator::state: the engine wrote " + std::to_string(words.size()) + " numbers, expected " +
+                std::to_string(kStateSize));
+  return index_tensor(words, {kStateSize});
+}
+
+void Generator::set_state(const Tensor& state) {
+  if (!state.defined() || state.dtype() != kInt64 || state.shape() != Shape{kStateSize})
+    throw Error("Generator::set_state: the state must be Int64 of shape [" + std::to_string(kStateSize) + "], got " +
+                (state.defined() ? std::string(dtype_name(state.dtype())) + " of shape " + shape_str(state.shape())
+                                 : std::string("an undefined tensor")) +
+                " (pass what Generator::state() returned)");
+  const Tensor c = state.contiguous();
+  const std::int64_t* p = c.data_ptr<std::int64_t>();
+  const auto pos = static_cast<std::uint64_t>(p[kStateSize - 1]);
+  if (pos > static_cast<std::uint64_t>(std::mt19937_64::state_size))
+    throw Error("Generator::set_state: the position " + std::to_string(pos) + " is past the state's " +
+                std::to_string(std::mt19937_64::state_size) + " words; this is not a generator state");
+  std::ostringstream os;
+  for (std::int64_t i = 0; i < kStateSize; ++i) os << (i ? " " : "") << static_cast<std::uint64_t>(p[i]);
+  std::istringstream is(os.str());
+  std::mt19937_64 e;
+  is >> e;
+  if (!is) throw Error("Generator::set_state: the state could not be read back");
+  eng_ = e;
+}
 
 Generator& default_generator() {
   thread_local Generator g(5489u);

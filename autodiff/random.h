@@ -13,6 +13,12 @@ class Generator {
   explicit Generator(std::uint64_t seed = 5489u) : eng_(seed) {}
   void seed(std::uint64_t s) { eng_.seed(s); }
   std::mt19937_64& engine() { return eng_; }
+  // The engine's whole state (Int64 [313]: the 312 words of the Mersenne twister, bit for bit,
+  // then its position), for checkpoints: set_state(state()) continues the same sequence.
+  // set_state checks the shape, dtype and position and throws ad::Error without changing anything.
+  Tensor state() const;
+  void set_state(const Tensor& state);
+  static constexpr std::int64_t kStateSize = 313;
   double uniform(double lo = 0.0, double hi = 1.0);  // [lo, hi)
   double normal(double mean = 0.0, double std = 1.0);
 

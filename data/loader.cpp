@@ -1,6 +1,7 @@
 #include "adgraph/data/loader.h"
 
 #include <algorithm>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -56,6 +57,73 @@ Batch DataLoader::batch(std::int64_t i) const {
     if (y_.defined()) b.y = ad::index_select(y_, 0, idx);
   }
   return b;
+}
+
+DataLoader::iterator DataLoader::resume(std::int64_t i) const {
+  if (i < 0 || i > num_batches())
+    throw ad::Error("DataLoader::resume: batch " + std::to_string(i) + " is out of range (0 to " +
+                    std::to_string(num_batches()) + ")");
+  return iterator(this, i);
+}
+
+namespace {
+
+ad::Tensor int_scalar(std::int64_t v) { return ad::index_tensor({v}, {}); }
+
+}  // namespace
+
+ad::NamedTensors DataLoader::state_dict() const {
+  return {{"epoch", int_scalar(epoch_)},
+          {"order", order_.clone()},
+          {"num_samples", int_scalar(n_)},
+          {"batch_size", int_scalar(batch_size_)},
+          {"shuffle", int_scalar(shuffle_ ? 1 : 0)},
+          {"drop_last", int_scalar(drop_last_ ? 1 : 0)}};
+}
+
+void DataLoader::check_state_dict(const ad::NamedTensors& state) const {
+  const std::string where = "DataLoader::load_state_dict: ";
+  std::map<std::string, ad::Tensor> e;
+  for (const auto& [key, t] : state) {
+    if (!t.defined() || t.dtype() != ad::kInt64) throw ad::Error(where + "entry '" + key + "' must be an Int64 tensor");
+    if (!e.emplace(key, t).second) throw ad::Error(where + "entry '" + key + "' appears twice");
+  }
+  const std::vector<std::pair<std::string, std::int64_t>> settings{{"num_samples", n_},
+                                                                   {"batch_size", batch_size_},
+                                                                   {"shuffle", shuffle_ ? 1 : 0},
+                                                                   {"drop_last", drop_last_ ? 1 : 0}};
+  for (const auto& [key, mine] : settings) {
+    const auto it = e.find(key);
+    if (it == e.end() || it->second.numel() != 1) throw ad::Error(where + "missing entry '" + key + "'");
+    const auto saved = static_cast<std::int64_t>(it->second.item());
+    if (saved != mine)
+      throw ad::Error(where + key + " is " + std::to_string(saved) + " in the state but " + std::to_string(mine) +
+                      " in this loader; build it with the data and settings it was saved with");
+  }
+  const auto ep = e.find("epoch");
+  if (ep == e.end() || ep->second.numel() != 1 || ep->second.item() < 0)
+    throw ad::Error(where + "missing or negative entry 'epoch'");
+  const auto ord = e.find("order");
+  if (ord == e.end() || ord->second.shape() != ad::Shape{n_})
+    throw ad::Error(where + "entry 'order' must be Int64 of shape [" + std::to_string(n_) + "]");
+  std::vector<bool> seen(static_cast<std::size_t>(n_), false);
+  const ad::Tensor o = ord->second.contiguous();
+  const std::int64_t* p = o.data_ptr<std::int64_t>();
+  for (std::int64_t i = 0; i < n_; ++i) {
+    if (p[i] < 0 || p[i] >= n_ || seen[static_cast<std::size_t>(p[i])])
+      throw ad::Error(where + "entry 'order' is not a permutation of 0.." + std::to_string(n_ - 1) + " (index " +
+                      std::to_string(i) + " holds " + std::to_string(p[i]) + ")");
+    seen[static_cast<std::size_t>(p[i])] = true;
+  }
+  if (e.size() != settings.size() + 2) throw ad::Error(where + "unexpected entries besides the loader's state");
+}
+
+void DataLoader::load_state_dict(const ad::NamedTensors& state) {
+  check_state_dict(state);
+  for (const auto& [key, t] : state) {
+    if (key == "epoch") epoch_ = static_cast<std::int64_t>(t.item());
+    if (key == "order") order_ = t.contiguous().clone();
+  }
 }
 
 }  // namespace ad::data

@@ -14,6 +14,7 @@
 #include <iterator>
 
 #include "adgraph/autodiff/random.h"
+#include "adgraph/autodiff/safetensors.h"
 #include "adgraph/autodiff/tensor.h"
 
 namespace ad::data {
@@ -77,6 +78,18 @@ class DataLoader {
   const ad::Tensor& order() const { return order_; }
   // Batch i (0-based) of the current epoch; throws ad::Error when out of range.
   Batch batch(std::int64_t i) const;
+  // Continues the current epoch from batch i (0 <= i <= num_batches()) without starting a new
+  // one: `for (auto it = loader.resume(i); it != loader.end(); ++it)` after restoring a
+  // checkpoint taken mid-epoch.
+  iterator resume(std::int64_t i) const;
+
+  // State for checkpoints: "epoch" (Int64) and "order" (the current epoch's sample order), plus
+  // the settings as checks ("num_samples", "batch_size", "shuffle", "drop_last"). The shuffling
+  // generator's state is its own (ad::Generator::state). check_state_dict throws what
+  // load_state_dict would, and load changes nothing when it throws.
+  ad::NamedTensors state_dict() const;
+  void check_state_dict(const ad::NamedTensors& state) const;
+  void load_state_dict(const ad::NamedTensors& state);
 
  private:
   ad::Tensor X_, y_, order_;

@@ -628,6 +628,16 @@ ad::NamedTensors ReduceLROnPlateau::state_dict() const {
   return out;
 }
 
+void ReduceLROnPlateau::check_state_dict(const ad::NamedTensors& state) const {
+  StateReader r(state, "ReduceLROnPlateau::load_state_dict: ");
+  r.take_int("last_step");
+  r.take_float("best");
+  r.take_int("num_bad_epochs");
+  r.take_int("cooldown_counter");
+  r.check_constants(constants());
+  r.check_all_used();
+}
+
 void ReduceLROnPlateau::load_state_dict(const ad::NamedTensors& state) {
   StateReader r(state, "ReduceLROnPlateau::load_state_dict: ");
   const std::int64_t t = r.take_int("last_step");

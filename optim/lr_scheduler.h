@@ -322,6 +322,7 @@ class ReduceLROnPlateau {
   // (checked on load). The lrs themselves live in the optimizer's state.
   ad::NamedTensors state_dict() const;
   void load_state_dict(const ad::NamedTensors& state);
+  void check_state_dict(const ad::NamedTensors& state) const;  // throws what load would; changes nothing
 
  private:
   bool is_better(double metric) const;

@@ -150,4 +150,44 @@ TEST(Loader, Validation) {
   EXPECT_TRUE(contains(error_of([&] { ad::data::DataLoader(ad::zeros({0, 3}), {}, 2); }), "no samples"));
 }
 
+// A loader restored from its state (with its generator's) continues the same epochs: mid-epoch
+// through resume(i), and its next epoch reshuffles exactly as the original's.
+TEST(Loader, StateAndResumeContinueTheSameBatches) {
+  const auto d = ids(10);
+  ad::Generator g(4);
+  ad::data::DataLoader loader(d.X, d.y, 3, true, &g);
+  auto first = loader.begin();
+  ++first;
+  const ad::NamedTensors state = loader.state_dict();
+  const ad::Tensor gen_state = g.state();
+  std::vector<std::vector<double>> expected;
+  for (auto it = loader.resume(1); it != loader.end(); ++it) expected.push_back((*it).y.to_vector());
+  for (const auto& b : loader) expected.push_back(b.y.to_vector());
+
+  ad::Generator h(999);
+  ad::data::DataLoader other(d.X, d.y, 3, true, &h);
+  other.load_state_dict(state);
+  h.set_state(gen_state);
+  EXPECT_EQ(other.epoch(), 1);
+  std::vector<std::vector<double>> got;
+  for (auto it = other.resume(1); it != other.end(); ++it) got.push_back((*it).y.to_vector());
+  for (const auto& b : other) got.push_back(b.y.to_vector());
+  EXPECT_EQ(got, expected);
+  EXPECT_TRUE(contains(error_of([&] { (void)other.resume(5); }), "batch 5 is out of range (0 to 4)"));
+}
+
+TEST(Loader, BadStatesAreRejectedUnchanged) {
+  const auto d = ids(6);
+  ad::data::DataLoader a(d.X, d.y, 2, true), b(d.X, d.y, 3, true);
+  (void)a.begin();
+  ad::NamedTensors s = a.state_dict();
+  EXPECT_TRUE(contains(error_of([&] { b.load_state_dict(s); }), "batch_size is 2 in the state but 3 in this loader"));
+  for (auto& [key, t] : s)
+    if (key == "order") t = ad::index_tensor({0, 1, 2, 3, 4, 4}, {6});
+  ad::data::DataLoader c(d.X, d.y, 2, true);
+  EXPECT_TRUE(contains(error_of([&] { c.load_state_dict(s); }), "entry 'order' is not a permutation of 0..5"));
+  EXPECT_EQ(c.epoch(), 0);
+  EXPECT_EQ(c.order().to_vector(), (std::vector<double>{0, 1, 2, 3, 4, 5}));
+}
+
 }  // namespace
