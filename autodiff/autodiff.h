@@ -3,6 +3,7 @@
 #include "adgraph/autodiff/dot.h"
 #include "adgraph/autodiff/engine.h"
 #include "adgraph/autodiff/file.h"
+#include "adgraph/autodiff/function.h"
 #include "adgraph/autodiff/functional.h"
 #include "adgraph/autodiff/fused_step.h"
 #include "adgraph/autodiff/grad_mode.h"
