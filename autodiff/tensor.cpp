@@ -13,19 +13,26 @@
 #include "adgraph/autodiff/engine.h"
 #include "adgraph/autodiff/grad_mode.h"
 #include "adgraph/autodiff/kernels/broadcast.h"
+#include "adgraph/autodiff/memory.h"
 #include "adgraph/autodiff/node.h"
 #include "adgraph/autodiff/ops.h"
 #include "adgraph/autodiff/ops/common.h"
 
 namespace ad {
 
+namespace {
+constexpr std::size_t kCachedBytes = 16384;  // from here on, buffers go through memory.h's cache
+}  // namespace
+
 Storage::Storage(Dtype d, std::int64_t n) : numel(n), dtype(d) {
   const std::size_t bytes = static_cast<std::size_t>(n) * dtype_size(d);
   // Up to 16 bytes inline; large buffers 64-byte aligned for vector loads; the ones between with
   // plain malloc, since memalign'd small chunks fragment glibc's heap (malloc_consolidate
-  // dominated 0-d graphs).
+  // dominated 0-d graphs); from 16 KiB on through the buffer cache (memory.h).
   if (bytes <= sizeof(small))
     data = small;
+  else if (bytes >= kCachedBytes)
+    data = detail::allocate_buffer(bytes);
   else if (bytes >= 4096)
     data = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
   else
@@ -34,7 +41,12 @@ Storage::Storage(Dtype d, std::int64_t n) : numel(n), dtype(d) {
 }
 
 Storage::~Storage() {
-  if (data != small) std::free(data);
+  const std::size_t bytes = static_cast<std::size_t>(numel) * dtype_size(dtype);
+  if (data == small) return;
+  if (bytes >= kCachedBytes)
+    detail::free_buffer(data, bytes);
+  else
+    std::free(data);
 }
 
 TensorImpl::TensorImpl(std::shared_ptr<Storage> s, Shape sh)

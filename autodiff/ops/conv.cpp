@@ -6,9 +6,12 @@
 // mean over the unfolded windows.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <utility>
 #include <vector>
 
+#include "adgraph/autodiff/kernels/gemm.h"
+#include "adgraph/autodiff/memory.h"
 #include "adgraph/autodiff/ops/common.h"
 
 namespace ad {
@@ -59,6 +62,16 @@ struct ColsLayout {
   std::int64_t sample, row;
 };
 
+// Copies a short row (a window row of im2col: often 8 to 32 elements) in 32-byte blocks the
+// compiler inlines, instead of a memmove call per row, which dominated small convolutions.
+template <class T>
+inline void copy_row(const T* src, T* dst, std::int64_t n) {
+  constexpr std::int64_t kBlock = 32 / sizeof(T);
+  std::int64_t i = 0;
+  for (; i + kBlock <= n; i += kBlock) std::memcpy(dst + i, src + i, 32);
+  for (; i < n; ++i) dst[i] = src[i];
+}
+
 // unfold's kernel: cols[n][(c kH + i) kW + j][y oW + x] = img[n][c][y s0 - p0 + i d0][x s1 - p1 + j d1],
 // 0 outside the image. Shared among threads by (n, c) planes, each writing its own rows.
 template <class T>
@@ -69,6 +82,14 @@ void im2col(const T* img, T* cols, const FoldGeometry& g, ColsLayout lay) {
     for (std::int64_t nc = b; nc < e; ++nc) {
       const T* src = img + nc * plane;
       T* dst = cols + (nc / g.c) * lay.sample + (nc % g.c) * kk * lay.row;
+      if (g.p == Size2{0, 0} && g.s == Size2{1, 1}) {  // every window inside: plain row copies
+        for (std::int64_t i = 0; i < g.k[0]; ++i)
+          for (std::int64_t j = 0; j < g.k[1]; ++j, dst += lay.row) {
+            const T* from = src + i * g.d[0] * g.w + j * g.d[1];
+            for (std::int64_t y = 0; y < g.oh; ++y) copy_row(from + y * g.w, dst + y * g.ow, g.ow);
+          }
+        continue;
+      }
       for (std::int64_t i = 0; i < g.k[0]; ++i)
         for (std::int64_t j = 0; j < g.k[1]; ++j, dst += lay.row)
           for (std::int64_t y = 0; y < g.oh; ++y) {
@@ -80,12 +101,12 @@ void im2col(const T* img, T* cols, const FoldGeometry& g, ColsLayout lay) {
             }
             const auto [x0, x1] = inside[static_cast<std::size_t>(j)];
             const T* row = src + j * g.d[1] - g.p[1];  // row[x s1] is window x's element
-            std::fill(out, out + x0, T(0));
+            for (std::int64_t x = 0; x < x0; ++x) out[x] = T(0);
             if (g.s[1] == 1)
-              std::copy(row + r * g.w + x0, row + r * g.w + x1, out + x0);
+              copy_row(row + r * g.w + x0, out + x0, x1 - x0);
             else
               for (std::int64_t x = x0; x < x1; ++x) out[x] = row[r * g.w + x * g.s[1]];
-            std::fill(out + x1, out + g.ow, T(0));
+            for (std::int64_t x = x1; x < g.ow; ++x) out[x] = T(0);
           }
     }
   });
@@ -101,6 +122,18 @@ void col2im(const T* cols, T* img, const FoldGeometry& g, ColsLayout lay) {
     for (std::int64_t nc = b; nc < e; ++nc) {
       T* dst = img + nc * plane;
       const T* src = cols + (nc / g.c) * lay.sample + (nc % g.c) * kk * lay.row;
+      if (g.p == Size2{0, 0} && g.s == Size2{1, 1}) {  // every window inside: plain row sums
+        for (std::int64_t i = 0; i < g.k[0]; ++i)
+          for (std::int64_t j = 0; j < g.k[1]; ++j, src += lay.row) {
+            T* to = dst + i * g.d[0] * g.w + j * g.d[1];
+            for (std::int64_t y = 0; y < g.oh; ++y) {
+              T* __restrict row = to + y * g.w;
+              const T* __restrict in = src + y * g.ow;
+              for (std::int64_t x = 0; x < g.ow; ++x) row[x] += in[x];
+            }
+          }
+        continue;
+      }
       for (std::int64_t i = 0; i < g.k[0]; ++i)
         for (std::int64_t j = 0; j < g.k[1]; ++j, src += lay.row)
           for (std::int64_t y = 0; y < g.oh; ++y) {
@@ -180,36 +213,137 @@ Tensor fold4(const Tensor& cols_in, const FoldGeometry& g) {
   return record("fold", out, {cols_in}, [g](const Tensor& gr, const Tensor&) { return GradList{unfold4(gr, g)}; });
 }
 
-// The same pair in the [C kH kW, N L] layout: the whole batch's windows side by side, so a
-// convolution is one GEMM (and its weight gradient another) instead of one per sample.
-Tensor unfold_kn(const Tensor& x, const FoldGeometry& g);
-Tensor fold_kn(const Tensor& cols, const FoldGeometry& g);
+// ---- conv2d as one op: the batch in chunks of samples, each chunk's windows unfolded into a
+// scratch buffer that stays in the cache ([K, B L] columns, K = C kH kW), multiplied by the
+// weights in one GEMM per group, and dropped; the backward unfolds each chunk again for the
+// weight gradient. Nothing of size N K L is ever stored, and the GEMMs are [O/G, K/G] x
+// [K/G, B L] with B L >= 256 columns where the batch allows.
 
-// d unfold_kn(x) = fold_kn(g)
-Tensor unfold_kn(const Tensor& x_in, const FoldGeometry& g) {
-  const Tensor x = x_in.contiguous();
-  Tensor out = detail::empty_for({g.rows(), g.n * g.cols()}, x.dtype(), "conv2d");
-  {
-    NoGradGuard ng;
-    dispatch_float(x.dtype(), "conv2d", [&]<class T>() {
-      im2col(x.data_ptr<T>(), out.data_ptr<T>(), g, {g.cols(), g.n * g.cols()});
-    });
-  }
-  return record("unfold", out, {x_in}, [g](const Tensor& gr, const Tensor&) { return GradList{fold_kn(gr, g)}; });
+// Samples per chunk: enough windows for a wide GEMM (>= 256 columns), while the chunk's columns
+// stay within ~512 KiB.
+std::int64_t chunk_samples(const FoldGeometry& g, std::size_t elem) {
+  const std::int64_t l = std::max<std::int64_t>(g.cols(), 1), k = std::max<std::int64_t>(g.rows(), 1);
+  const std::int64_t wide = (256 + l - 1) / l;
+  const std::int64_t fits =
+      std::max<std::int64_t>(1, (std::int64_t{512} << 10) / (k * l * static_cast<std::int64_t>(elem)));
+  return std::clamp<std::int64_t>(std::min(wide, fits), 1, std::max<std::int64_t>(g.n, 1));
 }
 
-// d fold_kn(cols) = unfold_kn(g)
-Tensor fold_kn(const Tensor& cols_in, const FoldGeometry& g) {
-  const Tensor cols = cols_in.contiguous();
-  Tensor out = detail::empty_for({g.n, g.c, g.h, g.w}, cols.dtype(), "conv2d");
+// A buffer from the tensor memory cache (memory.h), for a kernel's scratch.
+template <class T>
+struct Scratch {
+  explicit Scratch(std::int64_t n)
+      : bytes(static_cast<std::size_t>(std::max<std::int64_t>(n, 1)) * sizeof(T)),
+        p(static_cast<T*>(detail::allocate_buffer(bytes))) {}
+  ~Scratch() { detail::free_buffer(p, bytes); }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  std::size_t bytes;
+  T* p;
+};
+
+struct ConvShape {
+  FoldGeometry g;       // the (padded) input's windows
+  std::int64_t groups;  // G
+  std::int64_t oc;      // output channels
+  std::int64_t kg() const { return g.rows() / groups; }
+  std::int64_t ocg() const { return oc / groups; }
+};
+
+// y[n, o, l] = sum_k w[o, k] cols_n[k, l], per group
+template <class T>
+void conv_forward(const T* x, const T* w, T* y, const ConvShape& cs) {
+  const FoldGeometry& g = cs.g;
+  const std::int64_t K = g.rows(), L = g.cols(), kg = cs.kg(), ocg = cs.ocg(), img = g.c * g.h * g.w;
+  const std::int64_t B = chunk_samples(g, sizeof(T));
+  Scratch<T> cols(K * B * L), out(cs.oc * B * L);
+  for (std::int64_t n0 = 0; n0 < g.n; n0 += B) {
+    const std::int64_t nb = std::min(B, g.n - n0), cl = nb * L;
+    FoldGeometry gc = g;
+    gc.n = nb;
+    im2col(x + n0 * img, cols.p, gc, {L, cl});  // [K, nb L]
+    for (std::int64_t q = 0; q < cs.groups; ++q)
+      kernels::gemm(false, false, ocg, cl, kg, w + q * ocg * kg, kg, cols.p + q * kg * cl, cl, out.p + q * ocg * cl,
+                    cl);
+    for (std::int64_t b = 0; b < nb; ++b)  // [O, nb, L] -> y[n0 + b, O, L]
+      for (std::int64_t o = 0; o < cs.oc; ++o)
+        std::memcpy(y + ((n0 + b) * cs.oc + o) * L, out.p + o * cl + b * L, static_cast<std::size_t>(L) * sizeof(T));
+  }
+}
+
+// dw[o, k] = sum_n sum_l gy[n, o, l] cols_n[k, l];  dcols_n = w^T gy_n, folded back into dx_n
+template <class T>
+void conv_backward(const T* x, const T* w, const T* gy, T* dx, T* dw, const ConvShape& cs) {
+  const FoldGeometry& g = cs.g;
+  const std::int64_t K = g.rows(), L = g.cols(), kg = cs.kg(), ocg = cs.ocg(), img = g.c * g.h * g.w;
+  const std::int64_t B = chunk_samples(g, sizeof(T));
+  Scratch<T> cols(K * B * L), gch(cs.oc * B * L), part(cs.oc * kg);
+  if (dw) std::fill(dw, dw + cs.oc * kg, T(0));
+  if (dx) std::fill(dx, dx + g.n * img, T(0));
+  for (std::int64_t n0 = 0; n0 < g.n; n0 += B) {
+    const std::int64_t nb = std::min(B, g.n - n0), cl = nb * L;
+    FoldGeometry gc = g;
+    gc.n = nb;
+    for (std::int64_t b = 0; b < nb; ++b)  // gy[n0 + b, O, L] -> [O, nb L]
+      for (std::int64_t o = 0; o < cs.oc; ++o)
+        std::memcpy(gch.p + o * cl + b * L, gy + ((n0 + b) * cs.oc + o) * L, static_cast<std::size_t>(L) * sizeof(T));
+    if (dw) {
+      im2col(x + n0 * img, cols.p, gc, {L, cl});
+      for (std::int64_t q = 0; q < cs.groups; ++q)
+        kernels::gemm(false, true, ocg, kg, cl, gch.p + q * ocg * cl, cl, cols.p + q * kg * cl, cl,
+                      part.p + q * ocg * kg, kg);
+      for (std::int64_t i = 0; i < cs.oc * kg; ++i) dw[i] += part.p[i];  // chunks summed in order
+    }
+    if (dx) {
+      for (std::int64_t q = 0; q < cs.groups; ++q)
+        kernels::gemm(true, false, kg, cl, ocg, w + q * ocg * kg, kg, gch.p + q * ocg * cl, cl, cols.p + q * kg * cl,
+                      cl);
+      col2im(cols.p, dx + n0 * img, gc, {L, cl});
+    }
+  }
+}
+
+// The convolution of a padded 4-D x with weights [O, C/G, kH, kW], no bias.
+// d conv(x, w) = (fold(w^T g), sum_n g_n unfold(x)_n^T): streamed as above in a first-order
+// backward; composed of unfold, matmul and fold when the backward is itself recorded
+// (create_graph), so every derivative order follows.
+Tensor conv_core(const Tensor& xp_in, const Tensor& weight_in, const ConvShape& cs) {
+  const Tensor xp = xp_in.contiguous(), weight = weight_in.contiguous();
+  const FoldGeometry& g = cs.g;
+  Tensor y = detail::empty_for({g.n, cs.oc, g.oh, g.ow}, xp.dtype(), "conv2d");
   {
     NoGradGuard ng;
-    out.zero_();
-    dispatch_float(cols.dtype(), "conv2d", [&]<class T>() {
-      col2im(cols.data_ptr<T>(), out.data_ptr<T>(), g, {g.cols(), g.n * g.cols()});
-    });
+    dispatch_float(xp.dtype(), "conv2d",
+                   [&]<class T>() { conv_forward(xp.data_ptr<T>(), weight.data_ptr<T>(), y.data_ptr<T>(), cs); });
   }
-  return record("fold", out, {cols_in}, [g](const Tensor& gr, const Tensor&) { return GradList{unfold_kn(gr, g)}; });
+  const bool need_x = xp_in.requires_grad(), need_w = weight_in.requires_grad();
+  return record(
+      "conv2d", y, {xp_in, weight_in},
+      [sx = need_w ? SavedTensor(xp_in) : SavedTensor(), sw = SavedTensor(weight_in), cs, need_x, need_w](
+          const Tensor& gr, const Tensor&) {
+        const Tensor W = sw.get();
+        const Tensor X = need_w ? sx.get() : Tensor();
+        const FoldGeometry& geo = cs.g;
+        const std::int64_t L = geo.cols(), kg = cs.kg(), ocg = cs.ocg();
+        if (!GradMode::is_enabled() && gr.dtype() == W.dtype()) {  // first order: streamed
+          const Tensor gc = gr.contiguous(), wc = W.contiguous(), xc = need_w ? X.contiguous() : Tensor();
+          Tensor dx = need_x ? detail::empty_for({geo.n, geo.c, geo.h, geo.w}, W.dtype(), "conv2d") : Tensor();
+          Tensor dw = need_w ? detail::empty_for(W.shape(), W.dtype(), "conv2d") : Tensor();
+          dispatch_float(W.dtype(), "conv2d", [&]<class T>() {
+            conv_backward(need_w ? xc.data_ptr<T>() : nullptr, wc.data_ptr<T>(), gc.data_ptr<T>(),
+                          need_x ? dx.data_ptr<T>() : nullptr, need_w ? dw.data_ptr<T>() : nullptr, cs);
+          });
+          return GradList{dx, dw};
+        }
+        const Tensor g4 = gr.reshape({geo.n, cs.groups, ocg, L});
+        const Tensor wg = W.reshape({cs.groups, ocg, kg});
+        Tensor dx, dw;
+        if (need_x) dx = fold4(matmul_t(wg, g4, true, false).reshape({geo.n, geo.rows(), L}), geo);
+        if (need_w)
+          dw = sum(matmul_t(g4, unfold4(X, geo).reshape({geo.n, cs.groups, kg, L}), false, true), {0})
+                   .reshape(W.shape());
+        return GradList{dx, dw};
+      });
 }
 
 }  // namespace
@@ -281,22 +415,16 @@ Tensor pad(const Tensor& a, const std::vector<std::int64_t>& pads, PadMode mode,
   return out;
 }
 
-// Up to this many windows per sample, a convolution multiplies the whole batch at once (one
-// [O, K] x [K, N L] GEMM); wider, one GEMM per sample. Measured on LeNet's layers (1 thread,
-// AVX-512, oneDNN sgemm): with 64 windows the single GEMM takes 0.65 ms for forward and both
-// gradients against 0.95 ms per sample; with 576 windows 0.89 ms against 0.70 ms.
-constexpr std::int64_t kOneGemmMaxWindows = 256;
-
 // y[n, o] = sum over the group's channels c and offsets (i, j) of w[o, c, i, j] * xpad[n, c,
 // h*s + i*d, w*s + j*d] + bias[o]: the weights [G, O/G, K] times the windows as columns, K =
-// C/G * kH * kW, laid out [G, K, N oH*oW] or [N, G, K, oH*oW] (kOneGemmMaxWindows).
+// C/G * kH * kW (conv_core).
 Tensor conv2d(const Tensor& x_in, const Tensor& weight, const Tensor& bias, const Conv2dOptions& opt) {
   const Tensor x = as_batch(x_in, "conv2d");
   check_floating(weight, "conv2d", "weight");
   if (weight.dim() != 4)
     throw Error("conv2d: the weight must be [out_channels, in_channels / groups, kH, kW], got shape " +
                 shape_str(weight.shape()));
-  const std::int64_t n = x.size(0), c = x.size(1), oc = weight.size(0), g = opt.groups;
+  const std::int64_t c = x.size(1), oc = weight.size(0), g = opt.groups;
   const Size2 k = {weight.size(2), weight.size(3)};
   if (g < 1 || c % g != 0 || oc % g != 0)
     throw Error("conv2d: groups = " + std::to_string(g) + " must divide the input's " + std::to_string(c) +
@@ -324,20 +452,7 @@ Tensor conv2d(const Tensor& x_in, const Tensor& weight, const Tensor& bias, cons
     }
   }
   const FoldGeometry geo = fold_geometry("conv2d", xp.shape(), k, fo, x_in.shape());
-  const std::int64_t kg = c / g * k[0] * k[1], l = geo.cols();
-  Tensor y;
-  if (n > 1 && l <= kOneGemmMaxWindows) {
-    // [G K, N L]: the batch's windows side by side, one GEMM for the forward and one for the
-    // weight gradient (per-sample GEMMs this narrow run far below the GEMM's speed)
-    const Tensor cols = unfold_kn(xp, geo);
-    const Tensor yk = g == 1 ? matmul(weight.reshape({oc, kg}), cols)
-                             : matmul(weight.reshape({g, oc / g, kg}), cols.reshape({g, kg, n * l}));  // [OC, N L]
-    y = yk.reshape({oc, n, l}).permute({1, 0, 2}).reshape({n, oc, geo.oh, geo.ow});
-  } else {
-    // [N, G, K, L]: one GEMM per sample and group, wide enough to run at the GEMM's speed
-    const Tensor cols = unfold4(xp, geo).reshape({n, g, kg, l});
-    y = matmul(weight.reshape({g, oc / g, kg}), cols).reshape({n, oc, geo.oh, geo.ow});
-  }
+  Tensor y = conv_core(xp, weight, {.g = geo, .groups = g, .oc = oc});
   if (bias.defined()) y = y + bias.reshape({1, oc, 1, 1});
   return x_in.dim() == 3 ? y.squeeze(0) : y;
 }
@@ -426,6 +541,31 @@ FoldGeometry pool_geometry(const char* op, const Tensor& x, Size2 kernel, const 
 // running maximum lives in registers, so a compiler makes the selects conditional moves, not
 // branches. A plane is first searched with a plain `>`; only a plane holding a NaN is searched
 // again with the NaN-aware comparison.
+// One output row of a 2x2, stride-2 max pool over input rows r0 and r1 (offset `base` in the
+// plane), branch-free so that it vectorizes: the first maximum of a, b, c, d with a plain `>`.
+// Returns nonzero when a NaN was seen (the caller then redoes the plane NaN-aware).
+template <class T>
+int pool2x2_row(const T* __restrict r0, const T* __restrict r1, std::int64_t base, std::int64_t w, std::int64_t ow,
+                std::int64_t* __restrict idx, T* __restrict val) {
+  int nan = 0;
+  for (std::int64_t x = 0; x < ow; ++x) {
+    const T a = r0[2 * x], b = r0[2 * x + 1], c = r1[2 * x], d = r1[2 * x + 1];
+    T m = a;
+    int k = 0;
+    k = b > m ? 1 : k;
+    m = b > m ? b : m;
+    k = c > m ? 2 : k;
+    m = c > m ? c : m;
+    k = d > m ? 3 : k;
+    m = d > m ? d : m;
+    nan |= (a != a) | (b != b) | (c != c) | (d != d);
+    const int off = (k & 1) + (k >> 1) * static_cast<int>(w);  // int: so that the loop vectorizes
+    idx[x] = base + 2 * x + off;
+    val[x] = m;
+  }
+  return nan;
+}
+
 template <class T, bool kNanAware>
 bool plane_argmax(const T* src, std::int64_t* idx, T* val, const FoldGeometry& g) {
   bool nan = false;
@@ -439,22 +579,14 @@ bool plane_argmax(const T* src, std::int64_t* idx, T* val, const FoldGeometry& g
     bi = take ? at : bi;
     bv = take ? v : bv;
   };
-  if (g.k == Size2{2, 2} && g.s == Size2{2, 2} && g.p == Size2{0, 0}) {  // the common 2x2 pool, unrolled
-    for (std::int64_t y = 0; y < g.oh; ++y) {
-      const std::int64_t r = 2 * y * g.w;
-      for (std::int64_t x = 0; x < g.ow; ++x) {
-        const std::int64_t a = r + 2 * x, b = a + g.w;  // the window's two rows
-        std::int64_t bi = a;
-        T bv = src[a];
-        nan |= bv != bv;
-        consider(src[a + 1], a + 1, bv, bi);
-        consider(src[b], b, bv, bi);
-        consider(src[b + 1], b + 1, bv, bi);
-        idx[y * g.ow + x] = bi;
-        val[y * g.ow + x] = bv;
-      }
+  if constexpr (!kNanAware) {
+    if (g.k == Size2{2, 2} && g.s == Size2{2, 2} && g.p == Size2{0, 0} && g.w < (1 << 30)) {  // the common 2x2 pool
+      int any_nan = 0;
+      for (std::int64_t y = 0; y < g.oh; ++y)
+        any_nan |= pool2x2_row(src + 2 * y * g.w, src + (2 * y + 1) * g.w, 2 * y * g.w, g.w, g.ow, idx + y * g.ow,
+                               val + y * g.ow);
+      return any_nan != 0;
     }
-    return nan;
   }
   for (std::int64_t y = 0; y < g.oh; ++y) {
     const std::int64_t r0 = std::max<std::int64_t>(y * g.s[0] - g.p[0], 0);

@@ -105,6 +105,42 @@ TEST(Conv2d, MatchesTheDefinitionForStridesPaddingDilationAndGroups) {
   }
 }
 
+// conv2d's first-order backward is a streamed kernel (chunks of samples, the windows unfolded
+// into a scratch buffer); with create_graph it is composed of unfold, matmul and fold instead.
+// Both must give the same gradients: over one chunk and several (windows per sample > 256 make
+// one sample per chunk), with groups, strides, padding and dilation, in float64 and float32.
+TEST(Conv2d, StreamedBackwardEqualsTheComposedOne) {
+  struct Case {
+    Shape x, w;
+    ad::Conv2dOptions opt;
+  };
+  const std::vector<Case> cases{
+      {{5, 2, 6, 6}, {3, 2, 3, 3}, {}},                                                  // one chunk
+      {{3, 2, 20, 20}, {4, 2, 3, 3}, {}},                                                // 324 windows: 3 chunks
+      {{4, 4, 9, 9}, {6, 2, 3, 3}, {.stride = {2, 1}, .padding = {1, 2}, .groups = 2}},  // groups, padding
+      {{2, 3, 11, 11}, {2, 3, 3, 2}, {.stride = {1, 1}, .padding = {0, 0}, .dilation = {2, 3}}},  // dilation
+  };
+  for (ad::Dtype dt : {ad::kFloat64, ad::kFloat32}) {
+    for (const Case& c : cases) {
+      ad::Generator gen(5);
+      const Tensor x = ad::randn(c.x, ad::dtype(dt), &gen).requires_grad_();
+      const Tensor w = ad::randn(c.w, ad::dtype(dt), &gen).requires_grad_();
+      const Tensor y = ad::conv2d(x, w, {}, c.opt);
+      const Tensor gy = ad::randn(y.shape(), ad::dtype(dt), &gen);
+      const std::vector<Tensor> streamed = ad::grad({y}, {x, w}, {gy}, {.retain_graph = true});
+      const std::vector<Tensor> composed = ad::grad({y}, {x, w}, {gy}, {.retain_graph = true, .create_graph = true});
+      const double tol = dt == ad::kFloat64 ? 1e-12 : 1e-4;
+      for (int i = 0; i < 2; ++i) {
+        const std::vector<double> a = streamed[static_cast<std::size_t>(i)].to_vector();
+        const std::vector<double> b = composed[static_cast<std::size_t>(i)].to_vector();
+        ASSERT_EQ(a.size(), b.size());
+        for (std::size_t k = 0; k < a.size(); ++k)
+          ASSERT_NEAR(a[k], b[k], tol * (1.0 + std::abs(b[k]))) << "input " << i << " element " << k;
+      }
+    }
+  }
+}
+
 TEST(Conv2d, HandComputedAndUnbatched) {
   // x = 1..9 in a 3x3 plane, the 2x2 kernel [[1, 0], [0, -1]]: x[i][j] - x[i+1][j+1] = -4 everywhere
   const Tensor x = ad::arange(1, 10, 1, ad::dtype(ad::kFloat64)).reshape({1, 3, 3});
