@@ -8,6 +8,8 @@
 #include <atomic>
 #include <bit>
 #include <cerrno>
+#include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <limits>
@@ -32,7 +34,74 @@ using json = nlohmann::json;
 
 constexpr std::uint64_t kMaxHeaderSize = 100'000'000;  // the reference implementation's limit
 constexpr int kMaxJsonDepth = 8;                       // a valid header nests 3 levels deep
-constexpr const char* kSupported = "F32, F64, I64, BOOL";
+constexpr const char* kSupported = "F32, F64, I64, BOOL, F16, BF16";
+
+// ---------------------------------------------------------------- half precision
+
+// A 16-bit binary floating-point format: 1 sign bit, 15 - mbits exponent bits, mbits fraction bits.
+struct HalfFormat {
+  const char* name;
+  int mbits;           // fraction bits
+  int bias;            // exponent bias
+  double overflow_at;  // the smallest magnitude that rounds to Inf (max finite + half its ulp)
+  double max_finite;   // for messages
+  std::uint16_t qnan;  // the quiet NaN written for any NaN (sign added)
+  std::uint16_t inf() const { return static_cast<std::uint16_t>(((1u << (15 - mbits)) - 1) << mbits); }
+};
+constexpr HalfFormat kF16{"F16", 10, 15, 65520.0, 65504.0, 0x7E00};
+constexpr HalfFormat kBF16{"BF16", 7, 127, 0x1.FFp127, 0x1.FEp127, 0x7FC0};
+
+// x rounded to the nearest value of the format, ties to even, straight from double (a float is
+// a double exactly, so Float32 data rounds once too). Magnitudes past max_finite round to Inf.
+std::uint16_t encode_half(double x, const HalfFormat& f) {
+  const auto b = std::bit_cast<std::uint64_t>(x);
+  const auto sign = static_cast<std::uint16_t>((b >> 63) << 15);
+  const std::uint64_t exp_field = (b >> 52) & 0x7FF, frac = b & ((std::uint64_t{1} << 52) - 1);
+  if (exp_field == 0x7FF) return static_cast<std::uint16_t>(sign | (frac != 0 ? f.qnan : f.inf()));
+  if (exp_field == 0) return sign;  // zero, or a double subnormal: far below half the smallest subnormal
+  const int e = static_cast<int>(exp_field) - 1023;  // x = sig * 2^(e - 52), sig in [2^52, 2^53)
+  const std::uint64_t sig = frac | (std::uint64_t{1} << 52);
+  const int emin = 1 - f.bias;  // the exponent of the smallest normal; below it the quantum stays 2^(emin - mbits)
+  const int shift = 52 - f.mbits + std::max(emin - e, 0);  // the bits of sig below the quantum
+  if (shift >= 54) return sign;                            // x < half the smallest subnormal (strictly: sig < 2^53)
+  std::uint64_t r = sig >> shift;
+  const std::uint64_t rest = sig & ((std::uint64_t{1} << shift) - 1), half = std::uint64_t{1} << (shift - 1);
+  if (rest > half || (rest == half && (r & 1) != 0)) ++r;  // to nearest, ties to even
+  // Normal: the exponent field above r's implicit bit (a carry out of the fraction moves the
+  // exponent up by itself); subnormal: r alone (r = 2^mbits is the smallest normal, also right).
+  std::uint64_t bits = e >= emin ? (static_cast<std::uint64_t>(e + f.bias - 1) << f.mbits) + r : r;
+  if (bits >= f.inf()) bits = f.inf();
+  return static_cast<std::uint16_t>(sign | bits);
+}
+
+// Exact: every F16 and BF16 value is a float (NaN payloads kept in the float's top fraction bits).
+float decode_half(std::uint16_t h, const HalfFormat& f) {
+  if (f.mbits == kBF16.mbits) return std::bit_cast<float>(static_cast<std::uint32_t>(h) << 16);
+  const std::uint32_t sign = static_cast<std::uint32_t>(h & 0x8000) << 16, exp = (h >> 10) & 0x1F, frac = h & 0x3FF;
+  if (exp == 0x1F) return std::bit_cast<float>(sign | 0x7F800000u | (frac << 13));  // Inf, NaN
+  if (exp == 0) {                                                                   // zero, subnormal: frac * 2^-24
+    const float mag = std::ldexp(static_cast<float>(frac), -24);
+    return sign != 0 ? -mag : mag;
+  }
+  return std::bit_cast<float>(sign | ((exp + 127 - 15) << 23) | (frac << 13));
+}
+
+const HalfFormat* half_format(FloatFormat f) {
+  switch (f) {
+    case FloatFormat::F16:
+      return &kF16;
+    case FloatFormat::BF16:
+      return &kBF16;
+    case FloatFormat::Native:
+      break;
+  }
+  return nullptr;
+}
+
+// The format a tensor is stored in: a half format for floating tensors when asked, else none.
+const HalfFormat* stored_half(const Tensor& t, const SafetensorsSaveOptions& opt) {
+  return is_floating(t.dtype()) ? half_format(opt.floats_as) : nullptr;
+}
 
 const char* st_dtype(Dtype d) {
   switch (d) {
@@ -48,8 +117,13 @@ const char* st_dtype(Dtype d) {
   throw Error("save_safetensors: unknown dtype");
 }
 
-bool parse_st_dtype(const std::string& s, Dtype& out) {
-  if (s == "F32") {
+// The engine dtype a file dtype is read as, and its half format (F16 and BF16 are read as Float32).
+bool parse_st_dtype(const std::string& s, Dtype& out, const HalfFormat*& half) {
+  half = nullptr;
+  if (s == "F16" || s == "BF16") {
+    out = kFloat32;
+    half = s == "F16" ? &kF16 : &kBF16;
+  } else if (s == "F32") {
     out = kFloat32;
   } else if (s == "F64") {
     out = kFloat64;
@@ -104,7 +178,7 @@ class Writer {
 };
 
 std::string build_header(const std::string& path, const NamedTensors& tensors,
-                         const std::map<std::string, std::string>& metadata) {
+                         const std::map<std::string, std::string>& metadata, const SafetensorsSaveOptions& opt) {
   auto fail = [&](const std::string& what) { return Error("save_safetensors('" + path + "'): " + what); };
   // Key order as the reference writer emits it: "__metadata__" first, then the tensors in data
   // order, each as {"dtype", "shape", "data_offsets"}.
@@ -121,9 +195,10 @@ std::string build_header(const std::string& path, const NamedTensors& tensors,
     if (name == "__metadata__") throw fail("'__metadata__' is reserved for the metadata map and cannot name a tensor");
     if (!seen.insert(name).second) throw fail("the name '" + name + "' is given twice; tensor names must be unique");
     if (!t.defined()) throw fail("the tensor '" + name + "' is undefined");
-    const std::uint64_t bytes = static_cast<std::uint64_t>(t.numel()) * dtype_size(t.dtype());
+    const HalfFormat* half = stored_half(t, opt);
+    const std::uint64_t bytes = static_cast<std::uint64_t>(t.numel()) * (half ? 2 : dtype_size(t.dtype()));
     nlohmann::ordered_json info = nlohmann::ordered_json::object();
-    info["dtype"] = st_dtype(t.dtype());
+    info["dtype"] = half ? half->name : st_dtype(t.dtype());
     nlohmann::ordered_json shape = nlohmann::ordered_json::array();
     for (auto d : t.shape()) shape.push_back(static_cast<std::uint64_t>(d));
     info["shape"] = std::move(shape);
@@ -190,6 +265,7 @@ struct Entry {
   std::string name;
   std::size_t header_index = 0;  // position among the header's keys
   Dtype dtype = kFloat32;
+  const HalfFormat* half = nullptr;  // F16 / BF16 data, read as Float32
   Shape shape;
   std::uint64_t begin = 0, end = 0;
 };
@@ -197,12 +273,38 @@ struct Entry {
 }  // namespace
 
 void save_safetensors(const std::string& path, const NamedTensors& tensors,
-                      const std::map<std::string, std::string>& metadata) {
+                      const std::map<std::string, std::string>& metadata, const SafetensorsSaveOptions& opt) {
   auto fail = [&](const std::string& what) { return Error("save_safetensors('" + path + "'): " + what); };
   const fs::path target(path);
   if (path.empty() || !target.has_filename()) throw fail("the path names no file");
 
-  const std::string header = build_header(path, tensors, metadata);
+  const std::string header = build_header(path, tensors, metadata, opt);
+
+  // Floating tensors stored in a half format, contiguous, checked for overflow before anything
+  // is written.
+  std::vector<Tensor> halves(tensors.size());
+  for (std::size_t i = 0; i < tensors.size(); ++i) {
+    const Tensor& t = tensors[i].second;
+    const HalfFormat* half = stored_half(t, opt);
+    if (!half) continue;
+    halves[i] = t.detach().contiguous();
+    if (opt.allow_overflow) continue;
+    dispatch_float(t.dtype(), "save_safetensors", [&]<class T>() {
+      const T* p = halves[i].data_ptr<T>();
+      for (std::int64_t k = 0; k < halves[i].numel(); ++k) {
+        const double v = static_cast<double>(p[k]);
+        if (std::isfinite(v) && std::abs(v) >= half->overflow_at) {
+          char value[32], max[32];
+          std::snprintf(value, sizeof value, "%.9g", v);
+          std::snprintf(max, sizeof max, "%.8g", half->max_finite);
+          throw fail("tensor '" + tensors[i].first + "' element " + std::to_string(k) + " is " + value + ", past " +
+                     half->name + "'s largest finite value " + max +
+                     ": it would be stored as Inf. Scale the tensor, keep it in its own dtype "
+                     "(FloatFormat::Native), or pass allow_overflow = true to store Inf as IEEE 754 does");
+        }
+      }
+    });
+  }
 
   replace_file_with(
       path,
@@ -213,7 +315,21 @@ void save_safetensors(const std::string& path, const NamedTensors& tensors,
         for (int i = 0; i < 8; ++i) len[i] = static_cast<unsigned char>(n >> (8 * i));
         w.append(len, 8);
         w.append(header.data(), header.size());
-        for (const auto& [name, t] : tensors) {
+        for (std::size_t i = 0; i < tensors.size(); ++i) {
+          const Tensor& t = tensors[i].second;
+          if (const HalfFormat* half = stored_half(t, opt)) {  // converted a chunk at a time
+            dispatch_float(t.dtype(), "save_safetensors", [&]<class T>() {
+              const T* p = halves[i].data_ptr<T>();
+              std::uint16_t chunk[4096];
+              for (std::int64_t k = 0; k < halves[i].numel();) {
+                const std::int64_t m = std::min<std::int64_t>(halves[i].numel() - k, 4096);
+                for (std::int64_t j = 0; j < m; ++j) chunk[j] = encode_half(static_cast<double>(p[k + j]), *half);
+                w.append(chunk, static_cast<std::size_t>(m) * 2);
+                k += m;
+              }
+            });
+            continue;
+          }
           const Tensor c = t.detach().contiguous();  // a view is written as its elements, row-major
           w.append(static_cast<const char*>(c.impl()->storage->data) + c.storage_offset() * dtype_size(c.dtype()),
                    static_cast<std::size_t>(c.numel()) * dtype_size(c.dtype()));
@@ -307,7 +423,7 @@ SafetensorsFile load_safetensors(const std::string& path) {
 
     const auto dt = info.find("dtype");
     if (dt == info.end() || !dt->is_string()) throw fail(where + ": missing or non-string \"dtype\"");
-    if (!parse_st_dtype(dt->get<std::string>(), e.dtype))
+    if (!parse_st_dtype(dt->get<std::string>(), e.dtype, e.half))
       throw fail(where + ": unsupported dtype '" + dt->get<std::string>() + "' (supported: " + kSupported + ")");
 
     const auto sh = info.find("shape");
@@ -339,7 +455,7 @@ SafetensorsFile load_safetensors(const std::string& path) {
     } catch (const Error&) {
       throw fail(where + ": shape " + shape_str(e.shape) + " has more elements than a tensor can hold (2^60)");
     }
-    const std::uint64_t bytes = static_cast<std::uint64_t>(numel) * dtype_size(e.dtype);  // <= 2^63
+    const std::uint64_t bytes = static_cast<std::uint64_t>(numel) * (e.half ? 2 : dtype_size(e.dtype));  // <= 2^63
     if (bytes != e.end - e.begin)
       throw fail(where + ": shape " + shape_str(e.shape) + " of " + dt->get<std::string>() + " needs " +
                  std::to_string(bytes) + " bytes but data_offsets " + offsets + " hold " +
@@ -371,6 +487,20 @@ SafetensorsFile load_safetensors(const std::string& path) {
   out.tensors.reserve(entries.size());
   for (const auto& e : entries) {
     Tensor t = empty(e.shape, dtype(e.dtype));
+    out.stored_dtypes[e.name] = e.half ? e.half->name : st_dtype(e.dtype);
+    if (e.half) {  // 2-byte values, widened to Float32 in place from the back of the buffer
+      auto* f = static_cast<float*>(t.impl()->storage->data);
+      auto* h = reinterpret_cast<unsigned char*>(f);
+      if (auto err = read_exact(fd.fd, h, e.end - e.begin, 8 + n + e.begin); !err.empty())
+        throw fail("cannot read the data of tensor '" + e.name + "': " + err);
+      for (std::uint64_t i = (e.end - e.begin) / 2; i-- > 0;) {
+        std::uint16_t v;
+        std::memcpy(&v, h + 2 * i, 2);
+        f[i] = decode_half(v, *e.half);
+      }
+      out.tensors.emplace_back(e.name, std::move(t));
+      continue;
+    }
     if (auto err = read_exact(fd.fd, t.impl()->storage->data, e.end - e.begin, 8 + n + e.begin); !err.empty())
       throw fail("cannot read the data of tensor '" + e.name + "': " + err);
     if (e.dtype == kBool) {  // a C++ bool must be 0 or 1: any other byte is a corrupt file

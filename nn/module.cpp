@@ -1,5 +1,6 @@
 #include "adgraph/nn/module.h"
 
+#include <algorithm>
 #include <atomic>
 #include <ostream>
 #include <sstream>
@@ -207,6 +208,46 @@ std::int64_t Module::num_parameters() const {
 
 void Module::zero_grad() {
   for (auto& t : parameters()) t.zero_grad();
+}
+
+void Module::to(ad::Dtype dtype) {
+  if (!ad::is_floating(dtype))
+    throw ad::Error(std::string("Module::to: ") + name() + " can only be converted to a floating dtype, got " +
+                    ad::dtype_name(dtype) +
+                    "; use ad::kFloat32 or ad::kFloat64 (parameters must stay floating; integer buffers are kept)");
+  // Every module once (a child registered twice is converted once).
+  std::vector<Module*> mods{this};
+  for (const auto& [path, m] : named_modules())
+    if (std::find(mods.begin(), mods.end(), m.get()) == mods.end()) mods.push_back(m.get());
+
+  auto same_tensor = [](const ad::Tensor& a, const ad::Tensor& b) {
+    return a.impl()->storage == b.impl()->storage && a.storage_offset() == b.storage_offset() &&
+           a.shape() == b.shape() && a.strides() == b.strides();
+  };
+  std::vector<std::pair<ad::Tensor*, ad::Tensor>> updates;  // slot, converted tensor
+  // The same tensor registered in several places (tied weights) is converted once; the others
+  // become new handles over the same new storage, as register_parameter makes them.
+  std::vector<std::pair<ad::Tensor, ad::Tensor>> seen;  // old tensor, its conversion
+  ad::NoGradGuard no_grad;                              // conversions are not recorded
+  auto converted = [&](const ad::Tensor& t) -> ad::Tensor {
+    for (const auto& [old, fresh] : seen)
+      if (same_tensor(old, t)) return fresh.detach();
+    ad::Tensor fresh = t.detach().to(dtype);
+    seen.emplace_back(t, fresh);
+    return fresh.detach();
+  };
+  for (Module* m : mods) {
+    for (auto& [n, t] : m->params_) {
+      if (!ad::is_floating(t.dtype()) || t.dtype() == dtype) continue;
+      ad::Tensor fresh = converted(t);
+      fresh.requires_grad_(t.requires_grad());
+      if (const ad::Tensor g = t.grad(); g.defined()) fresh.set_grad(g.detach().to(dtype));
+      updates.emplace_back(&t, std::move(fresh));
+    }
+    for (auto& [n, t] : m->buffers_)
+      if (ad::is_floating(t.dtype()) && t.dtype() != dtype) updates.emplace_back(&t, converted(t));
+  }
+  for (auto& [slot, fresh] : updates) *slot = std::move(fresh);  // handle assignments: nothing throws now
 }
 
 void Module::train(bool on) {

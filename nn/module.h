@@ -81,6 +81,25 @@ class Module {
   std::vector<std::pair<std::string, ad::Tensor>> named_state() const;
 
   void zero_grad();
+
+  // Converts every floating parameter and floating buffer of this module and its descendants to
+  // `dtype` (ad::kFloat32 or ad::kFloat64), as PyTorch's module.to(dtype); Int64 and Bool buffers
+  // (BatchNorm's num_batches_tracked) stay as they are. Each converted parameter is a new leaf
+  // with the old one's requires_grad (a frozen one stays frozen) and its .grad converted too, as
+  // PyTorch converts it; parameters that were registered as the same tensor (tied weights: the
+  // same storage, offset, shape and strides) share their new storage as well. Tensors already of
+  // `dtype` are kept as they are, so to() of the current dtype changes nothing.
+  //
+  // The converted tensors replace the old ones in the module: a handle taken before (an
+  // optimizer's parameter list, a tensor from parameters(), a hook registered on a parameter)
+  // still refers to the old tensor, which the module no longer uses. Build the optimizer after
+  // to(), as in PyTorch ("move a model before constructing optimizers for it"). Layers read
+  // their parameters and buffers back by name at every forward, so they compute in the new
+  // dtype; inputs must then be converted as well. A dtype that is not floating is an ad::Error;
+  // so is running out of memory midway, which leaves the module as it was (everything is
+  // converted before anything is replaced).
+  void to(ad::Dtype dtype);
+
   // Sets training mode on this module and every descendant (Dropout reads it).
   void train(bool on = true);
   void eval() { train(false); }

@@ -4,6 +4,7 @@
 #include "adgraph/nn/containers.h"
 #include "adgraph/nn/conv.h"
 #include "adgraph/nn/dropout.h"
+#include "adgraph/nn/embedding.h"
 #include "adgraph/nn/init.h"
 #include "adgraph/nn/linear.h"
 #include "adgraph/nn/loss.h"

@@ -3,6 +3,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <bit>
+#include <cmath>
 #include <csignal>
 #include <cstring>
 #include <filesystem>
@@ -10,6 +12,7 @@
 #include <iterator>
 #include <limits>
 #include <string>
+#include <vector>
 
 #include "adgraph/autodiff/autodiff.h"
 #include "adgraph/autodiff/safetensors.h"
@@ -209,8 +212,12 @@ TEST_F(Safetensors, RejectsMalformedFilesWithClearMessages) {
       {"array header", make_file("[1,2]", ""), "not a JSON object"},
       {"invalid utf-8", make_file("{\"\xff\xfe\":{}}", ""), "not valid JSON"},
       {"too deep", make_file(R"({"a":[[[[[[[[[[[[[[1]]]]]]]]]]]]]]})", ""), "nests more than"},
-      {"unknown dtype", make_file(R"({"a":{"dtype":"F16","shape":[4],"data_offsets":[0,8]}})", d8),
-       "unsupported dtype 'F16' (supported: F32, F64, I64, BOOL)"},
+      {"unknown dtype", make_file(R"({"a":{"dtype":"I32","shape":[2],"data_offsets":[0,8]}})", d8),
+       "unsupported dtype 'I32' (supported: F32, F64, I64, BOOL, F16, BF16)"},
+      {"F16 size mismatch", make_file(R"({"a":{"dtype":"F16","shape":[3],"data_offsets":[0,8]}})", d8),
+       "shape [3] of F16 needs 6 bytes but data_offsets [0, 8] hold 8"},
+      {"BF16 size mismatch", make_file(R"({"a":{"dtype":"BF16","shape":[2],"data_offsets":[0,8]}})", d8),
+       "shape [2] of BF16 needs 4 bytes"},
       {"bool byte other than 0 or 1",
        make_file(R"({"m":{"dtype":"BOOL","shape":[2],"data_offsets":[0,2]}})", std::string("\x01\x02", 2)),
        "tensor 'm' is BOOL but its byte 1 is 2 (only 0 and 1 are valid)"},
@@ -453,6 +460,266 @@ TEST_F(Safetensors, SavesViewsAndTensorsThatRequireGrad) {
   EXPECT_EQ(f.tensors[0].second.to_vector(), w.to_vector());
   EXPECT_EQ(f.tensors[1].second.shape(), (ad::Shape{2, 3}));
   EXPECT_EQ(f.tensors[1].second.to_vector(), y.to_vector());
+}
+
+// ---- half precision: F16 and BF16
+
+// Little-endian 16-bit values as bytes.
+std::string le16s(const std::vector<std::uint16_t>& v) {
+  std::string s;
+  for (std::uint16_t x : v) {
+    s += static_cast<char>(x & 0xff);
+    s += static_cast<char>(x >> 8);
+  }
+  return s;
+}
+
+std::vector<std::uint16_t> u16s(const std::string& bytes) {
+  std::vector<std::uint16_t> v(bytes.size() / 2);
+  for (std::size_t i = 0; i < v.size(); ++i)
+    v[i] = static_cast<std::uint16_t>(static_cast<unsigned char>(bytes[2 * i]) |
+                                      static_cast<unsigned char>(bytes[2 * i + 1]) << 8);
+  return v;
+}
+
+// The data section of a file (everything after the header).
+std::string data_of(const std::string& file) {
+  std::uint64_t n = 0;
+  for (int i = 0; i < 8; ++i) n |= static_cast<std::uint64_t>(static_cast<unsigned char>(file[i])) << (8 * i);
+  return file.substr(8 + n);
+}
+
+std::uint32_t float_bits(float f) { return std::bit_cast<std::uint32_t>(f); }
+
+// Hand-made files: each F16 / BF16 value is read as the Float32 it denotes, bit for bit (the
+// sign of zero, subnormals, Inf, NaN), and stored_dtypes tells the file's dtype.
+TEST_F(Safetensors, ReadsF16AndBF16AsExactFloat32) {
+  const std::vector<std::uint16_t> h = {0x3C00, 0xC000, 0x7BFF, 0x0001, 0x03FF, 0x0400, 0x8000,
+                                        0x0000, 0x7C00, 0xFC00, 0x7E00, 0x3555, 0x8001};
+  const std::vector<std::uint16_t> b = {0x3F80, 0xC000, 0x7F7F, 0x0001, 0x0080, 0x8000,
+                                        0x7F80, 0xFF80, 0x7FC0, 0x4049, 0x3DCD};
+  const std::string header = R"({"h":{"dtype":"F16","shape":[13],"data_offsets":[0,26]},)"
+                             R"("b":{"dtype":"BF16","shape":[11],"data_offsets":[26,48]},)"
+                             R"("x":{"dtype":"F32","shape":[1],"data_offsets":[48,52]}})";
+  const float one = 1.0f;
+  write_bytes(path("half.safetensors"),
+              make_file(header, le16s(h) + le16s(b) + std::string(reinterpret_cast<const char*>(&one), 4)));
+  const auto f = ad::load_safetensors(path("half.safetensors"));
+  ASSERT_EQ(f.tensors.size(), 3u);
+  EXPECT_EQ(f.stored_dtypes, (std::map<std::string, std::string>{{"h", "F16"}, {"b", "BF16"}, {"x", "F32"}}));
+  const ad::Tensor& th = f.tensors[0].second;
+  const ad::Tensor& tb = f.tensors[1].second;
+  EXPECT_EQ(th.dtype(), ad::kFloat32);
+  EXPECT_EQ(tb.dtype(), ad::kFloat32);
+  EXPECT_EQ(th.shape(), ad::Shape{13});
+  const double inf = std::numeric_limits<double>::infinity();
+  const std::vector<double> hv = th.to_vector();
+  const std::vector<double> expect_h = {1.0, -2.0, 65504.0, 0x1p-24, 1023 * 0x1p-24, 0x1p-14, -0.0,
+                                        0.0, inf,  -inf,    0.0,     0x1.554p-2,     -0x1p-24};
+  for (std::size_t i = 0; i < hv.size(); ++i) {
+    if (i == 10) continue;  // NaN
+    EXPECT_EQ(hv[i], expect_h[i]) << i;
+    EXPECT_EQ(std::signbit(hv[i]), std::signbit(expect_h[i])) << i;
+  }
+  EXPECT_TRUE(std::isnan(hv[10]));
+  EXPECT_EQ(float_bits(static_cast<const float*>(th.impl()->storage->data)[10]), 0x7FC00000u);  // quiet NaN
+  const std::vector<double> bv = tb.to_vector();
+  const std::vector<double> expect_b = {1.0, -2.0, 0x1.FEp127, 0x1p-133, 0x1p-126, -0.0,
+                                        inf, -inf, 0.0,        3.140625, 0x1.9Ap-4};
+  for (std::size_t i = 0; i < bv.size(); ++i) {
+    if (i == 8) continue;
+    EXPECT_EQ(bv[i], expect_b[i]) << i;
+    EXPECT_EQ(std::signbit(bv[i]), std::signbit(expect_b[i])) << i;
+  }
+  EXPECT_TRUE(std::isnan(bv[8]));
+}
+
+// Every one of the 65536 F16 and BF16 bit patterns: read as Float32 (and widened to Float64),
+// then written back as F16 / BF16, gives the same 16 bits; only NaNs become the quiet NaN of
+// their sign. (So decoding is exact and encoding rounds every representable value to itself,
+// subnormals included.)
+TEST_F(Safetensors, EveryHalfBitPatternRoundTrips) {
+  std::vector<std::uint16_t> all(65536);
+  for (std::size_t i = 0; i < all.size(); ++i) all[i] = static_cast<std::uint16_t>(i);
+  const std::string header = R"({"h":{"dtype":"F16","shape":[65536],"data_offsets":[0,131072]},)"
+                             R"("b":{"dtype":"BF16","shape":[256,256],"data_offsets":[131072,262144]}})";
+  write_bytes(path("all.safetensors"), make_file(header, le16s(all) + le16s(all)));
+  const auto f = ad::load_safetensors(path("all.safetensors"));
+  ASSERT_EQ(f.tensors.size(), 2u);
+  struct Format {
+    ad::FloatFormat format;
+    std::uint16_t exponent_mask, quiet_nan;
+  };
+  const Format formats[2] = {{ad::FloatFormat::F16, 0x7C00, 0x7E00}, {ad::FloatFormat::BF16, 0x7F80, 0x7FC0}};
+  for (int k = 0; k < 2; ++k) {
+    const Format& fmt = formats[k];
+    std::vector<std::uint16_t> expect = all;
+    for (std::uint16_t& v : expect)
+      if ((v & fmt.exponent_mask) == fmt.exponent_mask && (v & ~fmt.exponent_mask & 0x7FFF) != 0)
+        v = static_cast<std::uint16_t>((v & 0x8000) | fmt.quiet_nan);
+    for (ad::Dtype d : {ad::kFloat32, ad::kFloat64}) {
+      SCOPED_TRACE(std::string(k == 0 ? "F16 " : "BF16 ") + ad::dtype_name(d));
+      const ad::Tensor t = f.tensors[static_cast<std::size_t>(k)].second.to(d);
+      ad::save_safetensors(path("back.safetensors"), {{"t", t}}, {}, {.floats_as = fmt.format});
+      const std::string file = read_bytes(path("back.safetensors"));
+      EXPECT_TRUE(contains(file, k == 0 ? R"("dtype":"F16")" : R"("dtype":"BF16")"));
+      const std::vector<std::uint16_t> got = u16s(data_of(file));
+      ASSERT_EQ(got.size(), expect.size());
+      std::size_t wrong = 0;
+      for (std::size_t i = 0; i < got.size(); ++i)
+        if (got[i] != expect[i] && wrong++ < 5) ADD_FAILURE() << "pattern " << i << " came back as " << got[i];
+      EXPECT_EQ(wrong, 0u);
+    }
+  }
+}
+
+// Rounding to nearest, ties to even, from Float32 and from Float64 data, at the edges of each
+// format: halfway cases, subnormals, underflow to zero, the largest finite values.
+TEST_F(Safetensors, WritesF16AndBF16RoundingToNearestEven) {
+  const double nan = std::numeric_limits<double>::quiet_NaN(), inf = std::numeric_limits<double>::infinity();
+  struct Case {
+    double x;
+    std::uint16_t f16, bf16;
+  };
+  // Each x is a float, so Float32 and Float64 data give the same bits (checked against an exact
+  // rational rounding).
+  const std::vector<Case> cases = {
+      {1.0, 0x3C00, 0x3F80},
+      {-2.0, 0xC000, 0xC000},
+      {0.1, 0x2E66, 0x3DCD},
+      {3.140625, 0x4248, 0x4049},
+      {1 + 0x1p-11, 0x3C00, 0x3F80},            // an F16 tie: down to the even 1.0
+      {1 + 3 * 0x1p-11, 0x3C02, 0x3F80},        // an F16 tie: up to the even 0x3C02
+      {1 + 0x1p-11 + 0x1p-20, 0x3C01, 0x3F80},  // just above an F16 tie: up
+      {1 + 0x1p-8, 0x3C04, 0x3F80},             // a BF16 tie: down to even
+      {1 + 3 * 0x1p-8, 0x3C0C, 0x3F82},         // a BF16 tie: up to even
+      {1 + 0x1p-8 + 0x1p-20, 0x3C04, 0x3F81},   // just above a BF16 tie: up
+      {65504.0, 0x7BFF, 0x4780},                // F16's largest finite
+      {65519.0, 0x7BFF, 0x4780},                // below 65520: still down to it
+      {0x1p-24, 0x0001, 0x3380},                // F16's smallest subnormal
+      {0x1p-25, 0x0000, 0x3300},                // a tie between 0 and it: 0 is even
+      {3 * 0x1p-25, 0x0002, 0x33C0},            // a tie between 0x0001 and 0x0002: even
+      {0x1p-25 + 0x1p-40, 0x0001, 0x3300},      // above the tie with 0: up
+      {0x1p-14 - 0x1p-25, 0x0400, 0x3880},      // a tie between the largest subnormal and 2^-14
+      {1e-10, 0x0000, 0x2EDC},                  // F16: underflow to zero...
+      {-1e-10, 0x8000, 0xAEDC},                 // ...keeping the sign
+      {-0.0, 0x8000, 0x8000},
+      {0x1.FEp127, 0x7C00, 0x7F7F},  // BF16's largest finite (F16: overflow, allowed here)
+      {0x1p-133, 0x0000, 0x0001},    // BF16's smallest subnormal
+      {0x1p-134, 0x0000, 0x0000},    // a tie with 0: even
+      {3 * 0x1p-134, 0x0000, 0x0002},
+      {inf, 0x7C00, 0x7F80},
+      {-inf, 0xFC00, 0xFF80},
+      {nan, 0x7E00, 0x7FC0},
+      {-nan, 0xFE00, 0xFFC0},
+  };
+  std::vector<double> xs;
+  for (const Case& c : cases) xs.push_back(c.x);
+  for (ad::Dtype d : {ad::kFloat32, ad::kFloat64}) {
+    SCOPED_TRACE(ad::dtype_name(d));
+    const ad::Tensor t = ad::tensor(xs, ad::dtype(d));
+    for (int k = 0; k < 2; ++k) {
+      ad::save_safetensors(
+          path("r.safetensors"), {{"t", t}}, {},
+          {.floats_as = k == 0 ? ad::FloatFormat::F16 : ad::FloatFormat::BF16, .allow_overflow = true});
+      const std::vector<std::uint16_t> got = u16s(data_of(read_bytes(path("r.safetensors"))));
+      ASSERT_EQ(got.size(), cases.size());
+      for (std::size_t i = 0; i < got.size(); ++i)
+        EXPECT_EQ(got[i], k == 0 ? cases[i].f16 : cases[i].bf16)
+            << (k == 0 ? "F16" : "BF16") << " of case " << i << " (" << cases[i].x << ")";
+    }
+  }
+  // No double rounding: 1 + 2^-11 + 2^-40 is just above the F16 tie in Float64 and rounds up,
+  // but a Float32 copy of it is the tie itself, which rounds to even.
+  const double above_tie = 1 + 0x1p-11 + 0x1p-40;
+  ad::save_safetensors(path("d.safetensors"),
+                       {{"f64", ad::tensor({above_tie}, ad::dtype(ad::kFloat64))},
+                        {"f32", ad::tensor({above_tie}, ad::dtype(ad::kFloat32))}},
+                       {}, {.floats_as = ad::FloatFormat::F16});
+  EXPECT_EQ(u16s(data_of(read_bytes(path("d.safetensors")))), (std::vector<std::uint16_t>{0x3C01, 0x3C00}));
+}
+
+// Every dtype, scalars, empties and views saved with floats_as: the floating tensors come back as
+// Float32 of the same shapes holding the rounded values, the others bit for bit.
+TEST_F(Safetensors, HalfFormatsKeepShapesAndLeaveIntegersAlone) {
+  const auto tensors = sample_tensors();
+  for (ad::FloatFormat format : {ad::FloatFormat::F16, ad::FloatFormat::BF16}) {
+    const std::string name = format == ad::FloatFormat::F16 ? "F16" : "BF16";
+    SCOPED_TRACE(name);
+    ad::save_safetensors(path("s.safetensors"), tensors, {{"format", "pt"}},
+                         {.floats_as = format, .allow_overflow = true});  // w64 holds -1e300
+    const auto f = ad::load_safetensors(path("s.safetensors"));
+    ASSERT_EQ(f.tensors.size(), tensors.size());
+    for (std::size_t i = 0; i < tensors.size(); ++i) {
+      const auto& [n, t] = tensors[i];
+      const ad::Tensor& back = f.tensors[i].second;
+      EXPECT_EQ(f.tensors[i].first, n);
+      EXPECT_EQ(back.shape(), t.shape()) << n;
+      if (!ad::is_floating(t.dtype())) {
+        EXPECT_EQ(f.stored_dtypes.at(n), t.dtype() == ad::kInt64 ? "I64" : "BOOL");
+        EXPECT_EQ(raw_bytes(back), raw_bytes(t)) << n;
+        continue;
+      }
+      EXPECT_EQ(f.stored_dtypes.at(n), name) << n;
+      EXPECT_EQ(back.dtype(), ad::kFloat32) << n;
+      const std::vector<double> a = t.to_vector(), b = back.to_vector();
+      const double rel = format == ad::FloatFormat::F16 ? 0x1p-11 : 0x1p-8;
+      for (std::size_t j = 0; j < a.size(); ++j) {
+        if (std::isnan(a[j])) {
+          EXPECT_TRUE(std::isnan(b[j])) << n << " " << j;
+        } else if (std::abs(a[j]) > 1e38 || std::abs(a[j]) < 1e-30) {  // past the range or below it
+          EXPECT_TRUE(std::isinf(b[j]) || b[j] == 0.0 || std::abs(b[j] - a[j]) <= rel * std::abs(a[j])) << n << j;
+        } else {
+          EXPECT_LE(std::abs(b[j] - a[j]), rel * std::abs(a[j]) + 0x1p-24) << n << " " << j;
+        }
+      }
+    }
+  }
+  const ad::Tensor x = ad::tensor({1, 2, 3, 4, 5, 6}, {2, 3}, {});
+  ad::save_safetensors(path("v.safetensors"), {{"t", x.t()}}, {}, {.floats_as = ad::FloatFormat::F16});
+  EXPECT_EQ(ad::load_safetensors(path("v.safetensors")).tensors[0].second.to_vector(), x.t().contiguous().to_vector());
+}
+
+// A finite value that would round to Inf is refused by default, naming the tensor, the element,
+// the value and the format, and nothing is written; allow_overflow stores Inf as IEEE says.
+// Int64 and Bool tensors are stored as themselves whatever floats_as says.
+TEST_F(Safetensors, HalfOverflowIsAnErrorUnlessAllowed) {
+  const std::string p = path("o.safetensors");
+  ad::save_safetensors(p, {{"old", ad::tensor({1.0}, ad::dtype(ad::kFloat64))}});
+  const std::string old = read_bytes(p);
+  const ad::NamedTensors big = {{"ok", ad::tensor({65519.0, -65519.0})},
+                                {"w", ad::tensor({1.0, -65520.0, 70000.0}, ad::dtype(ad::kFloat64))}};
+  std::string msg = error_of([&] { ad::save_safetensors(p, big, {}, {.floats_as = ad::FloatFormat::F16}); });
+  for (const char* part :
+       {"tensor 'w' element 1 is -65520", "F16's largest finite value 65504", "Inf", "allow_overflow"})
+    EXPECT_TRUE(contains(msg, part)) << "missing '" << part << "' in: " << msg;
+  EXPECT_TRUE(contains(msg, p)) << msg;
+  EXPECT_EQ(read_bytes(p), old);
+  EXPECT_EQ(listing(), std::vector<std::string>{"o.safetensors"});
+
+  ad::save_safetensors(p, big, {}, {.floats_as = ad::FloatFormat::F16, .allow_overflow = true});
+  EXPECT_EQ(u16s(data_of(read_bytes(p))), (std::vector<std::uint16_t>{0x7BFF, 0xFBFF, 0x3C00, 0xFC00, 0x7C00}));
+  const auto back = ad::load_safetensors(p);
+  EXPECT_EQ(back.tensors[1].second.to_vector(), (std::vector<double>{1.0, -std::numeric_limits<double>::infinity(),
+                                                                     std::numeric_limits<double>::infinity()}));
+
+  const ad::NamedTensors huge = {{"m", ad::tensor({std::numeric_limits<float>::max()})}};
+  msg = error_of([&] { ad::save_safetensors(p, huge, {}, {.floats_as = ad::FloatFormat::BF16}); });
+  EXPECT_TRUE(contains(msg, "tensor 'm' element 0 is 3.40282347e+38, past BF16's largest finite value 3.3895314e+38"))
+      << msg;
+  ad::save_safetensors(p, huge, {}, {.floats_as = ad::FloatFormat::BF16, .allow_overflow = true});
+  EXPECT_EQ(u16s(data_of(read_bytes(p))), (std::vector<std::uint16_t>{0x7F80}));
+
+  // Inf and NaN inputs are not an overflow; integers and masks keep their dtype.
+  ad::save_safetensors(p,
+                       {{"inf", ad::tensor({std::numeric_limits<double>::infinity()})},
+                        {"i", ad::index_tensor({70000})},
+                        {"m", ad::tensor({1, 0}, ad::dtype(ad::kBool))}},
+                       {}, {.floats_as = ad::FloatFormat::F16});
+  const auto mixed = ad::load_safetensors(p);
+  EXPECT_EQ(mixed.stored_dtypes, (std::map<std::string, std::string>{{"inf", "F16"}, {"i", "I64"}, {"m", "BOOL"}}));
+  EXPECT_EQ(mixed.tensors[1].second.item<std::int64_t>(), 70000);
+  EXPECT_EQ(mixed.tensors[2].second.dtype(), ad::kBool);
 }
 
 }  // namespace

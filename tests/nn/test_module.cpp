@@ -5,9 +5,15 @@
 #include <utility>
 
 #include "adgraph/nn/activation.h"
+#include "adgraph/nn/conv.h"
 #include "adgraph/nn/dropout.h"
+#include "adgraph/nn/embedding.h"
 #include "adgraph/nn/linear.h"
+#include "adgraph/nn/loss.h"
+#include "adgraph/nn/normalization.h"
+#include "adgraph/nn/pooling.h"
 #include "adgraph/nn/sequential.h"
+#include "adgraph/optim/sgd.h"
 #include "tests/test_util.h"
 
 namespace {
@@ -271,6 +277,188 @@ TEST(Module, SetParamTakesTheDottedNamesOfNamedParameters) {
   EXPECT_EQ(m.named_parameters()[3].second.to_vector(), (std::vector<double>{0.25, -0.5}));
   EXPECT_THROW(m.set_param("fc3.bias", ad::zeros({2}, ad::dtype(ad::kFloat64))), ad::Error);
   EXPECT_THROW(m.set_param("fc2.bias", ad::zeros({3}, ad::dtype(ad::kFloat64))), ad::Error);
+}
+
+// Every layer with parameters or buffers, chained: Conv2d, BatchNorm2d (running statistics and
+// an Int64 counter), MaxPool2d, ConvTranspose2d, GroupNorm, Conv1d, LayerNorm, Linear, and an
+// Embedding whose rows are added to the features.
+struct Zoo : ad::nn::Module {
+  explicit Zoo(ad::Generator* gen) {
+    conv = register_module(
+        "conv", std::make_shared<ad::nn::Conv2d>(1, 4, ad::Size2{3, 3}, ad::Conv2dOptions{.padding = {1, 1}}, true,
+                                                 ad::kFloat32, gen));
+    bn = register_module("bn", std::make_shared<ad::nn::BatchNorm2d>(4));
+    up = register_module(
+        "up", std::make_shared<ad::nn::ConvTranspose2d>(
+                  4, 2, ad::Size2{2, 2}, ad::ConvTranspose2dOptions{.stride = {2, 2}}, true, ad::kFloat32, gen));
+    gn = register_module("gn", std::make_shared<ad::nn::GroupNorm>(1, 2));
+    conv1 = register_module("conv1",
+                            std::make_shared<ad::nn::Conv1d>(2, 3, 3, ad::Conv1dOptions{}, true, ad::kFloat32, gen));
+    ln = register_module("ln", std::make_shared<ad::nn::LayerNorm>(ad::Shape{42}));
+    emb = register_module("emb",
+                          std::make_shared<ad::nn::Embedding>(5, 42, ad::nn::EmbeddingOptions{}, ad::kFloat32, gen));
+    fc = register_module("fc", std::make_shared<ad::nn::Linear>(42, 3, true, ad::kFloat32, gen));
+  }
+  // x [N, 1, 4, 4]; the sample i also looks up embedding row i % 5.
+  ad::Tensor forward(const ad::Tensor& x) override {
+    const std::int64_t n = x.size(0);
+    ad::Tensor h = ad::max_pool2d(ad::relu((*bn)((*conv)(x))), {2, 2});  // [N, 4, 2, 2]
+    h = (*gn)((*up)(h)).reshape({n, 2, 16});                             // [N, 2, 16]
+    h = (*conv1)(h).reshape({n, 42});                                    // [N, 3, 14]
+    std::vector<std::int64_t> ids;
+    for (std::int64_t i = 0; i < n; ++i) ids.push_back(i % 5);
+    h = (*ln)(h) + (*emb)(ad::index_tensor(ids));
+    return (*fc)(ad::tanh(h));
+  }
+  std::shared_ptr<ad::nn::Conv2d> conv;
+  std::shared_ptr<ad::nn::BatchNorm2d> bn;
+  std::shared_ptr<ad::nn::ConvTranspose2d> up;
+  std::shared_ptr<ad::nn::GroupNorm> gn;
+  std::shared_ptr<ad::nn::Conv1d> conv1;
+  std::shared_ptr<ad::nn::LayerNorm> ln;
+  std::shared_ptr<ad::nn::Embedding> emb;
+  std::shared_ptr<ad::nn::Linear> fc;
+};
+
+// A Float32 model converted to Float64 computes what it computed (to float precision), in both
+// modes, reports the new dtype on every parameter and floating buffer (the Int64 counter kept),
+// and trains: BatchNorm's running statistics update in Float64, and an optimizer built after
+// to() takes a step that lowers the loss.
+TEST(ModuleTo, Float64ModelGivesTheFloat32OutputAndTrains) {
+  ad::Generator gen(7);
+  Zoo m(&gen);
+  const ad::Tensor x = ad::randn({6, 1, 4, 4}, {}, &gen);
+  const ad::Tensor target = ad::randn({6, 3}, {}, &gen);
+  (void)m(x);  // one training forward: running statistics away from 0 and 1, the counter at 1
+  const ad::Tensor train32 = m(x);
+  m.eval();
+  const ad::Tensor eval32 = m(x);
+  m.train();
+  const std::vector<ad::Tensor> old_params = m.parameters();
+  const std::int64_t count = m.bn->buffer("num_batches_tracked").item<std::int64_t>();
+  const std::vector<double> running_mean = m.bn->buffer("running_mean").to_vector();
+
+  m.to(ad::kFloat64);
+  for (const auto& [name, p] : m.named_parameters()) {
+    EXPECT_EQ(p.dtype(), ad::kFloat64) << name;
+    EXPECT_TRUE(p.requires_grad()) << name;
+    EXPECT_TRUE(p.is_leaf()) << name;
+  }
+  for (const auto& [name, b] : m.named_buffers())
+    EXPECT_EQ(b.dtype(), name == "bn.num_batches_tracked" ? ad::kInt64 : ad::kFloat64) << name;
+  EXPECT_EQ(m.bn->buffer("num_batches_tracked").item<std::int64_t>(), count);
+  EXPECT_EQ(m.bn->buffer("running_mean").to_vector(), running_mean);  // Float32 -> Float64 is exact
+  // The handles taken before are the old tensors: the module no longer uses them.
+  for (std::size_t i = 0; i < old_params.size(); ++i) {
+    EXPECT_EQ(old_params[i].dtype(), ad::kFloat32);
+    EXPECT_NE(old_params[i].impl(), m.parameters()[i].impl());
+    EXPECT_EQ(old_params[i].to_vector(), m.parameters()[i].to_vector());
+  }
+  std::int64_t old_count = 0;
+  for (const auto& p : old_params) old_count += p.numel();
+  EXPECT_EQ(m.num_parameters(), old_count);
+
+  const ad::Tensor x64 = x.to(ad::kFloat64);
+  m.eval();
+  const ad::Tensor eval64 = m(x64);
+  m.train();
+  const ad::Tensor train64 = m(x64);  // also the counter's second update, in Int64
+  EXPECT_EQ(eval64.dtype(), ad::kFloat64);
+  const std::vector<double> a = eval32.to_vector(), b = eval64.to_vector(), c = train32.to_vector(),
+                            d = train64.to_vector();
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    EXPECT_NEAR(a[i], b[i], 2e-5 * (1 + std::abs(b[i]))) << i;
+    EXPECT_NEAR(c[i], d[i], 2e-5 * (1 + std::abs(d[i]))) << i;
+  }
+  EXPECT_EQ(m.bn->buffer("num_batches_tracked").item<std::int64_t>(), count + 1);
+  EXPECT_EQ(m.bn->buffer("running_mean").dtype(), ad::kFloat64);
+  EXPECT_NE(m.bn->buffer("running_mean").to_vector(), running_mean);  // updated in Float64
+
+  ad::optim::SGD opt(m.parameters(), {.lr = 0.05});
+  const ad::Tensor t64 = target.to(ad::kFloat64);
+  opt.zero_grad();
+  const ad::Tensor loss = ad::nn::mse_loss(m(x64), t64);
+  loss.backward();
+  for (const auto& [name, p] : m.named_parameters()) {
+    ASSERT_TRUE(p.grad().defined()) << name;
+    EXPECT_EQ(p.grad().dtype(), ad::kFloat64) << name;
+  }
+  opt.step();
+  m.eval();
+  const double before = ad::nn::mse_loss(eval64, t64).item();
+  const double after = ad::nn::mse_loss(m(x64), t64).item();
+  EXPECT_LT(after, before);
+  // The step reached the new parameters (all but conv.bias, which BatchNorm's mean cancels).
+  for (std::size_t i = 0; i < old_params.size(); ++i) {
+    const ad::Tensor p = m.parameters()[i];
+    if (ad::amax(ad::abs(p.grad())).item() > 1e-9) {  // conv.bias: ~1e-17, rounding
+      EXPECT_NE(old_params[i].to(ad::kFloat64).to_vector(), p.to_vector()) << i;
+    }
+  }
+
+  // And back: Float64 -> Float32 rounds, and the model still runs in Float32.
+  m.to(ad::kFloat32);
+  for (const auto& p : m.parameters()) EXPECT_EQ(p.dtype(), ad::kFloat32);
+  EXPECT_EQ(m(x).dtype(), ad::kFloat32);
+}
+
+// PyTorch converts .grad along with the parameter; a frozen parameter stays frozen; tensors
+// registered as the same tensor (tied weights) stay tied; the current dtype is a no-op.
+TEST(ModuleTo, ConvertsGradientsKeepsFrozenAndTiedAndTheCurrentDtype) {
+  struct Tied : ad::nn::Module {
+    Tied() {
+      const ad::Tensor w = ad::tensor({0.5, -1.5, 2.25, 3.0}, {2, 2}, {});
+      register_parameter("w1", w);  // the same tensor twice: two handles over one storage
+      register_parameter("w2", w);
+      register_parameter("other", ad::ones({2}));
+      register_buffer("scale", ad::full({}, 0.1));
+      register_buffer("steps", ad::index_tensor({3}, {}));
+      register_buffer("mask", ad::tensor({1, 0}, ad::dtype(ad::kBool)));
+      frozen = register_module("frozen", ad::nn::Embedding::from_pretrained(ad::ones({3, 2})));
+    }
+    std::shared_ptr<ad::nn::Embedding> frozen;
+  } m;
+  (m.param("w1") * 3.0).sum().backward();
+  const std::vector<double> w1_grad = m.param("w1").grad().to_vector();
+
+  // The current dtype: nothing changes, every handle stays the module's.
+  const std::vector<ad::Tensor> before = m.parameters();
+  const std::vector<ad::Tensor> buffers_before = m.buffers();
+  m.to(ad::kFloat32);
+  for (std::size_t i = 0; i < before.size(); ++i) EXPECT_EQ(m.parameters()[i].impl(), before[i].impl());
+  for (std::size_t i = 0; i < buffers_before.size(); ++i) EXPECT_EQ(m.buffers()[i].impl(), buffers_before[i].impl());
+
+  m.to(ad::kFloat64);
+  const ad::Tensor g = m.param("w1").grad();
+  ASSERT_TRUE(g.defined());
+  EXPECT_EQ(g.dtype(), ad::kFloat64);
+  EXPECT_EQ(g.to_vector(), w1_grad);
+  EXPECT_FALSE(m.param("w2").grad().defined());                             // a parameter without .grad stays without
+  EXPECT_EQ(m.param("w1").impl()->storage, m.param("w2").impl()->storage);  // still tied...
+  EXPECT_NE(m.param("w1").impl(), m.param("w2").impl());                    // ...as two handles
+  m.set_param("w2", ad::zeros({2, 2}, ad::dtype(ad::kFloat64)));
+  EXPECT_EQ(m.param("w1").to_vector(), (std::vector<double>{0, 0, 0, 0}));
+  EXPECT_NE(m.param("other").impl()->storage, m.param("w1").impl()->storage);
+  EXPECT_FALSE(m.frozen->weight().requires_grad());
+  EXPECT_EQ(m.frozen->weight().dtype(), ad::kFloat64);
+  EXPECT_EQ(m.buffer("scale").dtype(), ad::kFloat64);
+  EXPECT_DOUBLE_EQ(m.buffer("scale").item(), static_cast<double>(0.1f));
+  EXPECT_EQ(m.buffer("steps").dtype(), ad::kInt64);
+  EXPECT_EQ(m.buffer("steps").impl(), buffers_before[1].impl());  // kept as it was
+  EXPECT_EQ(m.buffer("mask").impl(), buffers_before[2].impl());
+}
+
+TEST(ModuleTo, RefusesANonFloatingDtype) {
+  TwoLayer m;
+  const std::vector<ad::Tensor> before = m.parameters();
+  for (ad::Dtype d : {ad::kInt64, ad::kBool}) {
+    const std::string msg = error_of([&] { m.to(d); });
+    EXPECT_TRUE(contains(
+        msg, "Module::to: TwoLayer can only be converted to a floating dtype, got " + std::string(ad::dtype_name(d))))
+        << msg;
+    EXPECT_TRUE(contains(msg, "ad::kFloat32 or ad::kFloat64")) << msg;
+  }
+  for (std::size_t i = 0; i < before.size(); ++i) EXPECT_EQ(m.parameters()[i].impl(), before[i].impl());
 }
 
 }  // namespace

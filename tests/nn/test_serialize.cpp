@@ -1,15 +1,18 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "adgraph/autodiff/safetensors.h"
 #include "adgraph/nn/linear.h"
+#include "adgraph/nn/normalization.h"
 #include "adgraph/nn/serialize.h"
 #include "tests/test_util.h"
 
@@ -153,7 +156,8 @@ TEST_F(Serialize, FailedLoadsLeaveTheModuleUntouched) {
   // A dtype mismatch.
   TwoLayer f64(4, 6, 2, 1, ad::kFloat64);
   ad::nn::save(f64, path("f64.safetensors"));
-  expect_fails(path("f64.safetensors"), {"fc1.weight: expected [6, 4] Float32, found [6, 4] Float64"});
+  expect_fails(path("f64.safetensors"), {"fc1.weight: the file stores Float64, the module's [6, 4] tensor is Float32",
+                                         "fc2.bias: the file stores Float64", "LoadOptions{.convert_dtype = true}"});
 
   // A truncated file, cut in the data and in the header.
   TwoLayer good(4, 6, 2, 1);
@@ -180,6 +184,108 @@ TEST_F(Serialize, FailedLoadsLeaveTheModuleUntouched) {
   // After all that, a good file still loads.
   ad::nn::load(net, path("good.safetensors"));
   EXPECT_EQ(snapshot(net), snapshot(good));
+}
+
+std::string le64(std::uint64_t n) {
+  std::string out(8, '\0');
+  for (int i = 0; i < 8; ++i) out[static_cast<std::size_t>(i)] = static_cast<char>((n >> (8 * i)) & 0xff);
+  return out;
+}
+
+std::string le16s(std::initializer_list<std::uint16_t> v) {
+  std::string out;
+  for (std::uint16_t x : v) {
+    out += static_cast<char>(x & 0xff);
+    out += static_cast<char>(x >> 8);
+  }
+  return out;
+}
+
+// A file written by hand as PyTorch writes a model.half() / .bfloat16() state dict: the weight
+// in F16, the bias in BF16. Into a Float32 (or Float64) model it is refused, naming each tensor,
+// both dtypes and the fix, and the model is untouched; with convert_dtype every value arrives
+// exactly.
+TEST_F(Serialize, HalfFileIntoAFloatModelNeedsConvertDtype) {
+  const std::string header = R"({"__metadata__":{"format":"pt"},)"
+                             R"("weight":{"dtype":"F16","shape":[3,2],"data_offsets":[0,12]},)"
+                             R"("bias":{"dtype":"BF16","shape":[3],"data_offsets":[12,18]}})";
+  const std::string data = le16s({0x3C00, 0xC000, 0x3800, 0x7BFF, 0x0001, 0x8000}) + le16s({0x3F80, 0x4049, 0xC000});
+  write_bytes(path("half.safetensors"), le64(header.size()) + header + data);
+  const std::vector<double> weight = {1.0, -2.0, 0.5, 65504.0, 0x1p-24, -0.0}, bias = {1.0, 3.140625, -2.0};
+
+  for (ad::Dtype d : {ad::kFloat32, ad::kFloat64}) {
+    SCOPED_TRACE(ad::dtype_name(d));
+    ad::Generator gen(3);
+    ad::nn::Linear lin(2, 3, true, d, &gen);
+    const auto before = snapshot(lin);
+    const std::string msg = error_of([&] { ad::nn::load(lin, path("half.safetensors")); });
+    const std::string name = ad::dtype_name(d);
+    for (const std::string& part :
+         {"weight: the file stores F16, the module's [3, 2] tensor is " + name,
+          "bias: the file stores BF16, the module's [3] tensor is " + name,
+          std::string("ad::nn::LoadOptions{.convert_dtype = true}"), std::string("nothing was loaded")})
+      EXPECT_TRUE(contains(msg, part)) << "missing '" << part << "' in: " << msg;
+    EXPECT_EQ(snapshot(lin), before);
+
+    ad::nn::load(lin, path("half.safetensors"), {.convert_dtype = true});
+    EXPECT_EQ(lin.weight().dtype(), d);
+    EXPECT_EQ(lin.weight().to_vector(), weight);
+    EXPECT_TRUE(std::signbit(lin.weight().to_vector()[5]));
+    EXPECT_EQ(lin.bias().to_vector(), bias);
+    EXPECT_TRUE(lin.weight().requires_grad());
+  }
+}
+
+// F64 into Float32 rounds to nearest with convert_dtype (and is refused without); a model saved
+// as F16 or BF16 comes back within the format's rounding, its Int64 counter exact; an integer
+// entry never converts to a floating one.
+TEST_F(Serialize, ConvertDtypeRoundsAndSavesInHalf) {
+  TwoLayer f64(4, 6, 2, 1, ad::kFloat64), f32(4, 6, 2, 2);
+  ad::nn::save(f64, path("f64.safetensors"));
+  ad::nn::load(f32, path("f64.safetensors"), {.convert_dtype = true});
+  const auto a = f64.parameters(), b = f32.parameters();
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(b[i].dtype(), ad::kFloat32);
+    std::vector<double> rounded;
+    for (double v : a[i].to_vector()) rounded.push_back(static_cast<float>(v));
+    EXPECT_EQ(b[i].to_vector(), rounded);
+  }
+
+  struct Net : ad::nn::Module {
+    Net() {
+      fc = register_module("fc", std::make_shared<ad::nn::Linear>(3, 4));
+      bn = register_module("bn", std::make_shared<ad::nn::BatchNorm1d>(4));
+    }
+    std::shared_ptr<ad::nn::Linear> fc;
+    std::shared_ptr<ad::nn::BatchNorm1d> bn;
+  };
+  Net src, dst;
+  (*src.bn)(ad::randn({8, 4}));  // running statistics and the counter away from their start
+  for (ad::FloatFormat format : {ad::FloatFormat::F16, ad::FloatFormat::BF16}) {
+    const double ulp = format == ad::FloatFormat::F16 ? 0x1p-11 : 0x1p-8;  // half an ulp, relative
+    ad::nn::save(src, path("half.safetensors"), {.floats_as = format});
+    const auto file = ad::load_safetensors(path("half.safetensors"));
+    EXPECT_EQ(file.stored_dtypes.at("fc.weight"), format == ad::FloatFormat::F16 ? "F16" : "BF16");
+    EXPECT_EQ(file.stored_dtypes.at("bn.num_batches_tracked"), "I64");
+    EXPECT_TRUE(contains(error_of([&] { ad::nn::load(dst, path("half.safetensors")); }), "bn.running_var"));
+    ad::nn::load(dst, path("half.safetensors"), {.convert_dtype = true});
+    const auto want = src.named_state(), got = dst.named_state();
+    for (std::size_t i = 0; i < want.size(); ++i) {
+      const std::vector<double> w = want[i].second.to_vector(), g = got[i].second.to_vector();
+      for (std::size_t j = 0; j < w.size(); ++j)
+        EXPECT_LE(std::abs(g[j] - w[j]), ulp * std::abs(w[j])) << want[i].first;
+    }
+    EXPECT_EQ(dst.bn->buffer("num_batches_tracked").item<std::int64_t>(), 1);
+  }
+
+  auto state = src.named_state();
+  for (auto& [name, t] : state)
+    if (name == "bn.num_batches_tracked") t = ad::tensor({1.0}, {}, {});
+  ad::save_safetensors(path("float_counter.safetensors"), state);
+  const std::string msg =
+      error_of([&] { ad::nn::load(dst, path("float_counter.safetensors"), {.convert_dtype = true}); });
+  EXPECT_TRUE(contains(msg, "never converted")) << msg;
+  EXPECT_TRUE(contains(msg, "bn.num_batches_tracked: the file stores Float32, the module's [] tensor is Int64")) << msg;
 }
 
 }  // namespace
