@@ -26,8 +26,8 @@ class Embedding : public Module {
   // storage of `weight` (a floating [num_embeddings, embedding_dim] tensor; training changes it),
   // and its padding row keeps its given values. freeze (the default, as in PyTorch): the weight
   // does not require grad, so no gradient reaches it. It is still a parameter (saved, loaded,
-  // converted by to()), but an optimizer refuses tensors that do not require grad: build one
-  // over the other parameters, or unfreeze with `emb->weight().requires_grad_(true)`.
+  // converted by to()); an optimizer over model.parameters() skips it, as in PyTorch, until it is
+  // unfrozen with `emb->weight().requires_grad_(true)`.
   static std::shared_ptr<Embedding> from_pretrained(const ad::Tensor& weight, bool freeze = true,
                                                     const EmbeddingOptions& opt = {});
 

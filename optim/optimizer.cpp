@@ -32,8 +32,10 @@ void Optimizer::add_group(std::vector<ad::Tensor> params, double lr, const std::
     const ad::Tensor& p = params[k];
     const std::string which = name_ + ": " + where + "parameter " + std::to_string(first + k);
     if (!p.defined()) throw ad::Error(which + " is an undefined tensor");
-    if (!p.requires_grad())
-      throw ad::Error(which + " does not require grad; pass module.parameters() or call requires_grad_()");
+    if (!ad::is_floating(p.dtype()))
+      throw ad::Error(which + " is " + ad::dtype_name(p.dtype()) + "; optimizers update floating tensors");
+    // A frozen parameter (requires_grad off, e.g. Embedding::from_pretrained) is kept, as in
+    // PyTorch: it gets no gradient, so step() skips it, until it is unfrozen.
     if (!p.is_leaf())
       throw ad::Error(which + " is the output of '" + p.grad_fn()->name +
                       "', not a leaf; optimizers update leaves (use x.detach().requires_grad_())");

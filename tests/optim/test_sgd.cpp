@@ -141,11 +141,11 @@ TEST(Optimizer, SetLrChangesTheNextStep) {
   EXPECT_EQ(opt.lr(), 0.5);
 }
 
-TEST(SGD, RejectsBadOptionsAndNonTrainableParameters) {
+TEST(SGD, RejectsBadOptionsAndNonFloatingParameters) {
   ad::Tensor p = ad::tensor({1.0}, ad::dtype(ad::kFloat64)).requires_grad_();
   EXPECT_THROW(ad::optim::SGD({p}, {.lr = -1.0}), ad::Error);
   EXPECT_THROW(ad::optim::SGD({p}, {.lr = 0.1, .nesterov = true}), ad::Error);
-  EXPECT_THROW(ad::optim::SGD({ad::tensor({1.0}, ad::dtype(ad::kFloat64))}, {.lr = 0.1}), ad::Error);
+  EXPECT_THROW(ad::optim::SGD({ad::tensor({1.0}, ad::dtype(ad::kBool))}, {.lr = 0.1}), ad::Error);
   EXPECT_TRUE(contains(error_of([&] { ad::optim::SGD({p}, {.lr = 0.1, .momentum = -0.5}); }),
                        "SGD: momentum must be finite and >= 0, got -0.5"));
   EXPECT_TRUE(contains(error_of([&] { ad::optim::SGD({p}, {.lr = 0.1, .momentum = 0.9, .dampening = 1.5}); }),
@@ -164,8 +164,27 @@ TEST(Optimizer, RejectsEmptyDuplicateAndNonLeafParameters) {
   EXPECT_TRUE(contains(error_of([&] { ad::optim::SGD({p, p}, {}); }), "parameter 1 is the same tensor as parameter 0"));
   EXPECT_TRUE(contains(error_of([&] { ad::optim::SGD({p * 2.0}, {}); }), "not a leaf"));
   EXPECT_TRUE(contains(error_of([&] { ad::optim::SGD({ad::Tensor()}, {}); }), "undefined"));
-  EXPECT_TRUE(contains(error_of([&] { ad::optim::SGD({ad::tensor({1.0}, ad::dtype(ad::kFloat64))}, {}); }),
-                       "does not require grad"));
+  EXPECT_TRUE(contains(error_of([&] { ad::optim::SGD({ad::index_tensor({1})}, {}); }),
+                       "parameter 0 is Int64; optimizers update floating tensors"));
+}
+
+// A frozen parameter (requires_grad off) is accepted, as in PyTorch, and left alone until it is
+// unfrozen.
+TEST(Optimizer, FrozenParametersAreSkippedUntilUnfrozen) {
+  ad::Tensor p = ad::tensor({2.0}, ad::dtype(ad::kFloat64)).requires_grad_();
+  ad::Tensor frozen = ad::tensor({5.0}, ad::dtype(ad::kFloat64));
+  ad::optim::SGD opt({p, frozen}, {.lr = 0.1});
+  opt.zero_grad();
+  ((p * frozen).sum()).backward();
+  opt.step();
+  EXPECT_DOUBLE_EQ(p.item(), 2.0 - 0.1 * 5.0);
+  EXPECT_EQ(frozen.item(), 5.0);
+  EXPECT_EQ(opt.state(1).step, 0);
+  frozen.requires_grad_();
+  opt.zero_grad();
+  ((p * frozen).sum()).backward();
+  opt.step();
+  EXPECT_DOUBLE_EQ(frozen.item(), 5.0 - 0.1 * 1.5);  // its gradient is p = 1.5
 }
 
 }  // namespace
