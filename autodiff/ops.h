@@ -256,6 +256,18 @@ Tensor dropout(const Tensor& x, double p = 0.5, bool training = true, Generator*
 // running sum of g taken from the end.
 Tensor cumsum(const Tensor& a, std::int64_t dim);
 
+// ---- recurrent cells (ops/rnn.cpp): the elementwise part of a time step in one op, for the
+// layers of nn/rnn.h (the products with the weights are matmuls). gates [N, 4H] holds the LSTM's
+// pre-activations W_ih x + b_ih + W_hh h + b_hh, blocks i, f, g, o (PyTorch's order):
+// lstm_cell_state(gates, c) = sigmoid(f) c + sigmoid(i) tanh(g) = c' and lstm_cell_output(gates, c')
+// = sigmoid(o) tanh(c') = h', each [N, H]. gru_cell: gi = W_ih x and gh = W_hh h [N, 3H] (blocks r,
+// z, n), biases [3H] optional: r, z = sigmoid(gi + b_ih + gh + b_hh), n = tanh(gi_n + b_in + r
+// (gh_n + b_hn)), h' = n + z (h - n). Each gives the bits of its formula written in ops, and its
+// backward, unless recorded (create_graph), runs its differentiable rule fused, with the same bits.
+Tensor lstm_cell_state(const Tensor& gates, const Tensor& c);
+Tensor lstm_cell_output(const Tensor& gates, const Tensor& c);
+Tensor gru_cell(const Tensor& gi, const Tensor& gh, const Tensor& h, const Tensor& b_ih = {}, const Tensor& b_hh = {});
+
 // ---- loss terms with rules of their own (ops/loss.cpp)
 // Elementwise binary cross-entropy of probabilities p against targets y, as PyTorch computes it:
 // -(y max(log p, -100) + (1 - y) max(log(1 - p), -100)), gradient (p - y) / max(p (1 - p), 1e-12)

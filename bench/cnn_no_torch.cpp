@@ -7,5 +7,6 @@ namespace bench {
 
 bool cnn_have_torch() { return false; }
 double cnn_torch(const CnnCase&, int, int) { throw std::logic_error("built without libtorch"); }
+double lstm_torch(const LstmCase&, int, int) { throw std::logic_error("built without libtorch"); }
 
 }  // namespace bench

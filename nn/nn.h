@@ -13,5 +13,6 @@
 #include "adgraph/nn/module.h"
 #include "adgraph/nn/normalization.h"
 #include "adgraph/nn/regularizer.h"
+#include "adgraph/nn/rnn.h"
 #include "adgraph/nn/sequential.h"
 #include "adgraph/nn/serialize.h"

@@ -581,6 +581,16 @@ std::vector<OpCase> build_catalog() {
   add("binary_cross_entropy_terms", "p_and_y", {{3, 4}, {3, 4}}, {Domain{0.1, 0.9}, Domain{0.0, 1.0}},
       [](const TV& x) { return ad::binary_cross_entropy_terms(x[0], x[1]); });
 
+  // ---- recurrent cells
+  add("lstm_cell_state", "n2_h3", {{2, 12}, {2, 3}}, {kAny},
+      [](const TV& x) { return ad::lstm_cell_state(x[0], x[1]); });
+  add("lstm_cell_output", "n2_h3", {{2, 12}, {2, 3}}, {kAny},
+      [](const TV& x) { return ad::lstm_cell_output(x[0], x[1]); });
+  add("gru_cell", "with_biases", {{2, 9}, {2, 9}, {2, 3}, {9}, {9}}, {kAny},
+      [](const TV& x) { return ad::gru_cell(x[0], x[1], x[2], x[3], x[4]); });
+  add("gru_cell", "no_bias", {{3, 6}, {3, 6}, {3, 2}}, {kAny},
+      [](const TV& x) { return ad::gru_cell(x[0], x[1], x[2]); });
+
   // ---- compositions that exercise shared inputs and mixed ops
   add("composite", "mlp_like", {{2, 3}, {3, 4}, {4}}, {kAny},
       [](const TV& x) { return ad::log_softmax(ad::tanh(ad::matmul(x[0], x[1]) + x[2]), -1); });
@@ -828,6 +838,10 @@ TEST(OpsCatalog, CoversEveryOpInOpsHeader) {
       "cumsum",
       // loss terms
       "binary_cross_entropy_terms",
+      // recurrent cells
+      "lstm_cell_state",
+      "lstm_cell_output",
+      "gru_cell",
       // normalization
       "batch_norm",
       "layer_norm",
