@@ -16,6 +16,7 @@ packages=(
   libhwy-dev          # Highway: SIMD elementwise math, one binary for AVX-512, AVX2, SSE4
   nlohmann-json3-dev  # safetensors headers (JSON)
   libcairo2-dev       # pictures: loss curves, decision boundaries, loss surfaces (PNG/SVG)
+  wamerican wfrench wngerman wspanish witalian  # word lists in /usr/share/dict, read by example 09_word_language
   libadolc-dev  # the scalar-tape peer in bench/ (ADOL-C)
 )
 read -r -a extra <<<"${SETUP_EXTRA:-}"
