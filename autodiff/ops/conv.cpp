@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <exception>
+#include <mutex>
 #include <utility>
 #include <vector>
 
@@ -250,25 +252,52 @@ struct ConvShape {
   std::int64_t ocg() const { return oc / groups; }
 };
 
+// The chunks of a convolution are split into at most kSlots contiguous slots, which the threads
+// share; a slot works through its chunks in order. The weight gradient is summed per slot, then
+// over the slots in order, so its bits do not depend on the thread count.
+constexpr std::int64_t kSlots = 8;
+
+// f(first, last) for each slot's chunks [first, last), the slots shared among the threads; the
+// first exception is rethrown on the calling thread once every slot has finished.
+template <class F>
+void over_slots(std::int64_t chunks, std::int64_t slots, std::int64_t cost, F f) {
+  std::exception_ptr error;
+  std::mutex mu;
+  kernels::for_ranges(slots, cost, [&](std::int64_t s0, std::int64_t s1) {
+    for (std::int64_t s = s0; s < s1; ++s) {
+      try {
+        f(s, chunks * s / slots, chunks * (s + 1) / slots);
+      } catch (...) {
+        std::lock_guard lock(mu);
+        if (!error) error = std::current_exception();
+      }
+    }
+  });
+  if (error) std::rethrow_exception(error);
+}
+
 // y[n, o, l] = sum_k w[o, k] cols_n[k, l], per group
 template <class T>
 void conv_forward(const T* x, const T* w, T* y, const ConvShape& cs) {
   const FoldGeometry& g = cs.g;
   const std::int64_t K = g.rows(), L = g.cols(), kg = cs.kg(), ocg = cs.ocg(), img = g.c * g.h * g.w;
-  const std::int64_t B = chunk_samples(g, sizeof(T));
-  Scratch<T> cols(K * B * L), out(cs.oc * B * L);
-  for (std::int64_t n0 = 0; n0 < g.n; n0 += B) {
-    const std::int64_t nb = std::min(B, g.n - n0), cl = nb * L;
-    FoldGeometry gc = g;
-    gc.n = nb;
-    im2col(x + n0 * img, cols.p, gc, {L, cl});  // [K, nb L]
-    for (std::int64_t q = 0; q < cs.groups; ++q)
-      kernels::gemm(false, false, ocg, cl, kg, w + q * ocg * kg, kg, cols.p + q * kg * cl, cl, out.p + q * ocg * cl,
-                    cl);
-    for (std::int64_t b = 0; b < nb; ++b)  // [O, nb, L] -> y[n0 + b, O, L]
-      for (std::int64_t o = 0; o < cs.oc; ++o)
-        std::memcpy(y + ((n0 + b) * cs.oc + o) * L, out.p + o * cl + b * L, static_cast<std::size_t>(L) * sizeof(T));
-  }
+  const std::int64_t B = chunk_samples(g, sizeof(T)), chunks = (g.n + B - 1) / B;
+  const std::int64_t slots = std::min(chunks, kSlots);
+  over_slots(chunks, slots, K * B * L * ocg / slots * chunks, [&](std::int64_t, std::int64_t c0, std::int64_t c1) {
+    Scratch<T> cols(K * B * L), out(cs.oc * B * L);
+    for (std::int64_t ch = c0; ch < c1; ++ch) {
+      const std::int64_t n0 = ch * B, nb = std::min(B, g.n - n0), cl = nb * L;
+      FoldGeometry gc = g;
+      gc.n = nb;
+      im2col(x + n0 * img, cols.p, gc, {L, cl});  // [K, nb L]
+      for (std::int64_t q = 0; q < cs.groups; ++q)
+        kernels::gemm(false, false, ocg, cl, kg, w + q * ocg * kg, kg, cols.p + q * kg * cl, cl, out.p + q * ocg * cl,
+                      cl);
+      for (std::int64_t b = 0; b < nb; ++b)  // [O, nb, L] -> y[n0 + b, O, L]
+        for (std::int64_t o = 0; o < cs.oc; ++o)
+          std::memcpy(y + ((n0 + b) * cs.oc + o) * L, out.p + o * cl + b * L, static_cast<std::size_t>(L) * sizeof(T));
+    }
+  });
 }
 
 // dw[o, k] = sum_n sum_l gy[n, o, l] cols_n[k, l];  dcols_n = w^T gy_n, folded back into dx_n
@@ -276,30 +305,40 @@ template <class T>
 void conv_backward(const T* x, const T* w, const T* gy, T* dx, T* dw, const ConvShape& cs) {
   const FoldGeometry& g = cs.g;
   const std::int64_t K = g.rows(), L = g.cols(), kg = cs.kg(), ocg = cs.ocg(), img = g.c * g.h * g.w;
-  const std::int64_t B = chunk_samples(g, sizeof(T));
-  Scratch<T> cols(K * B * L), gch(cs.oc * B * L), part(cs.oc * kg);
-  if (dw) std::fill(dw, dw + cs.oc * kg, T(0));
+  const std::int64_t B = chunk_samples(g, sizeof(T)), chunks = (g.n + B - 1) / B;
+  const std::int64_t slots = std::min(chunks, kSlots), wsize = cs.oc * kg;
+  Scratch<T> sums(dw ? slots * wsize : 1);  // each slot's share of dw
+  if (dw) std::fill(sums.p, sums.p + slots * wsize, T(0));
   if (dx) std::fill(dx, dx + g.n * img, T(0));
-  for (std::int64_t n0 = 0; n0 < g.n; n0 += B) {
-    const std::int64_t nb = std::min(B, g.n - n0), cl = nb * L;
-    FoldGeometry gc = g;
-    gc.n = nb;
-    for (std::int64_t b = 0; b < nb; ++b)  // gy[n0 + b, O, L] -> [O, nb L]
-      for (std::int64_t o = 0; o < cs.oc; ++o)
-        std::memcpy(gch.p + o * cl + b * L, gy + ((n0 + b) * cs.oc + o) * L, static_cast<std::size_t>(L) * sizeof(T));
-    if (dw) {
-      im2col(x + n0 * img, cols.p, gc, {L, cl});
-      for (std::int64_t q = 0; q < cs.groups; ++q)
-        kernels::gemm(false, true, ocg, kg, cl, gch.p + q * ocg * cl, cl, cols.p + q * kg * cl, cl,
-                      part.p + q * ocg * kg, kg);
-      for (std::int64_t i = 0; i < cs.oc * kg; ++i) dw[i] += part.p[i];  // chunks summed in order
+  over_slots(chunks, slots, K * B * L * ocg / slots * chunks, [&](std::int64_t s, std::int64_t c0, std::int64_t c1) {
+    Scratch<T> cols(K * B * L), gch(cs.oc * B * L), part(wsize);
+    T* acc = dw ? sums.p + s * wsize : nullptr;
+    for (std::int64_t ch = c0; ch < c1; ++ch) {
+      const std::int64_t n0 = ch * B, nb = std::min(B, g.n - n0), cl = nb * L;
+      FoldGeometry gc = g;
+      gc.n = nb;
+      for (std::int64_t b = 0; b < nb; ++b)  // gy[n0 + b, O, L] -> [O, nb L]
+        for (std::int64_t o = 0; o < cs.oc; ++o)
+          std::memcpy(gch.p + o * cl + b * L, gy + ((n0 + b) * cs.oc + o) * L, static_cast<std::size_t>(L) * sizeof(T));
+      if (dw) {
+        im2col(x + n0 * img, cols.p, gc, {L, cl});
+        for (std::int64_t q = 0; q < cs.groups; ++q)
+          kernels::gemm(false, true, ocg, kg, cl, gch.p + q * ocg * cl, cl, cols.p + q * kg * cl, cl,
+                        part.p + q * ocg * kg, kg);
+        for (std::int64_t i = 0; i < wsize; ++i) acc[i] += part.p[i];  // the slot's chunks in order
+      }
+      if (dx) {
+        for (std::int64_t q = 0; q < cs.groups; ++q)
+          kernels::gemm(true, false, kg, cl, ocg, w + q * ocg * kg, kg, gch.p + q * ocg * cl, cl, cols.p + q * kg * cl,
+                        cl);
+        col2im(cols.p, dx + n0 * img, gc, {L, cl});
+      }
     }
-    if (dx) {
-      for (std::int64_t q = 0; q < cs.groups; ++q)
-        kernels::gemm(true, false, kg, cl, ocg, w + q * ocg * kg, kg, gch.p + q * ocg * cl, cl, cols.p + q * kg * cl,
-                      cl);
-      col2im(cols.p, dx + n0 * img, gc, {L, cl});
-    }
+  });
+  if (dw) {
+    std::copy(sums.p, sums.p + wsize, dw);
+    for (std::int64_t s = 1; s < slots; ++s)  // the slots in order
+      for (std::int64_t i = 0; i < wsize; ++i) dw[i] += sums.p[s * wsize + i];
   }
 }
 
