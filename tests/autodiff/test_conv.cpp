@@ -141,6 +141,24 @@ TEST(Conv2d, StreamedBackwardEqualsTheComposedOne) {
   }
 }
 
+// The streamed backward shares its chunks among threads in fixed slots: the gradients are the same
+// bits on one thread and on two.
+TEST(Conv2d, GradientsDoNotDependOnTheThreadCount) {
+  ad::Generator gen(8);
+  const Tensor x = ad::randn({16, 3, 20, 20}, {}, &gen).requires_grad_();  // 324 windows: 16 chunks
+  const Tensor w = ad::randn({4, 3, 3, 3}, {}, &gen).requires_grad_();
+  const Tensor gy = ad::randn({16, 4, 18, 18}, {}, &gen);
+  std::vector<std::vector<double>> runs[2];
+  const int before = ad::get_num_threads();
+  for (int threads : {1, 2}) {
+    ad::set_num_threads(threads);
+    const Tensor y = ad::conv2d(x, w, {});
+    for (const Tensor& gr : ad::grad({y}, {x, w}, {gy})) runs[threads - 1].push_back(gr.to_vector());
+  }
+  ad::set_num_threads(before);
+  EXPECT_EQ(runs[0], runs[1]);
+}
+
 TEST(Conv2d, HandComputedAndUnbatched) {
   // x = 1..9 in a 3x3 plane, the 2x2 kernel [[1, 0], [0, -1]]: x[i][j] - x[i+1][j+1] = -4 everywhere
   const Tensor x = ad::arange(1, 10, 1, ad::dtype(ad::kFloat64)).reshape({1, 3, 3});
