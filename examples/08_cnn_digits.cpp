@@ -8,7 +8,8 @@
 // accuracy per epoch (cnn_digits_history.csv / .png), draws the 16 learned first-layer filters
 // (cnn_digits_filters.png), saves the model (parameters and BatchNorm's running statistics) as
 // safetensors, reloads it into a fresh network and checks the predictions are identical; a copy
-// stored as F16 (half the bytes) is reloaded with LoadOptions{.convert_dtype = true} and scored.
+// stored as F16 (half the bytes) is reloaded with LoadOptions{.convert_dtype = true} and scored;
+// the whole run is written as one checkpoint (train/checkpoint.h) and restored into fresh objects.
 //   usage: 08_cnn_digits [output-dir]
 #include <algorithm>
 #include <cmath>
@@ -31,6 +32,7 @@
 #include "adgraph/optim/lr_scheduler.h"
 #include "adgraph/plot/plot.h"
 #include "adgraph/report/report.h"
+#include "adgraph/train/checkpoint.h"
 
 namespace {
 
@@ -186,13 +188,41 @@ int main(int argc, char** argv) {
                 static_cast<long long>(std::filesystem::file_size(path)), accuracy(half_pred, s.y_test), changed,
                 pred.size());
 
+    // The whole run in one file (train/checkpoint.h): the model, Adam's moments, the schedule's
+    // step, the loader's sample order, the generator and the epoch, which is what a resumed run
+    // needs to continue bit for bit (tests/train resumes one in a fresh process). Restored here
+    // into objects built afresh.
+    const std::string ckpt_path = (dir / "cnn_digits.ckpt").string();
+    std::int64_t epochs_done = epochs;
+    ad::train::Checkpoint ckpt;
+    ckpt.add("model", *model).add("optimizer", opt).add("scheduler", schedule).add("loader", loader);
+    ckpt.add("rng", gen).add("epoch", epochs_done);
+    ckpt.save(ckpt_path);
+    const std::unique_ptr<ad::nn::Sequential> resumed = make_model(other);
+    ad::optim::Adam resumed_opt(resumed->parameters(), {.lr = 5e-3});
+    ad::optim::CosineAnnealingLR resumed_schedule(resumed_opt, epochs);
+    ad::Generator resumed_gen(999);
+    ad::data::DataLoader resumed_loader(s.X_train, s.y_train, 32, /*shuffle=*/true, &resumed_gen);
+    std::int64_t resumed_epoch = 0;
+    ad::train::Checkpoint restore;
+    restore.add("model", *resumed).add("optimizer", resumed_opt).add("scheduler", resumed_schedule);
+    restore.add("loader", resumed_loader).add("rng", resumed_gen).add("epoch", resumed_epoch);
+    restore.load(ckpt_path);
+    const bool restored = predict(*resumed, s.X_test) == pred && resumed_opt.step_count() == opt.step_count() &&
+                          resumed_opt.lr() == opt.lr() && resumed_epoch == epochs;
+    std::printf(
+        "checkpoint: %s, %lld bytes (model, optimizer at step %lld, schedule, loader, generator, epoch); "
+        "restored into fresh objects: %s\n",
+        ckpt_path.c_str(), static_cast<long long>(std::filesystem::file_size(ckpt_path)),
+        static_cast<long long>(resumed_opt.step_count()), restored ? "yes" : "NO");
+
     const std::string history_path = (dir / "cnn_digits_history").string();
     history.save(history_path, "digits: CNN (conv-BN-ReLU-pool x2, linear), Adam with a cosine schedule");
     std::printf("history: %s.csv, %s.png\n", history_path.c_str(), history_path.c_str());
     const std::string filters_png = (dir / "cnn_digits_filters.png").string();
     draw_filters(model->named_parameters().front().second, filters_png);
     std::printf("picture: %s\n", filters_png.c_str());
-    return reached && same ? 0 : 1;
+    return reached && same && restored ? 0 : 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "08_cnn_digits failed: %s\n", e.what());
     return 1;
