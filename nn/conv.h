@@ -50,6 +50,7 @@ class ConvTranspose2d : public Module {
  public:
   ConvTranspose2d(std::int64_t in, std::int64_t out, ad::Size2 kernel, const ad::ConvTranspose2dOptions& opt = {},
                   bool bias = true, ad::Dtype dtype = ad::kFloat32, ad::Generator* gen = nullptr);
+  using Module::forward;
   ad::Tensor forward(const ad::Tensor& x) const override;
   // PyTorch's forward(input, output_size): the output_padding that gives this [H_out, W_out]
   // (the layer's own output_padding is ignored); sizes outside the reachable range throw.
