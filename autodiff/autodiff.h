@@ -7,6 +7,7 @@
 #include "adgraph/autodiff/functional.h"
 #include "adgraph/autodiff/fused_step.h"
 #include "adgraph/autodiff/grad_mode.h"
+#include "adgraph/autodiff/memory.h"
 #include "adgraph/autodiff/gradcheck.h"
 #include "adgraph/autodiff/indexing.h"
 #include "adgraph/autodiff/node.h"
