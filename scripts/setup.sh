@@ -17,6 +17,7 @@ packages=(
   nlohmann-json3-dev  # safetensors headers (JSON)
   libcairo2-dev       # pictures: loss curves, decision boundaries, loss surfaces (PNG/SVG)
   wamerican wfrench wngerman wspanish witalian  # word lists in /usr/share/dict, read by example 09_word_language
+  libopenmpi-dev openmpi-bin  # dist/: collectives across processes (Open MPI), mpirun for its tests
   libadolc-dev  # the scalar-tape peer in bench/ (ADOL-C)
 )
 read -r -a extra <<<"${SETUP_EXTRA:-}"
