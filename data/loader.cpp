@@ -13,6 +13,23 @@ namespace ad::data {
 DataLoader::DataLoader(ad::Tensor X, ad::Tensor y, std::int64_t batch_size, bool shuffle, ad::Generator* gen,
                        bool drop_last)
     : X_(std::move(X)), y_(std::move(y)), batch_size_(batch_size), shuffle_(shuffle), drop_last_(drop_last), gen_(gen) {
+  check_data();
+  std::vector<std::int64_t> identity(static_cast<std::size_t>(n_));
+  for (std::int64_t i = 0; i < n_; ++i) identity[static_cast<std::size_t>(i)] = i;
+  order_ = ad::index_tensor(identity, {n_});
+}
+
+DataLoader::DataLoader(ad::Tensor X, ad::Tensor y, std::int64_t batch_size, std::shared_ptr<const Sampler> sampler,
+                       bool drop_last)
+    : X_(std::move(X)), y_(std::move(y)), batch_size_(batch_size), sampler_(std::move(sampler)), drop_last_(drop_last) {
+  if (!sampler_) throw ad::Error("DataLoader: the sampler is null");
+  check_data();
+  // The order before the first epoch (what order() shows before begin()): the sampler's first.
+  order_ = sampler_->order(0);
+  check_order(order_, "DataLoader: ");
+}
+
+void DataLoader::check_data() {
   if (!X_.defined() || X_.dim() < 1)
     throw ad::Error("DataLoader: X must be a tensor with the samples along dim 0, got " +
                     (X_.defined() ? ad::shape_str(X_.shape()) : std::string("an undefined tensor")));
@@ -22,19 +39,40 @@ DataLoader::DataLoader(ad::Tensor X, ad::Tensor y, std::int64_t batch_size, bool
     throw ad::Error("DataLoader: X has " + std::to_string(n_) + " samples but y has shape " +
                     ad::shape_str(y_.shape()) + "; they must agree along dim 0");
   if (batch_size_ < 1) throw ad::Error("DataLoader: batch_size must be >= 1, got " + std::to_string(batch_size_));
-  if (drop_last_ && batch_size_ > n_)
+  m_ = n_;
+  if (sampler_) {
+    m_ = sampler_->size();
+    if (m_ < 1) throw ad::Error("DataLoader: the sampler gives " + std::to_string(m_) + " samples per epoch");
+  }
+  if (drop_last_ && batch_size_ > m_)
     throw ad::Error("DataLoader: batch_size " + std::to_string(batch_size_) + " with drop_last and only " +
-                    std::to_string(n_) + " samples gives no batch; use a smaller batch_size or drop_last = false");
-  std::vector<std::int64_t> identity(static_cast<std::size_t>(n_));
-  for (std::int64_t i = 0; i < n_; ++i) identity[static_cast<std::size_t>(i)] = i;
-  order_ = ad::index_tensor(identity, {n_});
+                    std::to_string(m_) + " samples gives no batch; use a smaller batch_size or drop_last = false");
+}
+
+// A sampler's order: Int64 [m_], values rows of X (repeats allowed).
+void DataLoader::check_order(const ad::Tensor& order, const std::string& where) const {
+  if (!order.defined() || order.dtype() != ad::kInt64 || order.shape() != ad::Shape{m_})
+    throw ad::Error(where + "the sampler's order must be Int64 of shape [" + std::to_string(m_) + "], got " +
+                    (order.defined() ? std::string(ad::dtype_name(order.dtype())) + " " + ad::shape_str(order.shape())
+                                     : std::string("an undefined tensor")));
+  const ad::Tensor o = order.contiguous();
+  const std::int64_t* p = o.data_ptr<std::int64_t>();
+  for (std::int64_t i = 0; i < m_; ++i)
+    if (p[i] < 0 || p[i] >= n_)
+      throw ad::Error(where + "the sampler's order holds " + std::to_string(p[i]) + " at " + std::to_string(i) +
+                      ", not a row of X (0 to " + std::to_string(n_ - 1) + ")");
 }
 
 std::int64_t DataLoader::num_batches() const {
-  return drop_last_ ? n_ / batch_size_ : (n_ + batch_size_ - 1) / batch_size_;
+  return drop_last_ ? m_ / batch_size_ : (m_ + batch_size_ - 1) / batch_size_;
 }
 
 DataLoader::iterator DataLoader::begin() {
+  if (sampler_) {
+    ad::Tensor o = sampler_->order(epoch_);
+    check_order(o, "DataLoader::begin: ");
+    order_ = o.contiguous();
+  }
   ++epoch_;
   if (shuffle_) order_ = ad::randperm(n_, gen_ ? gen_ : &ad::default_generator());
   return iterator(this, 0);
@@ -46,9 +84,9 @@ Batch DataLoader::batch(std::int64_t i) const {
     throw ad::Error("DataLoader::batch: batch " + std::to_string(i) + " is out of range (" + std::to_string(nb) +
                     " batches per epoch)");
   const std::int64_t start = i * batch_size_;
-  const std::int64_t stop = std::min(n_, start + batch_size_);
+  const std::int64_t stop = std::min(m_, start + batch_size_);
   Batch b;
-  if (!shuffle_) {
+  if (!shuffle_ && !sampler_) {
     b.x = ad::slice(X_, 0, start, stop);
     if (y_.defined()) b.y = ad::slice(y_, 0, start, stop);
   } else {
@@ -73,12 +111,14 @@ ad::Tensor int_scalar(std::int64_t v) { return ad::index_tensor({v}, {}); }
 }  // namespace
 
 ad::NamedTensors DataLoader::state_dict() const {
-  return {{"epoch", int_scalar(epoch_)},
-          {"order", order_.clone()},
-          {"num_samples", int_scalar(n_)},
-          {"batch_size", int_scalar(batch_size_)},
-          {"shuffle", int_scalar(shuffle_ ? 1 : 0)},
-          {"drop_last", int_scalar(drop_last_ ? 1 : 0)}};
+  ad::NamedTensors state{{"epoch", int_scalar(epoch_)},
+                         {"order", order_.clone()},
+                         {"num_samples", int_scalar(n_)},
+                         {"batch_size", int_scalar(batch_size_)},
+                         {"shuffle", int_scalar(shuffle_ ? 1 : 0)},
+                         {"drop_last", int_scalar(drop_last_ ? 1 : 0)}};
+  if (sampler_) state.emplace_back("sampler", int_scalar(1));
+  return state;
 }
 
 void DataLoader::check_state_dict(const ad::NamedTensors& state) const {
@@ -103,7 +143,18 @@ void DataLoader::check_state_dict(const ad::NamedTensors& state) const {
   const auto ep = e.find("epoch");
   if (ep == e.end() || ep->second.numel() != 1 || ep->second.item() < 0)
     throw ad::Error(where + "missing or negative entry 'epoch'");
+  const auto smp = e.find("sampler");
+  if (sampler_ && (smp == e.end() || smp->second.numel() != 1 || smp->second.item() != 1))
+    throw ad::Error(where + "the state is of a loader without a sampler but this one has one");
+  if (!sampler_ && smp != e.end())
+    throw ad::Error(where + "the state is of a loader with a sampler but this one has none");
   const auto ord = e.find("order");
+  if (sampler_) {
+    if (ord == e.end()) throw ad::Error(where + "missing entry 'order'");
+    check_order(ord->second, where + "entry 'order': ");
+    if (e.size() != settings.size() + 3) throw ad::Error(where + "unexpected entries besides the loader's state");
+    return;
+  }
   if (ord == e.end() || ord->second.shape() != ad::Shape{n_})
     throw ad::Error(where + "entry 'order' must be Int64 of shape [" + std::to_string(n_) + "]");
   std::vector<bool> seen(static_cast<std::size_t>(n_), false);

@@ -9,9 +9,17 @@
 // Each range-for (each call of begin()) starts a new epoch: with shuffle on, the rows are
 // visited in the order of a fresh ad::randperm drawn from the generator, so a loader built
 // with a generator seeded the same way yields the same batches, epoch after epoch, on every run.
+//
+// With a Sampler (e.g. ad::dist::DistributedSampler, each rank's shard of the data set), each
+// epoch's sample order is drawn from the sampler instead:
+//
+//   auto sampler = std::make_shared<ad::dist::DistributedSampler>(X.size(0), pg, /*shuffle=*/true, /*seed=*/0);
+//   ad::data::DataLoader loader(X, y, /*batch_size=*/32, sampler);
 #include <cstddef>
 #include <cstdint>
 #include <iterator>
+#include <memory>
+#include <string>
 
 #include "adgraph/autodiff/random.h"
 #include "adgraph/autodiff/safetensors.h"
@@ -24,6 +32,18 @@ struct Batch {
   ad::Tensor y;  // rows of y: [b, ...] (undefined when the loader has no y)
 };
 
+// The sample order of each epoch, for DataLoader. order(epoch) is called by the loader at the
+// start of each epoch (epoch = 0, 1, 2, ...: the loader's epoch() before that epoch starts) and
+// returns the rows to visit: Int64 [size()], each in [0, rows of X); rows may repeat (a
+// distributed sampler pads its shard so). It must depend on epoch alone, so that a loader
+// restored from a checkpoint continues with the same orders.
+class Sampler {
+ public:
+  virtual ~Sampler() = default;
+  virtual std::int64_t size() const = 0;  // samples per epoch, >= 1
+  virtual ad::Tensor order(std::int64_t epoch) const = 0;
+};
+
 class DataLoader {
  public:
   // X and y hold the samples along dim 0 (same count); y may be undefined (unlabelled data).
@@ -31,6 +51,12 @@ class DataLoader {
   // `gen` (shuffle only) must outlive the loader; null means ad::default_generator() of the
   // thread calling begin(). Throws ad::Error on an empty X, a row-count mismatch or a bad batch_size.
   DataLoader(ad::Tensor X, ad::Tensor y, std::int64_t batch_size, bool shuffle = false, ad::Generator* gen = nullptr,
+             bool drop_last = false);
+  // The samples of each epoch in the order sampler->order(epoch) gives (shuffle() is then false:
+  // the sampler shuffles); num_batches() counts sampler->size() samples. Throws ad::Error on a
+  // null sampler, a sampler of size < 1 and, at each begin(), an order that is not Int64
+  // [sampler->size()] with values in [0, rows of X).
+  DataLoader(ad::Tensor X, ad::Tensor y, std::int64_t batch_size, std::shared_ptr<const Sampler> sampler,
              bool drop_last = false);
 
   class iterator {
@@ -69,12 +95,15 @@ class DataLoader {
 
   std::int64_t num_batches() const;  // batches per epoch (the last one may be partial)
   std::int64_t size() const { return num_batches(); }
-  std::int64_t num_samples() const { return n_; }
+  std::int64_t num_samples() const { return n_; }                             // rows of X
+  std::int64_t samples_per_epoch() const { return m_; }                       // num_samples(), or the sampler's size()
+  const std::shared_ptr<const Sampler>& sampler() const { return sampler_; }  // null without
   std::int64_t batch_size() const { return batch_size_; }
   bool shuffle() const { return shuffle_; }
   bool drop_last() const { return drop_last_; }
   std::int64_t epoch() const { return epoch_; }  // epochs started so far (calls of begin())
-  // The sample order of the current epoch (Int64 [num_samples]; 0..n-1 without shuffle).
+  // The sample order of the current epoch (Int64 [samples_per_epoch]; 0..n-1 without shuffle
+  // or sampler).
   const ad::Tensor& order() const { return order_; }
   // Batch i (0-based) of the current epoch; throws ad::Error when out of range.
   Batch batch(std::int64_t i) const;
@@ -85,15 +114,20 @@ class DataLoader {
 
   // State for checkpoints: "epoch" (Int64) and "order" (the current epoch's sample order), plus
   // the settings as checks ("num_samples", "batch_size", "shuffle", "drop_last"). The shuffling
-  // generator's state is its own (ad::Generator::state). check_state_dict throws what
+  // generator's state is its own (ad::Generator::state). A loader with a sampler also saves
+  // "sampler" (1) and its "order" is checked to hold [samples_per_epoch] rows of X (repeats
+  // allowed) instead of a permutation. check_state_dict throws what
   // load_state_dict would, and load changes nothing when it throws.
   ad::NamedTensors state_dict() const;
   void check_state_dict(const ad::NamedTensors& state) const;
   void load_state_dict(const ad::NamedTensors& state);
 
  private:
+  void check_data();
+  void check_order(const ad::Tensor& order, const std::string& where) const;
   ad::Tensor X_, y_, order_;
-  std::int64_t n_ = 0, batch_size_ = 1, epoch_ = 0;
+  std::int64_t n_ = 0, m_ = 0, batch_size_ = 1, epoch_ = 0;
+  std::shared_ptr<const Sampler> sampler_;
   bool shuffle_ = false, drop_last_ = false;
   ad::Generator* gen_ = nullptr;
 };

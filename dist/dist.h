@@ -1,4 +1,7 @@
 #pragma once
-// Everything of the dist library: the process group on Open MPI and the sharded optimizer.
+// Everything of the dist library: the process group on Open MPI, DistributedDataParallel, the
+// distributed sampler and the sharded optimizer.
+#include "adgraph/dist/ddp.h"
 #include "adgraph/dist/process_group.h"
+#include "adgraph/dist/sampler.h"
 #include "adgraph/dist/zero.h"

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <memory>
 #include <vector>
 
 #include "adgraph/autodiff/autodiff.h"
@@ -188,6 +189,79 @@ TEST(Loader, BadStatesAreRejectedUnchanged) {
   EXPECT_TRUE(contains(error_of([&] { c.load_state_dict(s); }), "entry 'order' is not a permutation of 0..5"));
   EXPECT_EQ(c.epoch(), 0);
   EXPECT_EQ(c.order().to_vector(), (std::vector<double>{0, 1, 2, 3, 4, 5}));
+}
+
+// A sampler of its own: the epoch's rows are (epoch + 2 k) mod n for k < size, with repeats.
+class EveryOther : public ad::data::Sampler {
+ public:
+  EveryOther(std::int64_t n, std::int64_t size) : n_(n), size_(size) {}
+  std::int64_t size() const override { return size_; }
+  ad::Tensor order(std::int64_t epoch) const override {
+    std::vector<std::int64_t> v;
+    for (std::int64_t k = 0; k < size_; ++k) v.push_back((epoch + 2 * k) % n_);
+    return ad::index_tensor(v, {size_});
+  }
+
+ private:
+  std::int64_t n_, size_;
+};
+
+TEST(Loader, SamplerGivesEachEpochsOrder) {
+  const auto d = ids(5);
+  auto sampler = std::make_shared<EveryOther>(5, 4);
+  ad::data::DataLoader loader(d.X, d.y, 3, sampler);
+  EXPECT_FALSE(loader.shuffle());
+  EXPECT_EQ(loader.num_samples(), 5);
+  EXPECT_EQ(loader.samples_per_epoch(), 4);
+  EXPECT_EQ(loader.num_batches(), 2);
+  std::vector<std::int64_t> sizes;
+  EXPECT_EQ(epoch_ids(loader, &sizes), (std::vector<double>{0, 2, 4, 1}));  // epoch 0
+  EXPECT_EQ(sizes, (std::vector<std::int64_t>{3, 1}));
+  EXPECT_EQ(epoch_ids(loader), (std::vector<double>{1, 3, 0, 2}));  // epoch 1
+  EXPECT_EQ(loader.epoch(), 2);
+  ad::data::DataLoader dropping(d.X, d.y, 3, sampler, /*drop_last=*/true);
+  EXPECT_EQ(epoch_ids(dropping), (std::vector<double>{0, 2, 4}));
+}
+
+TEST(Loader, SamplerStateAndResumeContinueTheSameBatches) {
+  const auto d = ids(7);
+  auto sampler = std::make_shared<EveryOther>(7, 5);
+  ad::data::DataLoader loader(d.X, d.y, 2, sampler);
+  (void)epoch_ids(loader);
+  auto it = loader.begin();  // epoch 1, stopped after batch 0
+  ++it;
+  const ad::NamedTensors state = loader.state_dict();
+  std::vector<double> expected;
+  for (auto r = loader.resume(1); r != loader.end(); ++r)
+    for (double v : (*r).y.to_vector()) expected.push_back(v);
+  for (double v : epoch_ids(loader)) expected.push_back(v);
+
+  ad::data::DataLoader other(d.X, d.y, 2, sampler);
+  other.load_state_dict(state);
+  EXPECT_EQ(other.epoch(), 2);
+  std::vector<double> got;
+  for (auto r = other.resume(1); r != other.end(); ++r)
+    for (double v : (*r).y.to_vector()) got.push_back(v);
+  for (double v : epoch_ids(other)) got.push_back(v);
+  EXPECT_EQ(got, expected);
+
+  // A sampler's state does not load into a loader without one, nor the other way round.
+  ad::data::DataLoader plain(d.X, d.y, 2);
+  EXPECT_TRUE(contains(error_of([&] { plain.load_state_dict(state); }), "with a sampler but this one has none"));
+  EXPECT_TRUE(contains(error_of([&] { other.load_state_dict(plain.state_dict()); }), "without a sampler"));
+  ad::NamedTensors bad = state;
+  for (auto& [key, t] : bad)
+    if (key == "order") t = ad::index_tensor({0, 1, 2, 3, 7}, {5});
+  EXPECT_TRUE(contains(error_of([&] { other.load_state_dict(bad); }), "not a row of X"));
+}
+
+TEST(Loader, BadSamplersAreErrors) {
+  const auto d = ids(5);
+  EXPECT_TRUE(contains(error_of([&] { ad::data::DataLoader(d.X, d.y, 2, nullptr); }), "sampler is null"));
+  EXPECT_TRUE(contains(error_of([&] { ad::data::DataLoader(d.X, d.y, 2, std::make_shared<EveryOther>(5, 0)); }),
+                       "0 samples per epoch"));
+  EXPECT_TRUE(contains(error_of([&] { ad::data::DataLoader(d.X, d.y, 2, std::make_shared<EveryOther>(9, 5)); }),
+                       "not a row of X"));
 }
 
 }  // namespace
