@@ -150,8 +150,9 @@ void DataLoader::check_state_dict(const ad::NamedTensors& state) const {
     throw ad::Error(where + "the state is of a loader with a sampler but this one has none");
   const auto ord = e.find("order");
   if (sampler_) {
-    if (ord == e.end()) throw ad::Error(where + "missing entry 'order'");
-    check_order(ord->second, where + "entry 'order': ");
+    // Only checked: load recomputes the order from this loader's own sampler (another rank's
+    // shard, or another world size's, may have been saved).
+    if (ord == e.end() || ord->second.dim() != 1) throw ad::Error(where + "missing or not 1-D entry 'order'");
     if (e.size() != settings.size() + 3) throw ad::Error(where + "unexpected entries besides the loader's state");
     return;
   }
@@ -171,10 +172,20 @@ void DataLoader::check_state_dict(const ad::NamedTensors& state) const {
 
 void DataLoader::load_state_dict(const ad::NamedTensors& state) {
   check_state_dict(state);
+  std::int64_t epoch = 0;
+  ad::Tensor order;
   for (const auto& [key, t] : state) {
-    if (key == "epoch") epoch_ = static_cast<std::int64_t>(t.item());
-    if (key == "order") order_ = t.contiguous().clone();
+    if (key == "epoch") epoch = static_cast<std::int64_t>(t.item());
+    if (key == "order") order = t.contiguous().clone();
   }
+  if (sampler_) {
+    // The current epoch's order is the sampler's for it (begin() had drawn order(epoch - 1)).
+    order = sampler_->order(epoch > 0 ? epoch - 1 : 0);
+    check_order(order, "DataLoader::load_state_dict: ");
+    order = order.contiguous();
+  }
+  epoch_ = epoch;
+  order_ = order;
 }
 
 }  // namespace ad::data

@@ -115,9 +115,9 @@ class DataLoader {
   // State for checkpoints: "epoch" (Int64) and "order" (the current epoch's sample order), plus
   // the settings as checks ("num_samples", "batch_size", "shuffle", "drop_last"). The shuffling
   // generator's state is its own (ad::Generator::state). A loader with a sampler also saves
-  // "sampler" (1) and its "order" is checked to hold [samples_per_epoch] rows of X (repeats
-  // allowed) instead of a permutation. check_state_dict throws what
-  // load_state_dict would, and load changes nothing when it throws.
+  // "sampler" (1); its load takes the saved epoch and recomputes the order from its own sampler
+  // (sampler->order(epoch - 1)), so a state saved by one rank resumes every rank on its own shard. check_state_dict
+  // throws what load_state_dict would, and load changes nothing when it throws.
   ad::NamedTensors state_dict() const;
   void check_state_dict(const ad::NamedTensors& state) const;
   void load_state_dict(const ad::NamedTensors& state);

@@ -30,14 +30,6 @@ std::int64_t fnv1a(const std::string& s) {
   return static_cast<std::int64_t>(h);
 }
 
-// A string as Int64 values (one character each, 0-padded), and back.
-constexpr std::int64_t kTextLen = 200;
-std::vector<std::int64_t> encode(const std::string& s) {
-  std::vector<std::int64_t> v(static_cast<std::size_t>(kTextLen), 0);
-  for (std::size_t i = 0; i < s.size() && i < v.size(); ++i) v[i] = static_cast<unsigned char>(s[i]);
-  return v;
-}
-
 }  // namespace
 
 double DDPStepStats::comm_seconds() const {
@@ -151,16 +143,11 @@ void DistributedDataParallel::check_models_agree() {
   }
   // What each rank has there.
   const std::string here = first < count ? descriptions[static_cast<std::size_t>(first)] : std::string("nothing");
-  const ad::Tensor texts = pg_.allgather(ad::index_tensor(encode(here), {kTextLen})).contiguous();
-  const std::int64_t* tx = texts.data_ptr<std::int64_t>();
+  const std::vector<std::string> theirs = allgather_strings(pg_, here);
   std::string msg = "DistributedDataParallel: the ranks' models differ (entry " + std::to_string(first) +
                     " of their parameters then buffers):";
-  for (int r = 0; r < w; ++r) {
-    std::string s;
-    for (std::int64_t i = 0; i < kTextLen && tx[r * kTextLen + i] != 0; ++i)
-      s += static_cast<char>(tx[r * kTextLen + i]);
-    msg += std::string(r ? ";" : "") + " rank " + std::to_string(r) + " has " + s;
-  }
+  for (int r = 0; r < w; ++r)
+    msg += std::string(r ? ";" : "") + " rank " + std::to_string(r) + " has " + theirs[static_cast<std::size_t>(r)];
   for (int r = 0; r < w; ++r)
     if (d[2 * r] != d[0]) {
       msg += " (rank " + std::to_string(r) + " has " + std::to_string(d[2 * r]) + " entries, rank 0 " +

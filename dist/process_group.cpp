@@ -2,6 +2,7 @@
 
 #include <mpi.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -315,6 +316,38 @@ void finalize_at_exit() {
 }
 
 }  // namespace
+
+std::string broadcast_string(ProcessGroup& pg, const std::string& s, int root) {
+  ad::Tensor len = ad::index_tensor({static_cast<std::int64_t>(s.size())}, {1});
+  pg.broadcast(len, root, CollectiveChecks::Off);
+  const std::int64_t n = len.data_ptr<std::int64_t>()[0];
+  std::vector<std::int64_t> chars(static_cast<std::size_t>(n), 0);
+  if (pg.rank() == root)
+    for (std::size_t i = 0; i < chars.size(); ++i) chars[i] = static_cast<unsigned char>(s[i]);
+  ad::Tensor t = ad::index_tensor(chars, {n});
+  if (n > 0) pg.broadcast(t, root, CollectiveChecks::Off);
+  std::string out(static_cast<std::size_t>(n), '\0');
+  for (std::size_t i = 0; i < out.size(); ++i) out[i] = static_cast<char>(t.data_ptr<std::int64_t>()[i]);
+  return out;
+}
+
+std::vector<std::string> allgather_strings(ProcessGroup& pg, const std::string& s) {
+  const ad::Tensor lens =
+      pg.allgather(ad::index_tensor({static_cast<std::int64_t>(s.size())}, {1}), CollectiveChecks::Off).contiguous();
+  const std::int64_t* l = lens.data_ptr<std::int64_t>();
+  const int w = pg.world_size();
+  std::int64_t longest = 0;
+  for (int r = 0; r < w; ++r) longest = std::max(longest, l[r]);
+  std::vector<std::string> out(static_cast<std::size_t>(w));
+  if (longest == 0) return out;
+  std::vector<std::int64_t> mine(static_cast<std::size_t>(longest), 0);
+  for (std::size_t i = 0; i < s.size(); ++i) mine[i] = static_cast<unsigned char>(s[i]);
+  const ad::Tensor all = pg.allgather(ad::index_tensor(mine, {longest}), CollectiveChecks::Off).contiguous();
+  const std::int64_t* c = all.data_ptr<std::int64_t>();
+  for (int r = 0; r < w; ++r)
+    for (std::int64_t i = 0; i < l[r]; ++i) out[static_cast<std::size_t>(r)] += static_cast<char>(c[r * longest + i]);
+  return out;
+}
 
 ProcessGroup& init(int& argc, char**& argv) {
   std::lock_guard lock(g_init_mu);

@@ -83,6 +83,11 @@ class ProcessGroup {
                                CollectiveChecks checks = CollectiveChecks::On) = 0;
 };
 
+// Strings across the ranks (collective; e.g. error messages): root's string on every rank, and
+// every rank's string, in rank order, on every rank.
+std::string broadcast_string(ProcessGroup& pg, const std::string& s, int root = 0);
+std::vector<std::string> allgather_strings(ProcessGroup& pg, const std::string& s);
+
 // Initializes MPI (thread level MPI_THREAD_MULTIPLE) and returns the world's process group; later
 // calls return the same group. MPI is finalized at exit.
 ProcessGroup& init(int& argc, char**& argv);

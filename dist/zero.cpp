@@ -26,22 +26,6 @@ ad::Tensor int_tensor(std::vector<std::int64_t> v) {
   return ad::index_tensor(v, {n});
 }
 
-// root's string on every rank.
-std::string broadcast_string(ProcessGroup& pg, const std::string& s, int root) {
-  ad::Tensor len = int_tensor({static_cast<std::int64_t>(s.size())});
-  pg.broadcast(len, root, CollectiveChecks::Off);
-  const auto n = static_cast<std::int64_t>(len.data_ptr<std::int64_t>()[0]);
-  std::vector<std::int64_t> chars(static_cast<std::size_t>(n));
-  if (pg.rank() == root)
-    for (std::int64_t i = 0; i < n; ++i) chars[static_cast<std::size_t>(i)] = static_cast<unsigned char>(s[i]);
-  ad::Tensor t = int_tensor(chars);
-  if (n > 0) pg.broadcast(t, root, CollectiveChecks::Off);
-  std::string out(static_cast<std::size_t>(n), '\0');
-  for (std::int64_t i = 0; i < n; ++i)
-    out[static_cast<std::size_t>(i)] = static_cast<char>(t.data_ptr<std::int64_t>()[i]);
-  return out;
-}
-
 // root's tensor (any dtype and shape) on every rank.
 ad::Tensor broadcast_tensor(ProcessGroup& pg, const ad::Tensor& t, int root) {
   std::vector<std::int64_t> meta(10, 0);
@@ -147,7 +131,7 @@ ad::NamedTensors ZeroRedundancyOptimizer::consolidated_state_dict() {
   return out;
 }
 
-void ZeroRedundancyOptimizer::load_state_dict(const ad::NamedTensors& state) {
+ad::NamedTensors ZeroRedundancyOptimizer::shard_of(const ad::NamedTensors& state) const {
   std::map<std::size_t, std::size_t> local_of;  // global -> local index
   for (std::size_t k = 0; k < own_.size(); ++k) local_of[own_[k]] = k;
   ad::NamedTensors local;
@@ -157,15 +141,15 @@ void ZeroRedundancyOptimizer::load_state_dict(const ad::NamedTensors& state) {
     std::string rest;
     if (split_param_key(key, i, rest)) {
       if (i >= params_.size())
-        throw ad::Error("ZeroRedundancyOptimizer::load_state_dict: entry '" + key + "' is for parameter " +
-                        std::to_string(i) + ", but there are " + std::to_string(params_.size()));
+        throw ad::Error("ZeroRedundancyOptimizer: entry '" + key + "' is for parameter " + std::to_string(i) +
+                        ", but there are " + std::to_string(params_.size()));
       const auto it = local_of.find(i);
       if (it != local_of.end()) local.emplace_back(param_key(it->second, rest), t);
     } else if (key == "group.0.params") {
       has_count = true;
       const std::int64_t n = t.numel() == 1 ? static_cast<std::int64_t>(t.item()) : -1;
       if (n != static_cast<std::int64_t>(params_.size()))
-        throw ad::Error("ZeroRedundancyOptimizer::load_state_dict: the state is for " + std::to_string(n) +
+        throw ad::Error("ZeroRedundancyOptimizer: the state is for " + std::to_string(n) +
                         " parameters, this optimizer has " + std::to_string(params_.size()) +
                         " (a consolidated_state_dict of the same model is needed)");
       local.emplace_back(key, int_tensor({static_cast<std::int64_t>(own_.size())}).reshape({}));
@@ -173,10 +157,16 @@ void ZeroRedundancyOptimizer::load_state_dict(const ad::NamedTensors& state) {
       local.emplace_back(key, t);
     }
   }
-  if (!has_count)
-    throw ad::Error(
-        "ZeroRedundancyOptimizer::load_state_dict: not a consolidated optimizer state (no 'group.0.params')");
-  local_->load_state_dict(local);
+  if (!has_count) throw ad::Error("ZeroRedundancyOptimizer: not a consolidated optimizer state (no 'group.0.params')");
+  return local;
+}
+
+void ZeroRedundancyOptimizer::check_state_dict(const ad::NamedTensors& state) const {
+  local_->check_state_dict(shard_of(state));
+}
+
+void ZeroRedundancyOptimizer::load_state_dict(const ad::NamedTensors& state) {
+  local_->load_state_dict(shard_of(state));
 }
 
 }  // namespace ad::dist

@@ -46,9 +46,13 @@ class ZeroRedundancyOptimizer {
   void set_lr(double lr) { local_->set_lr(lr); }
 
   ad::NamedTensors consolidated_state_dict();  // collective
+  // This rank's shard of a consolidated state: check throws what load would (and load changes
+  // nothing when it throws).
+  void check_state_dict(const ad::NamedTensors& state) const;
   void load_state_dict(const ad::NamedTensors& state);
 
  private:
+  ad::NamedTensors shard_of(const ad::NamedTensors& state) const;
   ProcessGroup& pg_;
   std::vector<ad::Tensor> params_;
   std::vector<int> owner_;

@@ -154,7 +154,17 @@ void Checkpoint::save(const std::string& path) const {
   ad::save_safetensors(path, all, meta);
 }
 
-void Checkpoint::load(const std::string& path) {
+Checkpoint& Checkpoint::add(const std::string& name, const std::string& kind, std::function<ad::NamedTensors()> save,
+                            std::function<void(const ad::NamedTensors&)> check,
+                            std::function<void(const ad::NamedTensors&)> load) {
+  if (!save || !check || !load) throw ad::Error("Checkpoint::add: part '" + name + "' needs save, check and load");
+  return add_part(
+      {.name = name, .kind = kind, .save = std::move(save), .check = std::move(check), .load = std::move(load)});
+}
+
+void Checkpoint::load(const std::string& path) { load(path, {}); }
+
+void Checkpoint::load(const std::string& path, const std::function<void()>& before_writing) {
   const std::string where = "Checkpoint::load: " + path + ": ";
   ad::SafetensorsFile file;
   try {
@@ -193,6 +203,7 @@ void Checkpoint::load(const std::string& path) {
       throw ad::Error(where + "part '" + p.name + "': " + e.what());
     }
   }
+  if (before_writing) before_writing();
   for (const Part& p : parts_) p.load(by_part[p.name]);
 }
 

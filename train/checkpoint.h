@@ -44,9 +44,17 @@ class Checkpoint {
   Checkpoint& add(const std::string& name, data::DataLoader& loader);
   Checkpoint& add(const std::string& name, ad::Generator& generator);  // e.g. ad::default_generator()
   Checkpoint& add(const std::string& name, std::int64_t& counter);     // epoch, step, ...
+  // Any other object with a state, e.g. a sharded optimizer: `kind` is stored and must match at
+  // load ("optimizer:Adam"); check throws ad::Error on a state that load would refuse.
+  Checkpoint& add(const std::string& name, const std::string& kind, std::function<ad::NamedTensors()> save,
+                  std::function<void(const ad::NamedTensors&)> check,
+                  std::function<void(const ad::NamedTensors&)> load);
 
   void save(const std::string& path) const;
   void load(const std::string& path);
+  // As load(path), with before_writing() called once every check has passed and before any
+  // object is written: if it throws, nothing is changed (dist::Checkpoint lets every rank agree).
+  void load(const std::string& path, const std::function<void()>& before_writing);
   std::vector<std::string> part_names() const;
 
  private:

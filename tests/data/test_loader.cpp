@@ -191,19 +191,19 @@ TEST(Loader, BadStatesAreRejectedUnchanged) {
   EXPECT_EQ(c.order().to_vector(), (std::vector<double>{0, 1, 2, 3, 4, 5}));
 }
 
-// A sampler of its own: the epoch's rows are (epoch + 2 k) mod n for k < size, with repeats.
+// A sampler of its own: the epoch's rows are (offset + epoch + 2 k) mod n for k < size, with repeats.
 class EveryOther : public ad::data::Sampler {
  public:
-  EveryOther(std::int64_t n, std::int64_t size) : n_(n), size_(size) {}
+  EveryOther(std::int64_t n, std::int64_t size, std::int64_t offset = 0) : n_(n), size_(size), offset_(offset) {}
   std::int64_t size() const override { return size_; }
   ad::Tensor order(std::int64_t epoch) const override {
     std::vector<std::int64_t> v;
-    for (std::int64_t k = 0; k < size_; ++k) v.push_back((epoch + 2 * k) % n_);
+    for (std::int64_t k = 0; k < size_; ++k) v.push_back((offset_ + epoch + 2 * k) % n_);
     return ad::index_tensor(v, {size_});
   }
 
  private:
-  std::int64_t n_, size_;
+  std::int64_t n_, size_, offset_;
 };
 
 TEST(Loader, SamplerGivesEachEpochsOrder) {
@@ -251,8 +251,16 @@ TEST(Loader, SamplerStateAndResumeContinueTheSameBatches) {
   EXPECT_TRUE(contains(error_of([&] { other.load_state_dict(plain.state_dict()); }), "without a sampler"));
   ad::NamedTensors bad = state;
   for (auto& [key, t] : bad)
-    if (key == "order") t = ad::index_tensor({0, 1, 2, 3, 7}, {5});
-  EXPECT_TRUE(contains(error_of([&] { other.load_state_dict(bad); }), "not a row of X"));
+    if (key == "order") t = ad::index_tensor({0, 1, 2, 3}, {2, 2});
+  EXPECT_TRUE(contains(error_of([&] { other.load_state_dict(bad); }), "not 1-D entry 'order'"));
+  EXPECT_EQ(other.epoch(), 3);  // unchanged by the failed load
+
+  // Another rank's loader (its sampler gives other rows) takes the epoch and keeps its own shard.
+  auto shifted = std::make_shared<EveryOther>(7, 5, 1);
+  ad::data::DataLoader rank1(d.X, d.y, 2, shifted);
+  rank1.load_state_dict(state);
+  EXPECT_EQ(rank1.epoch(), 2);
+  EXPECT_EQ(rank1.order().to_vector(), shifted->order(1).to_vector());
 }
 
 TEST(Loader, BadSamplersAreErrors) {
