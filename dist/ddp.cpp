@@ -30,6 +30,20 @@ std::int64_t fnv1a(const std::string& s) {
   return static_cast<std::int64_t>(h);
 }
 
+// dst[i] = src[i] * scale for n elements of a floating dtype (src may be dst).
+void scaled_copy(char* dst, const char* src, std::int64_t n, ad::Dtype dtype, double scale) {
+  if (dtype == ad::kFloat64) {
+    const auto* s = reinterpret_cast<const double*>(src);
+    auto* d = reinterpret_cast<double*>(dst);
+    for (std::int64_t i = 0; i < n; ++i) d[i] = s[i] * scale;
+  } else {
+    const auto* s = reinterpret_cast<const float*>(src);
+    auto* d = reinterpret_cast<float*>(dst);
+    const auto f = static_cast<float>(scale);
+    for (std::int64_t i = 0; i < n; ++i) d[i] = s[i] * f;
+  }
+}
+
 }  // namespace
 
 double DDPStepStats::comm_seconds() const {
@@ -92,15 +106,21 @@ DistributedDataParallel::DistributedDataParallel(std::shared_ptr<ad::nn::Module>
     b.flat = ad::zeros({b.numel + flags}, ad::dtype(params_[b.params.front()].tensor.dtype()));
     b.pending = b.params.size();
   }
-  for (std::size_t k = 0; k < params_.size(); ++k)
+  for (std::size_t k = 0; k < params_.size(); ++k) {
+    params_[k].pre_hook = params_[k].tensor.register_hook([this, k](const ad::Tensor&) {
+      check_not_sent(k);
+      return ad::Tensor();
+    });
     params_[k].hook =
         params_[k].tensor.register_post_accumulate_grad_hook([this, k](const ad::Tensor&) { on_grad_ready(k); });
+  }
 }
 
 DistributedDataParallel::~DistributedDataParallel() {
   for (Param& p : params_) {
     try {
       p.tensor.remove_hook(p.hook);
+      p.tensor.remove_hook(p.pre_hook);
     } catch (...) {
     }
   }
@@ -208,19 +228,23 @@ std::vector<std::vector<std::string>> DistributedDataParallel::bucket_names() co
   return out;
 }
 
+// Before a gradient is accumulated into .grad: once its bucket is being reduced, .grad (or the
+// bucket) must not change until finish().
+void DistributedDataParallel::check_not_sent(std::size_t index) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const Param& p = params_[index];
+  if (sync_ && p.ready && buckets_[p.bucket].launched)
+    throw ad::Error("DistributedDataParallel: the gradient of '" + p.name +
+                    "' would be accumulated again after its bucket was sent for reduction (a second backward "
+                    "before finish()); call finish() after each backward, or run the first micro-batches inside "
+                    "no_sync()");
+}
+
 void DistributedDataParallel::on_grad_ready(std::size_t index) {
   std::lock_guard<std::mutex> lock(mu_);
   Param& p = params_[index];
   p.seen = true;
-  if (!sync_) return;
-  if (p.ready) {
-    // Accumulated again in the same synchronized iteration: its bucket may have been sent.
-    if (buckets_[p.bucket].launched && !twice_) {
-      twice_ = true;
-      twice_name_ = p.name;
-    }
-    return;
-  }
+  if (!sync_ || p.ready) return;  // a second pass before its bucket was sent just accumulates
   p.ready = true;
   Bucket& b = buckets_[p.bucket];
   if (--b.pending > 0) return;
@@ -229,19 +253,32 @@ void DistributedDataParallel::on_grad_ready(std::size_t index) {
 
 void DistributedDataParallel::launch(std::size_t bucket, bool in_backward) {
   Bucket& b = buckets_[bucket];
+  b.stats = DDPBucketStats{};
+  b.stats.launched_in_backward = in_backward;
+  b.launched = true;
+  if (pg_.world_size() == 1) {  // alone, the gradients are already the mean: nothing to send
+    b.stats.launched_at = now();
+    b.work = Work();
+    return;
+  }
+  // Each gradient divided by the world size as it is copied in (PyTorch divides before the
+  // allreduce too), so the sum the ranks reduce is the mean.
+  const double inv = 1.0 / static_cast<double>(pg_.world_size());
   char* flat = bytes_of(b.flat);
   const std::size_t es = ad::dtype_size(b.flat.dtype());
   for (std::size_t j = 0; j < b.params.size(); ++j) {
-    const Param& p = params_[b.params[j]];
+    Param& p = params_[b.params[j]];
     const ad::Tensor g = p.tensor.grad();
     char* dst = flat + static_cast<std::size_t>(p.offset) * es;
     const std::size_t n = static_cast<std::size_t>(p.tensor.numel()) * es;
     // Only a gradient accumulated since the last finish() counts (not a stale .grad).
     const bool has = p.seen && g.defined();
+    const bool in_place = g.defined() && g.is_contiguous() && bytes_of(g) == dst;  // a view of the bucket
     if (has) {
-      const ad::Tensor gc = g.contiguous();
-      std::memcpy(dst, bytes_of(gc), n);
+      const ad::Tensor src = in_place ? g : g.contiguous();
+      scaled_copy(dst, bytes_of(src), p.tensor.numel(), b.flat.dtype(), inv);
     } else {
+      if (in_place) p.tensor.set_grad(g.clone());  // a stale .grad stays as it was
       std::memset(dst, 0, n);
     }
     if (options_.find_unused_parameters) {
@@ -256,12 +293,9 @@ void DistributedDataParallel::launch(std::size_t bucket, bool in_backward) {
       }
     }
   }
-  b.stats = DDPBucketStats{};
   b.stats.bytes = b.flat.numel() * static_cast<std::int64_t>(es);
   b.stats.launched_at = now();
-  b.stats.launched_in_backward = in_backward;
   b.work = pg_.allreduce_async(b.flat, ReduceOp::Sum, CollectiveChecks::Off);
-  b.launched = true;
 }
 
 void DistributedDataParallel::reset_iteration() {
@@ -271,27 +305,22 @@ void DistributedDataParallel::reset_iteration() {
     b.launched = false;
   }
   next_launch_ = 0;
-  twice_ = false;
-  twice_name_.clear();
 }
 
 void DistributedDataParallel::finish() {
   if (!sync_) return;
   const double t0 = now();
   std::vector<std::string> unused;
-  std::string twice;
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (const Param& p : params_)
       if (!p.seen) unused.push_back(p.name);
     // Every rank launches every bucket, in order, whatever it got: no rank is left waiting.
     while (next_launch_ < buckets_.size()) launch(next_launch_++, false);
-    twice = twice_ ? twice_name_ : std::string();
   }
   DDPStepStats st;
   st.backward_end = t0;
   std::string error;
-  const double inv = 1.0 / static_cast<double>(pg_.world_size());
   for (Bucket& b : buckets_) {
     try {
       b.work.wait();
@@ -299,23 +328,18 @@ void DistributedDataParallel::finish() {
       if (error.empty()) error = e.what();
       continue;
     }
-    b.stats.started_at = b.work.started_at();
-    b.stats.finished_at = b.work.finished_at();
+    const bool sent = pg_.world_size() > 1;
+    b.stats.started_at = sent ? b.work.started_at() : b.stats.launched_at;
+    b.stats.finished_at = sent ? b.work.finished_at() : b.stats.launched_at;
     b.stats.seconds = b.work.seconds();
     st.bytes_reduced += b.stats.bytes;
     st.buckets.push_back(b.stats);
-    // The mean, written as each parameter's new .grad.
+    if (!sent) continue;  // .grad is as backward left it
+    // Each parameter's .grad becomes a view of the reduced bucket (PyTorch's
+    // gradient_as_bucket_view): no copy back, and no copy in at the next launch when the
+    // optimizer zeroes .grad in place (zero_grad(false)).
     ad::NoGradGuard no_grad;
     const bool f64 = b.flat.dtype() == ad::kFloat64;
-    const std::int64_t total = b.flat.numel();
-    if (f64) {
-      double* v = reinterpret_cast<double*>(bytes_of(b.flat));
-      for (std::int64_t i = 0; i < total; ++i) v[i] *= inv;
-    } else {
-      float* v = reinterpret_cast<float*>(bytes_of(b.flat));
-      const auto invf = static_cast<float>(inv);
-      for (std::int64_t i = 0; i < total; ++i) v[i] *= invf;
-    }
     const std::size_t es = ad::dtype_size(b.flat.dtype());
     const char* flat = bytes_of(b.flat);
     for (std::size_t j = 0; j < b.params.size(); ++j) {
@@ -332,10 +356,7 @@ void DistributedDataParallel::finish() {
         }
         if (!(used > 0)) continue;  // unused on every rank: its .grad stays as it is
       }
-      ad::Tensor g = ad::empty(p.tensor.shape(), ad::dtype(p.tensor.dtype()));
-      std::memcpy(bytes_of(g), flat + static_cast<std::size_t>(p.offset) * es,
-                  static_cast<std::size_t>(p.tensor.numel()) * es);
-      p.tensor.set_grad(g);
+      p.tensor.set_grad(ad::reshape(ad::slice(b.flat, 0, p.offset, p.offset + p.tensor.numel()), p.tensor.shape()));
     }
   }
   {
@@ -347,10 +368,6 @@ void DistributedDataParallel::finish() {
   ++steps_;
   total_bytes_ += last_.bytes_reduced;
   if (!error.empty()) throw ad::Error("DistributedDataParallel::finish: " + error);
-  if (!twice.empty())
-    throw ad::Error("DistributedDataParallel::finish: the gradient of '" + twice +
-                    "' was accumulated again after its bucket had been reduced (backward twice without finish() "
-                    "between); accumulate the first micro-batches inside no_sync()");
   if (!unused.empty() && !options_.find_unused_parameters) {
     std::string names;
     for (const auto& n : unused) names += (names.empty() ? "" : ", ") + n;

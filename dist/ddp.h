@@ -26,10 +26,16 @@
 // order (roughly the order backward produces their gradients), one dtype per bucket, at most
 // bucket_cap_mb each (the first one first_bucket_cap_mb, so communication starts early). Each
 // parameter's post-accumulate gradient hook marks it ready; once every gradient of a bucket is
-// ready its gradients are copied into the bucket's flat buffer and its allreduce started on the
-// process group's communication thread, buckets strictly in order so that every rank issues the
-// same collectives. finish() (after backward, before optimizer.step()) launches what is left,
-// waits for every bucket, divides by the world size and writes each parameter's .grad.
+// ready they are copied into the bucket's flat buffer, divided by the world size, and the
+// bucket's allreduce (a sum, so the result is the mean) is started on the process group's
+// communication thread, buckets strictly in order so that every rank issues the same collectives.
+// finish() (after backward, before optimizer.step()) launches what is left, waits for every
+// bucket and makes each parameter's .grad a view of its reduced bucket (PyTorch's
+// gradient_as_bucket_view: nothing is copied back; an optimizer that zeroes .grad in place lets
+// the next backward accumulate straight into the bucket). So a .grad tensor kept across
+// iterations sees the next iteration's values. A second backward before finish() would change
+// gradients already being reduced: it throws ad::Error in that backward (use no_sync()). With
+// world size 1 nothing is copied or sent: .grad stays as backward left it.
 //
 // no_sync(): inside the scope backward only accumulates .grad locally; the first synchronized
 // backward after it (and finish) reduces the accumulated gradients, as PyTorch's no_sync.
@@ -139,7 +145,7 @@ class DistributedDataParallel : public ad::nn::Module {
     ad::Tensor tensor;
     std::size_t bucket = 0;
     std::int64_t offset = 0;  // in the bucket's flat buffer, elements
-    std::uint64_t hook = 0;
+    std::uint64_t hook = 0, pre_hook = 0;
     bool ready = false;  // its hook ran in this synchronized backward
     bool seen = false;   // its hook ran since the last finish() (no_sync passes too)
   };
@@ -154,6 +160,7 @@ class DistributedDataParallel : public ad::nn::Module {
   };
   void check_models_agree();
   void broadcast_state();
+  void check_not_sent(std::size_t index);
   void on_grad_ready(std::size_t index);
   void launch(std::size_t bucket, bool in_backward);  // with mu_ held
   void reset_iteration();
@@ -165,8 +172,6 @@ class DistributedDataParallel : public ad::nn::Module {
   std::vector<Bucket> buckets_;
   std::size_t next_launch_ = 0;
   bool sync_ = true;
-  bool twice_ = false;  // a gradient accumulated again after its bucket was launched
-  std::string twice_name_;
   std::mutex mu_;
   DDPStepStats last_;
   std::int64_t steps_ = 0, total_bytes_ = 0;

@@ -47,6 +47,26 @@ MPI_Datatype mpi_type(ad::Dtype d, const char* op) {
   }
 }
 
+// Waits until every rank has reached this collective, without busy-waiting: a non-blocking
+// barrier, tested for a few microseconds (the other ranks are usually there already), then
+// between tests sleeps of 10 us doubling up to 100 us. The collective that follows is a blocking
+// MPI call, which spins while it waits for the other ranks; with one core per rank that spinning
+// would take the core from this rank's own backward for as long as the slowest rank computes.
+void arrive(MPI_Comm comm) {
+  MPI_Request request;
+  check_mpi(MPI_Ibarrier(comm, &request), "barrier");
+  const auto spin_until = std::chrono::steady_clock::now() + std::chrono::microseconds(20);
+  auto pause = std::chrono::microseconds(10);
+  for (;;) {
+    int done = 0;
+    check_mpi(MPI_Test(&request, &done, MPI_STATUS_IGNORE), "barrier");
+    if (done) return;
+    if (std::chrono::steady_clock::now() < spin_until) continue;
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::microseconds(100));
+  }
+}
+
 MPI_Op mpi_op(ReduceOp op) { return op == ReduceOp::Max ? MPI_MAX : MPI_SUM; }
 
 void divide(ad::Tensor& t, int n) {
@@ -135,7 +155,7 @@ class MpiGroup final : public ProcessGroup {
   int local_size() const override { return local_size_; }
 
   void barrier() override {
-    submit([this] { check_mpi(MPI_Barrier(comm_), "barrier"); }).wait();
+    submit([this] { arrive(comm_); }).wait();
   }
 
   void broadcast(ad::Tensor& t, int root, CollectiveChecks checks) override { broadcast_async(t, root, checks).wait(); }
@@ -149,6 +169,7 @@ class MpiGroup final : public ProcessGroup {
     const MPI_Datatype type = mpi_type(t.dtype(), "broadcast");
     ad::Tensor target = t;
     return submit([this, target, root, checks, type]() mutable {
+      arrive(comm_);
       if (checks == CollectiveChecks::On) agree(1, target, root);
       check_mpi(MPI_Bcast(raw(target), static_cast<int>(target.numel()), type, root, comm_), "broadcast");
       bump_version(target);  // an in-place write
@@ -162,6 +183,7 @@ class MpiGroup final : public ProcessGroup {
       throw ad::Error("dist::allreduce: Mean needs a floating tensor, got " + std::string(ad::dtype_name(t.dtype())));
     ad::Tensor target = t;
     return submit([this, target, op, checks, type]() mutable {
+      arrive(comm_);
       if (checks == CollectiveChecks::On) agree(2, target, static_cast<int>(op));
       check_mpi(MPI_Allreduce(MPI_IN_PLACE, raw(target), static_cast<int>(target.numel()), type, mpi_op(op), comm_),
                 "allreduce");
@@ -177,6 +199,7 @@ class MpiGroup final : public ProcessGroup {
     shape.insert(shape.begin(), size_);
     ad::Tensor out = ad::empty(shape, ad::dtype(in.dtype()));
     submit([this, in, out, checks, type]() mutable {
+      arrive(comm_);
       if (checks == CollectiveChecks::On) agree(3, in, 0);
       check_mpi(MPI_Allgather(raw(in), static_cast<int>(in.numel()), type, raw(out), static_cast<int>(in.numel()), type,
                               comm_),
@@ -197,6 +220,7 @@ class MpiGroup final : public ProcessGroup {
     shape[0] /= size_;
     ad::Tensor out = ad::empty(shape, ad::dtype(in.dtype()));
     submit([this, in, out, op, checks, type]() mutable {
+      arrive(comm_);
       if (checks == CollectiveChecks::On) agree(4, in, static_cast<int>(op));
       check_mpi(MPI_Reduce_scatter_block(raw(in), raw(out), static_cast<int>(out.numel()), type, mpi_op(op), comm_),
                 "reduce_scatter");
