@@ -121,6 +121,23 @@ int main(int argc, char** argv) {
           static_cast<long long>(kWidth), static_cast<long long>(kWidth), static_cast<long long>(kWidth),
           static_cast<long long>(kWidth), static_cast<long long>(kClasses), static_cast<double>(params) / 1e6,
           pg.world_size(), pg.world_size() > 1 ? "s" : "", rounds, steps);
+    // The communication alone: one allreduce of every gradient (one flat buffer), nothing else
+    // running. On one machine it is memory traffic done by the CPU: what it costs is taken from
+    // the cores that compute, whether or not it overlaps backward.
+    if (pg.world_size() > 1) {
+      ad::Tensor flat = ad::zeros({params});
+      std::vector<double> times;
+      for (int i = 0; i < 2 * steps; ++i) {
+        pg.barrier();
+        const double t0 = now();
+        pg.allreduce(flat, ad::dist::ReduceOp::Sum, ad::dist::CollectiveChecks::Off);
+        times.push_back(now() - t0);
+      }
+      const double ms = worst(median(times)) * 1e3;
+      if (pg.rank() == 0)
+        std::printf("allreduce of all %.2f MB of gradients, nothing else running: %.2f ms (%.1f GB/s)\n",
+                    static_cast<double>(params) * 4 / 1e6, ms, static_cast<double>(params) * 4 / 1e6 / ms);
+    }
     for (const std::int64_t batch : batches) {
       ad::Generator g(100 + static_cast<std::uint64_t>(pg.rank()));  // each rank its own shard
       const ad::Tensor x = ad::randn({batch, kWidth}, {}, &g);

@@ -341,6 +341,12 @@ void finalize_at_exit() {
 
 }  // namespace
 
+std::ostream& log(const ProcessGroup& pg, bool every_rank, std::ostream& out) {
+  // A stream without a buffer: everything written to it is dropped (its badbit is set).
+  static thread_local std::ostream discard(nullptr);
+  return every_rank || pg.rank() == 0 ? out : discard;
+}
+
 std::string broadcast_string(ProcessGroup& pg, const std::string& s, int root) {
   ad::Tensor len = ad::index_tensor({static_cast<std::int64_t>(s.size())}, {1});
   pg.broadcast(len, root, CollectiveChecks::Off);

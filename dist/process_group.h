@@ -28,6 +28,7 @@
 // ranks waiting in a collective forever.
 #include <cstdint>
 #include <functional>
+#include <iostream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -87,6 +88,11 @@ class ProcessGroup {
 // every rank's string, in rank order, on every rank.
 std::string broadcast_string(ProcessGroup& pg, const std::string& s, int root = 0);
 std::vector<std::string> allgather_strings(ProcessGroup& pg, const std::string& s);
+
+// Where to log: `out` on rank 0 and, on the other ranks, a stream that discards everything,
+// unless every_rank. E.g. ad::dist::log(pg) << "epoch " << e << '\n'; or, for a progress line,
+// ProgressOptions{.out = &ad::dist::log(pg)}.
+std::ostream& log(const ProcessGroup& pg, bool every_rank = false, std::ostream& out = std::cout);
 
 // Initializes MPI (thread level MPI_THREAD_MULTIPLE) and returns the world's process group; later
 // calls return the same group. MPI is finalized at exit.

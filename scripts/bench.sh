@@ -10,9 +10,13 @@ if ! dpkg-query -W -f='${Status}' libtorch-dev 2>/dev/null | grep -q "install ok
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends libtorch-dev >/dev/null
 fi
 bash scripts/setup.sh -UTorch_DIR -UCaffe2_DIR  # forget a "not found" cached before libtorch was installed
-cmake --build build --target bench_engine bench_tape bench_kernels bench_mlp bench_cnn
+cmake --build build --target bench_engine bench_tape bench_kernels bench_mlp bench_cnn bench_ddp
 ./build/bench/bench_engine
 ./build/bench/bench_tape
 ./build/bench/bench_kernels
 ./build/bench/bench_mlp
 ./build/bench/bench_cnn
+# Data-parallel steps: one rank, then two (the second run's "alone" rows are the same steps
+# without communication, on the machine loaded alike).
+mpirun --allow-run-as-root --oversubscribe -np 1 ./build/bench/bench_ddp
+mpirun --allow-run-as-root --oversubscribe -np 2 ./build/bench/bench_ddp

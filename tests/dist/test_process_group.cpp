@@ -4,6 +4,8 @@
 // every rank (nothing hangs); bad arguments.
 #include <gtest/gtest.h>
 
+#include <sstream>
+#include <string>
 #include <vector>
 
 #include "adgraph/dist/process_group.h"
@@ -102,6 +104,26 @@ TEST(ProcessGroup, NonContiguousAndUnsupportedTensorsAreRefused) {
   EXPECT_TRUE(contains(error_of([&] { pg().allreduce(m); }), "is not contiguous"));
   ad::Tensor flags = ad::zeros({2}, ad::dtype(ad::kBool));
   EXPECT_TRUE(contains(error_of([&] { pg().allreduce(flags); }), "Bool tensors are not supported"));
+}
+
+TEST(ProcessGroup, StringsTravelAcrossTheRanks) {
+  const int r = pg().rank(), w = pg().world_size();
+  EXPECT_EQ(ad::dist::broadcast_string(pg(), r == 0 ? "from rank 0" : "ignored", 0), "from rank 0");
+  EXPECT_EQ(ad::dist::broadcast_string(pg(), "", 0), "");
+  // Lengths differ by rank (rank 0's is empty).
+  const std::vector<std::string> all = ad::dist::allgather_strings(pg(), std::string(static_cast<std::size_t>(r), 'x'));
+  ASSERT_EQ(static_cast<int>(all.size()), w);
+  for (int q = 0; q < w; ++q)
+    EXPECT_EQ(all[static_cast<std::size_t>(q)], std::string(static_cast<std::size_t>(q), 'x'));
+}
+
+TEST(ProcessGroup, LogWritesOnRankZeroOnlyUnlessEveryRank) {
+  std::ostringstream out;
+  ad::dist::log(pg(), false, out) << "hello";
+  EXPECT_EQ(out.str(), pg().rank() == 0 ? "hello" : "");
+  std::ostringstream all;
+  ad::dist::log(pg(), true, all) << "hi";
+  EXPECT_EQ(all.str(), "hi");
 }
 
 }  // namespace
