@@ -82,7 +82,10 @@ struct Work::State {
   std::mutex mu;
   std::condition_variable cv;
   bool done = false;
-  std::exception_ptr error;
+  // The failure's message. An exception object is not handed from the communication thread to
+  // the waiting one: wait() throws a fresh ad::Error, so no exception is shared between threads.
+  bool failed = false;
+  std::string error;
   double started = 0.0, finished = 0.0;
 };
 
@@ -90,10 +93,9 @@ void Work::wait() {
   if (!state_) return;
   std::unique_lock lock(state_->mu);
   state_->cv.wait(lock, [&] { return state_->done; });
-  if (state_->error) {
-    const std::exception_ptr e = state_->error;
-    state_->error = nullptr;  // rethrown once
-    std::rethrow_exception(e);
+  if (state_->failed) {
+    state_->failed = false;  // thrown once
+    throw ad::Error(state_->error);
   }
 }
 
@@ -287,16 +289,22 @@ class MpiGroup final : public ProcessGroup {
           std::lock_guard l(state->mu);
           state->started = now_seconds();
         }
-        std::exception_ptr error;
+        bool failed = false;
+        std::string error;
         try {
           fn();
+        } catch (const std::exception& e) {
+          failed = true;
+          error = e.what();
         } catch (...) {
-          error = std::current_exception();
+          failed = true;
+          error = "dist: a collective failed with an unknown exception";
         }
         {
           std::lock_guard l(state->mu);
           state->finished = now_seconds();
-          state->error = error;
+          state->failed = failed;
+          state->error = std::move(error);
           state->done = true;
         }
         state->cv.notify_all();

@@ -5,7 +5,8 @@
 #      and the .deb (scripts/consumer.sh),
 #   3. the AddressSanitizer + UndefinedBehaviorSanitizer build in build-asan/ (clang): every test,
 #      then the libFuzzer harnesses of the file readers, 20 s each (scripts/fuzz.sh),
-#   4. the ThreadSanitizer build of the concurrency tests in build-tsan/.
+#   4. the ThreadSanitizer build of the concurrency tests and the dist tests (a communication
+#      thread beside the compute thread, under mpirun) in build-tsan/.
 #   scripts/test.sh [-j N]   (default: every core)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,14 +40,14 @@ took "sanitizer build and tests"
 echo "== fuzzing the safetensors and CSV readers (libFuzzer, the sanitizer build's harnesses) =="
 bash scripts/fuzz.sh -b build-asan -j "$jobs" -t 20
 took "fuzz runs"
-echo "== thread sanitizer build (TSan): the concurrency tests =="
+echo "== thread sanitizer build (TSan): the concurrency tests and the dist tests =="
 BUILD_DIR=build-tsan bash scripts/setup.sh -DADGRAPH_SANITIZE=thread -DADGRAPH_BUILD_BENCH=OFF \
   -DADGRAPH_BUILD_EXAMPLES=OFF -DCMAKE_CXX_FLAGS_RELEASE="-O1 -DNDEBUG"
-cmake --build build-tsan -j"$jobs" --target concurrency_tests
+cmake --build build-tsan -j"$jobs" --target concurrency_tests dist_tests dist_abort
 # OpenBLAS's and OpenMP's (oneDNN's) own threads are not instrumented: one thread each, so every
 # race TSan sees is ours.
 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 \
-  ctest --test-dir build-tsan --output-on-failure -j"$jobs" -R '^Concurrency[.]'
+  ctest --test-dir build-tsan --output-on-failure -j"$jobs" -R '^(Concurrency[.]|dist_)'
 took "thread sanitizer build and tests"
 
 echo "== test.sh: every stage passed, $SECONDS s in all =="
