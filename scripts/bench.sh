@@ -3,11 +3,16 @@
 # figure side by side with its peer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! dpkg-query -W -f='${Status}' libtorch-dev 2>/dev/null | grep -q "install ok installed"; then
+missing=""
+for pkg in libtorch-dev python3-torch; do  # the peers: libtorch (C++) and PyTorch's DDP (Python)
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then missing="$missing $pkg"; fi
+done
+if [ -n "$missing" ]; then
   sudo=""
   if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends libtorch-dev >/dev/null
+  # shellcheck disable=SC2086
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
 bash scripts/setup.sh -UTorch_DIR -UCaffe2_DIR  # forget a "not found" cached before libtorch was installed
 cmake --build build --target bench_engine bench_tape bench_kernels bench_mlp bench_cnn bench_ddp
@@ -20,3 +25,6 @@ cmake --build build --target bench_engine bench_tape bench_kernels bench_mlp ben
 # without communication, on the machine loaded alike).
 mpirun --allow-run-as-root --oversubscribe -np 1 ./build/bench/bench_ddp
 mpirun --allow-run-as-root --oversubscribe -np 2 ./build/bench/bench_ddp
+# The peer: PyTorch's DistributedDataParallel (gloo) on the same model, batches and bucket caps.
+/usr/bin/python3 bench/ddp_torch.py 1
+/usr/bin/python3 bench/ddp_torch.py 2
