@@ -3,6 +3,7 @@
 #include <mpi.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -44,26 +45,6 @@ MPI_Datatype mpi_type(ad::Dtype d, const char* op) {
     default:
       throw ad::Error(std::string("dist::") + op + ": " + ad::dtype_name(d) +
                       " tensors are not supported; use Float32, Float64 or Int64 (convert with .to())");
-  }
-}
-
-// Waits until every rank has reached this collective, without busy-waiting: a non-blocking
-// barrier, tested for a few microseconds (the other ranks are usually there already), then
-// between tests sleeps of 10 us doubling up to 100 us. The collective that follows is a blocking
-// MPI call, which spins while it waits for the other ranks; with one core per rank that spinning
-// would take the core from this rank's own backward for as long as the slowest rank computes.
-void arrive(MPI_Comm comm) {
-  MPI_Request request;
-  check_mpi(MPI_Ibarrier(comm, &request), "barrier");
-  const auto spin_until = std::chrono::steady_clock::now() + std::chrono::microseconds(20);
-  auto pause = std::chrono::microseconds(10);
-  for (;;) {
-    int done = 0;
-    check_mpi(MPI_Test(&request, &done, MPI_STATUS_IGNORE), "barrier");
-    if (done) return;
-    if (std::chrono::steady_clock::now() < spin_until) continue;
-    std::this_thread::sleep_for(pause);
-    pause = std::min(pause * 2, std::chrono::microseconds(100));
   }
 }
 
@@ -151,13 +132,20 @@ class MpiGroup final : public ProcessGroup {
     MPI_Comm_free(&comm_);
   }
 
+  void set_timeout(double seconds) override {
+    if (!(seconds > 0))
+      throw ad::Error("dist::set_timeout: the timeout must be > 0 seconds, got " + std::to_string(seconds));
+    timeout_.store(seconds);
+  }
+  double timeout() const override { return timeout_.load(); }
+
   int rank() const override { return rank_; }
   int world_size() const override { return size_; }
   int local_rank() const override { return local_rank_; }
   int local_size() const override { return local_size_; }
 
   void barrier() override {
-    submit([this] { arrive(comm_); }).wait();
+    submit([this] { arrive("barrier"); }).wait();
   }
 
   void broadcast(ad::Tensor& t, int root, CollectiveChecks checks) override { broadcast_async(t, root, checks).wait(); }
@@ -171,7 +159,7 @@ class MpiGroup final : public ProcessGroup {
     const MPI_Datatype type = mpi_type(t.dtype(), "broadcast");
     ad::Tensor target = t;
     return submit([this, target, root, checks, type]() mutable {
-      arrive(comm_);
+      arrive("broadcast");
       if (checks == CollectiveChecks::On) agree(1, target, root);
       check_mpi(MPI_Bcast(raw(target), static_cast<int>(target.numel()), type, root, comm_), "broadcast");
       bump_version(target);  // an in-place write
@@ -185,7 +173,7 @@ class MpiGroup final : public ProcessGroup {
       throw ad::Error("dist::allreduce: Mean needs a floating tensor, got " + std::string(ad::dtype_name(t.dtype())));
     ad::Tensor target = t;
     return submit([this, target, op, checks, type]() mutable {
-      arrive(comm_);
+      arrive("allreduce");
       if (checks == CollectiveChecks::On) agree(2, target, static_cast<int>(op));
       check_mpi(MPI_Allreduce(MPI_IN_PLACE, raw(target), static_cast<int>(target.numel()), type, mpi_op(op), comm_),
                 "allreduce");
@@ -201,7 +189,7 @@ class MpiGroup final : public ProcessGroup {
     shape.insert(shape.begin(), size_);
     ad::Tensor out = ad::empty(shape, ad::dtype(in.dtype()));
     submit([this, in, out, checks, type]() mutable {
-      arrive(comm_);
+      arrive("allgather");
       if (checks == CollectiveChecks::On) agree(3, in, 0);
       check_mpi(MPI_Allgather(raw(in), static_cast<int>(in.numel()), type, raw(out), static_cast<int>(in.numel()), type,
                               comm_),
@@ -222,7 +210,7 @@ class MpiGroup final : public ProcessGroup {
     shape[0] /= size_;
     ad::Tensor out = ad::empty(shape, ad::dtype(in.dtype()));
     submit([this, in, out, op, checks, type]() mutable {
-      arrive(comm_);
+      arrive("reduce_scatter");
       if (checks == CollectiveChecks::On) agree(4, in, static_cast<int>(op));
       check_mpi(MPI_Reduce_scatter_block(raw(in), raw(out), static_cast<int>(out.numel()), type, mpi_op(op), comm_),
                 "reduce_scatter");
@@ -250,6 +238,40 @@ class MpiGroup final : public ProcessGroup {
     if (!t.is_contiguous())
       throw ad::Error(std::string("dist::") + op + ": the tensor " + ad::shape_str(t.shape()) +
                       " is not contiguous; pass t.contiguous() and copy the result back");
+  }
+
+  // Waits until every rank has reached this collective, without busy-waiting: a non-blocking
+  // barrier, tested for a few microseconds (the other ranks are usually there already), then
+  // between tests sleeps of 10 us doubling up to 100 us. The collective that follows is a blocking
+  // MPI call, which spins while it waits for the other ranks; with one core per rank that spinning
+  // would take the core from this rank's own backward for as long as the slowest rank computes.
+  // Past the timeout it throws, and the group refuses every later collective.
+  void arrive(const char* op) {
+    if (broken_) throw ad::Error(std::string("dist::") + op + ": " + broken_message_);
+    MPI_Request request;
+    check_mpi(MPI_Ibarrier(comm_, &request), op);
+    const auto start = std::chrono::steady_clock::now();
+    const auto spin_until = start + std::chrono::microseconds(20);
+    const auto limit = start + std::chrono::duration<double>(timeout_.load());
+    auto pause = std::chrono::microseconds(10);
+    for (;;) {
+      int done = 0;
+      check_mpi(MPI_Test(&request, &done, MPI_STATUS_IGNORE), op);
+      if (done) return;
+      const auto t = std::chrono::steady_clock::now();
+      if (t < spin_until) continue;
+      if (t > limit) {
+        // The barrier stays pending (MPI cannot cancel a collective): no later call can match.
+        broken_ = true;
+        broken_message_ = "the group is unusable since a collective timed out; end the job (run_or_abort)";
+        throw ad::Error(std::string("dist::") + op + ": rank " + std::to_string(rank_) + " waited " +
+                        std::to_string(static_cast<long long>(timeout_.load())) +
+                        " s (the timeout) for the other ranks to reach this collective; one of them failed, hangs "
+                        "or skipped it. The group is unusable now: end the job (run_or_abort does)");
+      }
+      std::this_thread::sleep_for(pause);
+      pause = std::min(pause * 2, std::chrono::microseconds(100));
+    }
   }
 
   // Every rank describes its call; all must agree (run on the communication thread).
@@ -334,6 +356,9 @@ class MpiGroup final : public ProcessGroup {
   std::condition_variable cv_;
   std::deque<std::function<void()>> queue_;
   bool stop_ = false;
+  std::atomic<double> timeout_{1800.0};
+  bool broken_ = false;  // communication thread only
+  std::string broken_message_;
   std::thread thread_;
 };
 

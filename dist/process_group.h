@@ -67,6 +67,12 @@ class ProcessGroup {
   virtual int local_rank() const = 0;  // the rank among the processes on this machine
   virtual int local_size() const = 0;
 
+  // How long a collective waits for the other ranks to reach it (default 1800 s, as PyTorch's).
+  // Past it the collective throws ad::Error naming itself and the wait; the group is unusable
+  // after that (the other ranks may be anywhere), so end the job: run_or_abort does. Any thread.
+  virtual void set_timeout(double seconds) = 0;  // > 0
+  virtual double timeout() const = 0;
+
   virtual void barrier() = 0;
   // root's tensor into every rank's (same shape and dtype), in place.
   virtual void broadcast(ad::Tensor& t, int root = 0, CollectiveChecks checks = CollectiveChecks::On) = 0;

@@ -106,6 +106,15 @@ TEST(ProcessGroup, NonContiguousAndUnsupportedTensorsAreRefused) {
   EXPECT_TRUE(contains(error_of([&] { pg().allreduce(flags); }), "Bool tensors are not supported"));
 }
 
+TEST(ProcessGroup, TheTimeoutIsPositive) {
+  EXPECT_EQ(pg().timeout(), 1800.0);
+  EXPECT_TRUE(contains(error_of([&] { pg().set_timeout(0); }), "must be > 0 seconds"));
+  pg().set_timeout(5);
+  EXPECT_EQ(pg().timeout(), 5.0);
+  pg().barrier();  // every rank is here: no wait near the timeout
+  pg().set_timeout(1800);
+}
+
 TEST(ProcessGroup, StringsTravelAcrossTheRanks) {
   const int r = pg().rank(), w = pg().world_size();
   EXPECT_EQ(ad::dist::broadcast_string(pg(), r == 0 ? "from rank 0" : "ignored", 0), "from rank 0");
