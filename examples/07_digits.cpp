@@ -26,6 +26,7 @@
 #include "adgraph/optim/lr_scheduler.h"
 #include "adgraph/plot/plot.h"
 #include "adgraph/report/report.h"
+#include "examples/digits_common.h"
 
 namespace {
 
@@ -37,22 +38,6 @@ std::unique_ptr<ad::nn::Sequential> make_model(ad::Generator& gen) {
   m->push_back(std::make_shared<ad::nn::Dropout>(0.1, &gen));
   m->push_back(std::make_shared<ad::nn::Linear>(128, 10, true, ad::kFloat32, &gen));
   return m;
-}
-
-// Predicted classes (eval mode: no dropout) as a vector.
-std::vector<double> predict(ad::nn::Module& model, const ad::Tensor& X) {
-  ad::NoGradGuard no_grad;
-  model.eval();
-  const std::vector<double> pred = ad::argmax(model(X), 1).to_vector();
-  model.train();
-  return pred;
-}
-
-double accuracy(ad::nn::Module& model, const ad::Tensor& X, const ad::Tensor& y) {
-  const std::vector<double> pred = predict(model, X), truth = y.to_vector();
-  std::size_t right = 0;
-  for (std::size_t i = 0; i < pred.size(); ++i) right += pred[i] == truth[i];
-  return static_cast<double>(right) / static_cast<double>(pred.size());
 }
 
 }  // namespace
@@ -95,8 +80,8 @@ int main(int argc, char** argv) {
       }
       schedule.step();
       const ad::report::Metrics metrics = {{"loss", total / static_cast<double>(s.X_train.size(0))},
-                                           {"train_acc", accuracy(*model, s.X_train, s.y_train)},
-                                           {"test_acc", accuracy(*model, s.X_test, s.y_test)}};
+                                           {"train_acc", digits::accuracy(*model, s.X_train, s.y_train)},
+                                           {"test_acc", digits::accuracy(*model, s.X_test, s.y_test)}};
       history.record(epoch, metrics);
       progress.update(epoch, metrics);
     }
@@ -110,10 +95,10 @@ int main(int argc, char** argv) {
     ad::nn::save(*model, path);
     ad::Generator other(12345);
     const std::unique_ptr<ad::nn::Sequential> fresh = make_model(other);
-    const double before = accuracy(*fresh, s.X_test, s.y_test);
+    const double before = digits::accuracy(*fresh, s.X_test, s.y_test);
     ad::nn::load(*fresh, path);
-    const double reloaded = accuracy(*fresh, s.X_test, s.y_test);
-    const bool same = predict(*fresh, s.X_test) == predict(*model, s.X_test) && reloaded == test_acc;
+    const double reloaded = digits::accuracy(*fresh, s.X_test, s.y_test);
+    const bool same = digits::predict(*fresh, s.X_test) == digits::predict(*model, s.X_test) && reloaded == test_acc;
     std::printf("saved to %s; a fresh model scores %.4f, after ad::nn::load %.4f: %s\n", path.c_str(), before, reloaded,
                 same ? "identical predictions" : "DIFFERENT predictions");
 
@@ -122,7 +107,7 @@ int main(int argc, char** argv) {
     std::printf("history: %s.csv, %s.png\n", history_path.c_str(), history_path.c_str());
 
     // Test images, the misclassified ones first, with the prediction above each.
-    const std::vector<double> pred = predict(*model, s.X_test), truth = s.y_test.to_vector();
+    const std::vector<double> pred = digits::predict(*model, s.X_test), truth = s.y_test.to_vector();
     std::vector<std::int64_t> shown;
     for (int wrong = 1; wrong >= 0; --wrong)
       for (std::size_t i = 0; i < pred.size() && shown.size() < 10; ++i)

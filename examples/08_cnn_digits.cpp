@@ -33,47 +33,9 @@
 #include "adgraph/plot/plot.h"
 #include "adgraph/report/report.h"
 #include "adgraph/train/checkpoint.h"
+#include "examples/digits_common.h"
 
 namespace {
-
-// [N, 1, 8, 8] -> block(16) -> [N, 16, 4, 4] -> block(32) -> [N, 32, 2, 2] -> [N, 128] -> [N, 10].
-// The convolutions have no bias: the BatchNorm after each subtracts the channel's mean, bias
-// included, and adds its own (beta).
-std::unique_ptr<ad::nn::Sequential> make_model(ad::Generator& gen) {
-  auto m = std::make_unique<ad::nn::Sequential>();
-  std::int64_t in = 1;
-  for (std::int64_t out : {16, 32}) {
-    m->push_back(std::make_shared<ad::nn::Conv2d>(in, out, ad::Size2{3, 3}, ad::Conv2dOptions{.padding = {1, 1}},
-                                                  /*bias=*/false, ad::kFloat32, &gen));
-    m->push_back(std::make_shared<ad::nn::BatchNorm2d>(out));
-    m->push_back(std::make_shared<ad::nn::ReLU>());
-    m->push_back(std::make_shared<ad::nn::MaxPool2d>(ad::Size2{2, 2}));
-    in = out;
-  }
-  m->push_back(std::make_shared<ad::nn::Flatten>());
-  m->push_back(std::make_shared<ad::nn::Linear>(32 * 2 * 2, 10, true, ad::kFloat32, &gen));
-  return m;
-}
-
-// Predicted classes in eval mode: BatchNorm normalizes with its running statistics.
-std::vector<double> predict(ad::nn::Module& model, const ad::Tensor& X) {
-  ad::NoGradGuard no_grad;
-  model.eval();
-  const std::vector<double> pred = ad::argmax(model(X), 1).to_vector();
-  model.train();
-  return pred;
-}
-
-double accuracy(const std::vector<double>& pred, const ad::Tensor& y) {
-  const std::vector<double> truth = y.to_vector();
-  std::size_t right = 0;
-  for (std::size_t i = 0; i < pred.size(); ++i) right += pred[i] == truth[i];
-  return static_cast<double>(right) / static_cast<double>(pred.size());
-}
-
-double accuracy(ad::nn::Module& model, const ad::Tensor& X, const ad::Tensor& y) {
-  return accuracy(predict(model, X), y);
-}
 
 // The first convolution's 16 filters as 3x3 images on one colour scale (blue < 0 < red).
 void draw_filters(const ad::Tensor& weight, const std::string& path) {
@@ -126,7 +88,7 @@ int main(int argc, char** argv) {
                 static_cast<long long>(X.size(0)), static_cast<long long>(s.X_train.size(0)),
                 static_cast<long long>(s.X_test.size(0)));
 
-    const std::unique_ptr<ad::nn::Sequential> model = make_model(gen);
+    const std::shared_ptr<ad::nn::Sequential> model = digits::make_cnn(gen);
     std::printf("model: %lld parameters\n%s\n", static_cast<long long>(model->num_parameters()), model->repr().c_str());
     ad::optim::Adam opt(model->parameters(), {.lr = 5e-3});
     ad::data::DataLoader loader(s.X_train, s.y_train, 32, /*shuffle=*/true, &gen);
@@ -148,8 +110,8 @@ int main(int argc, char** argv) {
       }
       schedule.step();
       const ad::report::Metrics metrics = {{"loss", total / static_cast<double>(s.X_train.size(0))},
-                                           {"train_acc", accuracy(*model, s.X_train, s.y_train)},
-                                           {"test_acc", accuracy(*model, s.X_test, s.y_test)}};
+                                           {"train_acc", digits::accuracy(*model, s.X_train, s.y_train)},
+                                           {"test_acc", digits::accuracy(*model, s.X_test, s.y_test)}};
       history.record(epoch, metrics);
       progress.update(epoch, metrics);
     }
@@ -164,29 +126,29 @@ int main(int argc, char** argv) {
     // other initial weights, compare the predictions.
     const std::string path = (dir / "cnn_digits.safetensors").string();
     ad::nn::save(*model, path);
-    const std::vector<double> pred = predict(*model, s.X_test);
+    const std::vector<double> pred = digits::predict(*model, s.X_test);
     ad::Generator other(12345);
-    const std::unique_ptr<ad::nn::Sequential> fresh = make_model(other);
-    const double before = accuracy(*fresh, s.X_test, s.y_test);
+    const std::shared_ptr<ad::nn::Sequential> fresh = digits::make_cnn(other);
+    const double before = digits::accuracy(*fresh, s.X_test, s.y_test);
     ad::nn::load(*fresh, path);
-    const std::vector<double> reloaded = predict(*fresh, s.X_test);
+    const std::vector<double> reloaded = digits::predict(*fresh, s.X_test);
     const bool same = reloaded == pred;
     std::printf("saved to %s; a fresh model scores %.4f, after ad::nn::load %.4f: %s\n", path.c_str(), before,
-                accuracy(reloaded, s.y_test), same ? "identical predictions" : "DIFFERENT predictions");
+                digits::accuracy(reloaded, s.y_test), same ? "identical predictions" : "DIFFERENT predictions");
 
     // The same model stored in half precision: half the bytes, every value rounded to 11
     // significant bits; loading it into the Float32 model asks for the conversion explicitly.
     const std::string half_path = (dir / "cnn_digits_f16.safetensors").string();
     ad::nn::save(*model, half_path, {.floats_as = ad::FloatFormat::F16});
-    const std::unique_ptr<ad::nn::Sequential> from_half = make_model(other);
+    const std::shared_ptr<ad::nn::Sequential> from_half = digits::make_cnn(other);
     ad::nn::load(*from_half, half_path, {.convert_dtype = true});
-    const std::vector<double> half_pred = predict(*from_half, s.X_test);
+    const std::vector<double> half_pred = digits::predict(*from_half, s.X_test);
     std::size_t changed = 0;
     for (std::size_t i = 0; i < pred.size(); ++i) changed += half_pred[i] != pred[i];
     std::printf("as F16: %s, %lld bytes instead of %lld; test accuracy %.4f (%zu of %zu predictions changed)\n",
                 half_path.c_str(), static_cast<long long>(std::filesystem::file_size(half_path)),
-                static_cast<long long>(std::filesystem::file_size(path)), accuracy(half_pred, s.y_test), changed,
-                pred.size());
+                static_cast<long long>(std::filesystem::file_size(path)), digits::accuracy(half_pred, s.y_test),
+                changed, pred.size());
 
     // The whole run in one file (train/checkpoint.h): the model, Adam's moments, the schedule's
     // step, the loader's sample order, the generator and the epoch, which is what a resumed run
@@ -198,7 +160,7 @@ int main(int argc, char** argv) {
     ckpt.add("model", *model).add("optimizer", opt).add("scheduler", schedule).add("loader", loader);
     ckpt.add("rng", gen).add("epoch", epochs_done);
     ckpt.save(ckpt_path);
-    const std::unique_ptr<ad::nn::Sequential> resumed = make_model(other);
+    const std::shared_ptr<ad::nn::Sequential> resumed = digits::make_cnn(other);
     ad::optim::Adam resumed_opt(resumed->parameters(), {.lr = 5e-3});
     ad::optim::CosineAnnealingLR resumed_schedule(resumed_opt, epochs);
     ad::Generator resumed_gen(999);
@@ -208,7 +170,7 @@ int main(int argc, char** argv) {
     restore.add("model", *resumed).add("optimizer", resumed_opt).add("scheduler", resumed_schedule);
     restore.add("loader", resumed_loader).add("rng", resumed_gen).add("epoch", resumed_epoch);
     restore.load(ckpt_path);
-    const bool restored = predict(*resumed, s.X_test) == pred && resumed_opt.step_count() == opt.step_count() &&
+    const bool restored = digits::predict(*resumed, s.X_test) == pred && resumed_opt.step_count() == opt.step_count() &&
                           resumed_opt.lr() == opt.lr() && resumed_epoch == epochs;
     std::printf(
         "checkpoint: %s, %lld bytes (model, optimizer at step %lld, schedule, loader, generator, epoch); "
