@@ -262,8 +262,9 @@ void DistributedDataParallel::launch(std::size_t bucket, bool in_backward) {
     return;
   }
   // Each gradient divided by the world size as it is copied in (PyTorch divides before the
-  // allreduce too), so the sum the ranks reduce is the mean.
-  const double inv = 1.0 / static_cast<double>(pg_.world_size());
+  // allreduce too), so the sum the ranks reduce is the mean; in rank order, the sum is divided.
+  const bool in_rank_order = options_.reduce_order == ReduceOrder::Ranks;
+  const double inv = in_rank_order ? 1.0 : 1.0 / static_cast<double>(pg_.world_size());
   char* flat = bytes_of(b.flat);
   const std::size_t es = ad::dtype_size(b.flat.dtype());
   for (std::size_t j = 0; j < b.params.size(); ++j) {
@@ -276,7 +277,7 @@ void DistributedDataParallel::launch(std::size_t bucket, bool in_backward) {
     const bool in_place = g.defined() && g.is_contiguous() && bytes_of(g) == dst;  // a view of the bucket
     if (has) {
       const ad::Tensor src = in_place ? g : g.contiguous();
-      scaled_copy(dst, bytes_of(src), p.tensor.numel(), b.flat.dtype(), inv);
+      if (!(in_place && in_rank_order)) scaled_copy(dst, bytes_of(src), p.tensor.numel(), b.flat.dtype(), inv);
     } else {
       if (in_place) p.tensor.set_grad(g.clone());  // a stale .grad stays as it was
       std::memset(dst, 0, n);
@@ -295,7 +296,8 @@ void DistributedDataParallel::launch(std::size_t bucket, bool in_backward) {
   }
   b.stats.bytes = b.flat.numel() * static_cast<std::int64_t>(es);
   b.stats.launched_at = now();
-  b.work = pg_.allreduce_async(b.flat, ReduceOp::Sum, CollectiveChecks::Off);
+  b.work = in_rank_order ? pg_.allreduce_async(b.flat, ReduceOp::Mean, CollectiveChecks::Off, ReduceOrder::Ranks)
+                         : pg_.allreduce_async(b.flat, ReduceOp::Sum, CollectiveChecks::Off);
 }
 
 void DistributedDataParallel::reset_iteration() {

@@ -68,6 +68,11 @@ struct DDPOptions {
   double first_bucket_cap_mb = 1.0;  // the first bucket (the last layers' gradients), capped by bucket_cap_mb
   bool find_unused_parameters = false;
   bool broadcast_buffers = true;
+  // Ranks: each bucket is summed in rank order and then divided by the world size (instead of
+  // divided first and summed in MPI's order), so W ranks take exactly the steps of one process
+  // that accumulates the W shards' gradients in rank order and divides by W, bit for bit (see
+  // ReduceOrder for its cost: fine for reproducible runs of a few ranks).
+  ReduceOrder reduce_order = ReduceOrder::Any;
 };
 
 // Timings of one synchronized iteration's buckets, in seconds of the steady clock of

@@ -10,8 +10,10 @@
 #include <cstdlib>
 #include <deque>
 #include <exception>
+#include <limits>
 #include <mutex>
 #include <thread>
+#include <type_traits>
 
 namespace ad::dist {
 
@@ -49,6 +51,30 @@ MPI_Datatype mpi_type(ad::Dtype d, const char* op) {
 }
 
 MPI_Op mpi_op(ReduceOp op) { return op == ReduceOp::Max ? MPI_MAX : MPI_SUM; }
+
+// MPI counts are ints: a tensor of more elements must be split by the caller.
+int count_of(const ad::Tensor& t, const char* op) {
+  if (t.numel() > std::numeric_limits<int>::max())
+    throw ad::Error(std::string("dist::") + op + ": the tensor " + ad::shape_str(t.shape()) + " has " +
+                    std::to_string(t.numel()) + " elements, more than MPI's limit of 2^31 - 1 per call; split it");
+  return static_cast<int>(t.numel());
+}
+
+// out[i] = ((all[0][i] + all[1][i]) + all[2][i]) + ... over w rows of n elements.
+template <class T>
+void sum_in_rank_order(T* out, const T* all, std::size_t n, int w) {
+  for (std::size_t i = 0; i < n; ++i) {
+    T acc = all[i];
+    for (int r = 1; r < w; ++r) {
+      const T x = all[static_cast<std::size_t>(r) * n + i];
+      if constexpr (std::is_integral_v<T>)  // wraps as MPI's sum does, without signed overflow
+        acc = static_cast<T>(static_cast<std::uint64_t>(acc) + static_cast<std::uint64_t>(x));
+      else
+        acc += x;
+    }
+    out[i] = acc;
+  }
+}
 
 void divide(ad::Tensor& t, int n) {
   ad::NoGradGuard no_grad;
@@ -149,34 +175,50 @@ class MpiGroup final : public ProcessGroup {
   }
 
   void broadcast(ad::Tensor& t, int root, CollectiveChecks checks) override { broadcast_async(t, root, checks).wait(); }
-  void allreduce(ad::Tensor& t, ReduceOp op, CollectiveChecks checks) override {
-    allreduce_async(t, op, checks).wait();
+  void allreduce(ad::Tensor& t, ReduceOp op, CollectiveChecks checks, ReduceOrder order) override {
+    allreduce_async(t, op, checks, order).wait();
   }
 
   Work broadcast_async(ad::Tensor& t, int root, CollectiveChecks checks) override {
     check_root(root, "broadcast");
     require_contiguous(t, "broadcast");
     const MPI_Datatype type = mpi_type(t.dtype(), "broadcast");
+    const int count = count_of(t, "broadcast");
     ad::Tensor target = t;
-    return submit([this, target, root, checks, type]() mutable {
+    return submit([this, target, root, checks, type, count]() mutable {
       arrive("broadcast");
       if (checks == CollectiveChecks::On) agree(1, target, root);
-      check_mpi(MPI_Bcast(raw(target), static_cast<int>(target.numel()), type, root, comm_), "broadcast");
+      check_mpi(MPI_Bcast(raw(target), count, type, root, comm_), "broadcast");
       bump_version(target);  // an in-place write
     });
   }
 
-  Work allreduce_async(ad::Tensor& t, ReduceOp op, CollectiveChecks checks) override {
+  Work allreduce_async(ad::Tensor& t, ReduceOp op, CollectiveChecks checks, ReduceOrder order) override {
     require_contiguous(t, "allreduce");
     const MPI_Datatype type = mpi_type(t.dtype(), "allreduce");
+    const int count = count_of(t, "allreduce");
     if (op == ReduceOp::Mean && !ad::is_floating(t.dtype()))
       throw ad::Error("dist::allreduce: Mean needs a floating tensor, got " + std::string(ad::dtype_name(t.dtype())));
+    const bool in_rank_order = order == ReduceOrder::Ranks && op != ReduceOp::Max && size_ > 1;
     ad::Tensor target = t;
-    return submit([this, target, op, checks, type]() mutable {
+    return submit([this, target, op, checks, type, count, in_rank_order]() mutable {
       arrive("allreduce");
       if (checks == CollectiveChecks::On) agree(2, target, static_cast<int>(op));
-      check_mpi(MPI_Allreduce(MPI_IN_PLACE, raw(target), static_cast<int>(target.numel()), type, mpi_op(op), comm_),
-                "allreduce");
+      if (in_rank_order) {
+        // Every rank's tensor, then the sum in rank order, the same on every rank.
+        const ad::Tensor all = ad::empty({size_, target.numel()}, ad::dtype(target.dtype()));
+        check_mpi(MPI_Allgather(raw(target), count, type, raw(all), count, type, comm_), "allreduce");
+        const auto n = static_cast<std::size_t>(count);
+        if (target.dtype() == ad::kFloat64)
+          sum_in_rank_order(static_cast<double*>(raw(target)), static_cast<const double*>(raw(all)), n, size_);
+        else if (target.dtype() == ad::kFloat32)
+          sum_in_rank_order(static_cast<float*>(raw(target)), static_cast<const float*>(raw(all)), n, size_);
+        else
+          sum_in_rank_order(static_cast<std::int64_t*>(raw(target)), static_cast<const std::int64_t*>(raw(all)), n,
+                            size_);
+      } else {
+        check_mpi(MPI_Allreduce(MPI_IN_PLACE, raw(target), count, type, mpi_op(op), comm_), "allreduce");
+      }
       if (op == ReduceOp::Mean) divide(target, size_);
       bump_version(target);
     });
@@ -185,15 +227,14 @@ class MpiGroup final : public ProcessGroup {
   ad::Tensor allgather(const ad::Tensor& t, CollectiveChecks checks) override {
     const ad::Tensor in = t.contiguous();
     const MPI_Datatype type = mpi_type(in.dtype(), "allgather");
+    const int count = count_of(in, "allgather");
     ad::Shape shape = in.shape();
     shape.insert(shape.begin(), size_);
     ad::Tensor out = ad::empty(shape, ad::dtype(in.dtype()));
-    submit([this, in, out, checks, type]() mutable {
+    submit([this, in, out, checks, type, count]() mutable {
       arrive("allgather");
       if (checks == CollectiveChecks::On) agree(3, in, 0);
-      check_mpi(MPI_Allgather(raw(in), static_cast<int>(in.numel()), type, raw(out), static_cast<int>(in.numel()), type,
-                              comm_),
-                "allgather");
+      check_mpi(MPI_Allgather(raw(in), count, type, raw(out), count, type, comm_), "allgather");
     }).wait();
     return out;
   }
@@ -209,11 +250,11 @@ class MpiGroup final : public ProcessGroup {
     ad::Shape shape = in.shape();
     shape[0] /= size_;
     ad::Tensor out = ad::empty(shape, ad::dtype(in.dtype()));
-    submit([this, in, out, op, checks, type]() mutable {
+    const int count = count_of(out, "reduce_scatter");
+    submit([this, in, out, op, checks, type, count]() mutable {
       arrive("reduce_scatter");
       if (checks == CollectiveChecks::On) agree(4, in, static_cast<int>(op));
-      check_mpi(MPI_Reduce_scatter_block(raw(in), raw(out), static_cast<int>(out.numel()), type, mpi_op(op), comm_),
-                "reduce_scatter");
+      check_mpi(MPI_Reduce_scatter_block(raw(in), raw(out), count, type, mpi_op(op), comm_), "reduce_scatter");
       if (op == ReduceOp::Mean) divide(out, size_);
     }).wait();
     return out;

@@ -39,6 +39,13 @@ namespace ad::dist {
 
 enum class ReduceOp { Sum, Mean, Max };
 enum class CollectiveChecks { On, Off };
+// The order in which allreduce adds the ranks' values. Any: as MPI's algorithm does, which may
+// group them differently for other world sizes, message sizes or MPI versions (every rank still
+// gets the same bits). Ranks: ((x0 + x1) + x2) + ... on every rank, the order one process
+// accumulating the ranks' values in turn would use, so results are reproducible bit for bit. It
+// gathers every rank's tensor and adds locally: each rank receives (W - 1) times the tensor,
+// against about 2 (W - 1) / W times for MPI's ring, and holds W copies meanwhile. Max ignores it.
+enum class ReduceOrder { Any, Ranks };
 
 // The completion of an async collective. wait() blocks until it has run on this rank and rethrows
 // its error, if any; is_completed() never blocks. A Work that is destroyed without wait() waits.
@@ -76,9 +83,9 @@ class ProcessGroup {
   virtual void barrier() = 0;
   // root's tensor into every rank's (same shape and dtype), in place.
   virtual void broadcast(ad::Tensor& t, int root = 0, CollectiveChecks checks = CollectiveChecks::On) = 0;
-  // t = op over the ranks of t, in place (Mean: Sum / world_size; floating only).
-  virtual void allreduce(ad::Tensor& t, ReduceOp op = ReduceOp::Sum,
-                         CollectiveChecks checks = CollectiveChecks::On) = 0;
+  // t = op over the ranks of t, in place (Mean: Sum * (1 / world_size); floating only).
+  virtual void allreduce(ad::Tensor& t, ReduceOp op = ReduceOp::Sum, CollectiveChecks checks = CollectiveChecks::On,
+                         ReduceOrder order = ReduceOrder::Any) = 0;
   // [world_size, *t.shape]: every rank's t, in rank order.
   virtual ad::Tensor allgather(const ad::Tensor& t, CollectiveChecks checks = CollectiveChecks::On) = 0;
   // t [world_size * k, ...] summed (or op) over the ranks; rank r gets rows [r k, (r + 1) k).
@@ -87,7 +94,8 @@ class ProcessGroup {
 
   virtual Work broadcast_async(ad::Tensor& t, int root = 0, CollectiveChecks checks = CollectiveChecks::On) = 0;
   virtual Work allreduce_async(ad::Tensor& t, ReduceOp op = ReduceOp::Sum,
-                               CollectiveChecks checks = CollectiveChecks::On) = 0;
+                               CollectiveChecks checks = CollectiveChecks::On,
+                               ReduceOrder order = ReduceOrder::Any) = 0;
 };
 
 // Strings across the ranks (collective; e.g. error messages): root's string on every rank, and

@@ -1,6 +1,7 @@
 // DistributedDataParallel (dist/ddp.h), run alone and under mpirun with 2 and 3 ranks: each rank
 // trains on its slice of every global batch and must take the steps one process takes on the
-// whole batch (float64, to summation rounding), with the parameters bit-identical on every rank.
+// whole batch (float64, to summation rounding), with the parameters bit-identical on every rank;
+// summed in rank order, exactly the steps of one process accumulating the shards in turn.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -27,12 +28,12 @@ constexpr std::int64_t kBatch = 12;  // divisible by 1, 2, 3 and 4 ranks
 const auto f64 = ad::kFloat64;
 
 // Linear(5, 8) - Tanh - Linear(8, 6) - Tanh - Linear(6, 2), initialized from `seed`.
-std::shared_ptr<ad::nn::Sequential> mlp(std::uint64_t seed) {
+std::shared_ptr<ad::nn::Sequential> mlp(std::uint64_t seed, ad::Dtype dt = f64) {
   ad::Generator g(seed);
   return std::make_shared<ad::nn::Sequential>(std::initializer_list<std::shared_ptr<ad::nn::Module>>{
-      std::make_shared<ad::nn::Linear>(5, 8, true, f64, &g), std::make_shared<ad::nn::Tanh>(),
-      std::make_shared<ad::nn::Linear>(8, 6, true, f64, &g), std::make_shared<ad::nn::Tanh>(),
-      std::make_shared<ad::nn::Linear>(6, 2, true, f64, &g)});
+      std::make_shared<ad::nn::Linear>(5, 8, true, dt, &g), std::make_shared<ad::nn::Tanh>(),
+      std::make_shared<ad::nn::Linear>(8, 6, true, dt, &g), std::make_shared<ad::nn::Tanh>(),
+      std::make_shared<ad::nn::Linear>(6, 2, true, dt, &g)});
 }
 
 struct Data {
@@ -133,6 +134,54 @@ TEST(DistributedDataParallel, MatchesOneProcessOnTheWholeBatchInOneBucket) { exp
 
 TEST(DistributedDataParallel, MatchesOneProcessOnTheWholeBatchInManyBuckets) {
   expect_matches_one_process(100.0 / (1024.0 * 1024.0));  // 100 bytes: every tensor alone
+}
+
+// The same bits in every parameter of the two models.
+bool same_bits(const ad::nn::Module& a, const ad::nn::Module& b) {
+  const auto u = tensors(a), v = tensors(b);
+  for (std::size_t i = 0; i < u.size(); ++i) {
+    const auto x = u[i].to_vector(), y = v[i].to_vector();  // float32 converts to double exactly
+    if (x.size() != y.size() || std::memcmp(x.data(), y.data(), x.size() * sizeof(double)) != 0) return false;
+  }
+  return true;
+}
+
+// With reduce_order = Ranks, W ranks take exactly the Adam steps of one process that runs the W
+// shards of each batch in rank order, accumulating their gradients, and then divides by W.
+void expect_rank_order_equals_one_process_bit_for_bit(ad::Dtype dt, double bucket_cap_mb) {
+  ad::dist::ProcessGroup& pg = ad::dist::world();
+  const int w = pg.world_size(), r = pg.rank();
+  auto local = mlp(21 + static_cast<std::uint64_t>(r), dt);
+  auto reference = mlp(21, dt);
+  DistributedDataParallel ddp(local, pg,
+                              DDPOptions{.bucket_cap_mb = bucket_cap_mb,
+                                         .first_bucket_cap_mb = bucket_cap_mb,
+                                         .reduce_order = ad::dist::ReduceOrder::Ranks});
+  ad::optim::Adam opt(ddp.parameters(), {.lr = 0.01});
+  ad::optim::Adam ref_opt(reference->parameters(), {.lr = 0.01});
+  for (int step = 0; step < 6; ++step) {
+    const Data d = batch(step);
+    const ad::Tensor x = d.x.to(dt), y = d.y.to(dt);
+    opt.zero_grad(step % 2 == 0);  // a fresh .grad, then one zeroed in place in the bucket
+    ad::nn::mse_loss(ddp(rows(x, r, w)), rows(y, r, w)).backward();
+    ddp.finish();
+    opt.step();
+    ref_opt.zero_grad();
+    for (int q = 0; q < w; ++q) ad::nn::mse_loss((*reference)(rows(x, q, w)), rows(y, q, w)).backward();
+    {
+      ad::NoGradGuard no_grad;
+      for (auto& p : reference->parameters()) p.grad().mul_(1.0 / w);
+    }
+    ref_opt.step();
+    ASSERT_TRUE(same_bits(*local, *reference)) << ad::dtype_name(dt) << " step " << step;
+  }
+}
+
+TEST(DistributedDataParallel, InRankOrderItEqualsOneProcessAccumulatingTheShardsBitForBit) {
+  for (ad::Dtype dt : {ad::kFloat64, ad::kFloat32}) {
+    expect_rank_order_equals_one_process_bit_for_bit(dt, 25.0);                       // one bucket
+    expect_rank_order_equals_one_process_bit_for_bit(dt, 100.0 / (1024.0 * 1024.0));  // many
+  }
 }
 
 TEST(DistributedDataParallel, BucketsHoldTheParametersInReverseOrderUnderTheirCaps) {
