@@ -48,9 +48,9 @@
 //
 // Buffers (BatchNorm's running statistics): broadcast from rank 0 before each forward
 // (PyTorch's broadcast_buffers = true), so every rank normalizes with rank 0's statistics in
-// eval mode and checkpoints of rank 0 hold them; they are not averaged (no SyncBatchNorm: in
-// training mode BatchNorm uses each rank's own batch statistics). broadcast_buffers = false
-// leaves each rank's buffers its own.
+// eval mode and checkpoints of rank 0 hold them; they are not averaged (in training mode
+// nn::BatchNorm uses each rank's own batch statistics; dist::SyncBatchNorm, the global batch's).
+// broadcast_buffers = false leaves each rank's buffers its own.
 #include <cstdint>
 #include <memory>
 #include <mutex>

@@ -1,0 +1,137 @@
+#include "adgraph/dist/sync_batchnorm.h"
+
+#include <cstdio>
+
+#include "adgraph/autodiff/function.h"
+
+namespace ad::dist {
+namespace {
+
+// y = sum_r x_r on every rank. Backward: each rank's loss depends on y, so
+// dL/dx_r = sum_q dL_q/dy: the allreduce of the gradient (itself, so create_graph works).
+struct AllReduceSum : ad::Function<AllReduceSum> {
+  static const char* name() { return "dist::all_reduce_sum"; }
+  static ad::Tensor forward(ad::AutogradContext& ctx, const ad::Tensor& x, ProcessGroup* pg) {
+    ctx.saved_data["pg"] = pg;
+    ad::Tensor y = x.contiguous().clone();
+    pg->allreduce(y, ReduceOp::Sum);  // checks that every rank reduces the same shape
+    return y;
+  }
+  static ad::GradList backward(ad::AutogradContext& ctx, const ad::GradList& grads) {
+    ProcessGroup* pg = ctx.saved_data["pg"].to<ProcessGroup*>();
+    return {AllReduceSum::apply(grads[0], pg)};
+  }
+};
+
+std::string num(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
+}  // namespace
+
+ad::Tensor all_reduce_sum(const ad::Tensor& x, ProcessGroup& pg) {
+  if (!x.defined()) throw ad::Error("dist::all_reduce_sum: the tensor is undefined");
+  return AllReduceSum::apply(x, &pg);
+}
+
+SyncBatchNorm::SyncBatchNorm(std::int64_t num_features, ProcessGroup& pg, const ad::nn::BatchNormOptions& opt,
+                             ad::Dtype dtype)
+    : pg_(pg), channels_(num_features), opt_(opt) {
+  if (num_features <= 0)
+    throw ad::Error("SyncBatchNorm: num_features must be positive, got " + std::to_string(num_features));
+  if (!ad::is_floating(dtype))
+    throw ad::Error(std::string("SyncBatchNorm: parameters need a floating dtype, got ") + ad::dtype_name(dtype) +
+                    "; use ad::kFloat32 or ad::kFloat64");
+  if (opt.momentum && (*opt.momentum < 0.0 || *opt.momentum > 1.0))
+    throw ad::Error("SyncBatchNorm: momentum must be in [0, 1], got " + num(*opt.momentum));
+  if (opt.affine) {
+    register_parameter("weight", ad::ones({num_features}, ad::dtype(dtype)));
+    register_parameter("bias", ad::zeros({num_features}, ad::dtype(dtype)));
+  }
+  if (opt.track_running_stats) {
+    register_buffer("running_mean", ad::zeros({num_features}, ad::dtype(dtype)));
+    register_buffer("running_var", ad::ones({num_features}, ad::dtype(dtype)));
+    register_buffer("num_batches_tracked", ad::zeros({}, ad::dtype(ad::kInt64)));
+  }
+}
+
+ad::Tensor sync_batch_norm(const ad::Tensor& x, const ad::Tensor& running_mean, const ad::Tensor& running_var,
+                           const ad::Tensor& weight, const ad::Tensor& bias, bool training, double momentum, double eps,
+                           ProcessGroup& pg) {
+  if (!training || !x.defined() || x.dim() < 2)  // batch_norm's own checks and errors
+    return ad::batch_norm(x, running_mean, running_var, weight, bias, training, momentum, eps);
+  const std::int64_t channels = x.size(1);
+  for (const ad::Tensor* t : {&running_mean, &running_var, &weight, &bias})
+    if (t->defined() && (t->shape() != ad::Shape{channels} || t->dtype() != x.dtype()))
+      throw ad::Error("sync_batch_norm: weight, bias and the running statistics must be [" + std::to_string(channels) +
+                      "] " + ad::dtype_name(x.dtype()) + " for an input of shape " + ad::shape_str(x.shape()) +
+                      ", got " + ad::shape_str(t->shape()) + " " + ad::dtype_name(t->dtype()));
+  if (!ad::is_floating(x.dtype()))
+    throw ad::Error(std::string("sync_batch_norm: the input must be Float32 or Float64, got ") +
+                    ad::dtype_name(x.dtype()));
+  // Every rank's count (collective): a rank with an empty batch is an error on every rank.
+  const ad::Tensor counts = pg.allgather(ad::index_tensor({channels ? x.numel() / channels : 0}, {1})).contiguous();
+  std::int64_t n = 0;
+  std::string empty;
+  for (int r = 0; r < pg.world_size(); ++r) {
+    const std::int64_t c = counts.data_ptr<std::int64_t>()[r];
+    if (c == 0) empty += (empty.empty() ? "" : ", ") + std::to_string(r);
+    n += c;
+  }
+  if (!empty.empty())
+    throw ad::Error("sync_batch_norm: rank(s) " + empty + " have no samples (input shape " + ad::shape_str(x.shape()) +
+                    " here); give every rank at least one sample, e.g. "
+                    "DistributedSampler with drop_last");
+  if (n <= 1)
+    throw ad::Error("sync_batch_norm: training needs more than one value per channel over all ranks, got " +
+                    std::to_string(n) + " (input shape " + ad::shape_str(x.shape()) + ")");
+  ad::Dims dims = {0};
+  for (std::int64_t d = 2; d < x.dim(); ++d) dims.push_back(d);
+  ad::Shape view(static_cast<std::size_t>(x.dim()), 1);  // [1, C, 1, ...]
+  view[1] = channels;
+  const double inv_n = 1.0 / static_cast<double>(n);
+  // mean = (sum over ranks of sum x) / n; var = (sum over ranks of sum (x - mean)^2) / n
+  const ad::Tensor mean = all_reduce_sum(ad::sum(x, dims), pg) * inv_n;
+  const ad::Tensor d = x - mean.reshape(view);
+  const ad::Tensor var = all_reduce_sum(ad::sum(d * d, dims), pg) * inv_n;
+  ad::Tensor y = d / ad::sqrt(var + eps).reshape(view);
+  if (weight.defined()) y = y * weight.reshape(view);
+  if (bias.defined()) y = y + bias.reshape(view);
+  if (running_mean.defined() && running_var.defined()) {
+    ad::NoGradGuard no_grad;
+    const double unbias = static_cast<double>(n) / static_cast<double>(n - 1);
+    ad::Tensor rm = running_mean, rv = running_var;  // handles: the updates are in place
+    rm.mul_(1.0 - momentum).add_(mean.detach(), momentum);
+    rv.mul_(1.0 - momentum).add_(var.detach() * unbias, momentum);
+  }
+  return y;
+}
+
+ad::Tensor SyncBatchNorm::forward(const ad::Tensor& x) {
+  if (!x.defined()) throw ad::Error("SyncBatchNorm: the input is an undefined tensor");
+  if (x.dim() < 2 || x.size(1) != channels_)
+    throw ad::Error("SyncBatchNorm: the input must be [N, " + std::to_string(channels_) + ", ...], got shape " +
+                    ad::shape_str(x.shape()));
+  if (!opt_.track_running_stats) return sync_batch_norm(x, {}, {}, weight(), bias(), true, 0.0, opt_.eps, pg_);
+  const ad::Tensor &mean = buffer("running_mean"), &var = buffer("running_var");
+  if (!is_training()) return ad::batch_norm(x, mean, var, weight(), bias(), false, 0.0, opt_.eps);
+  ad::Tensor tracked = buffer("num_batches_tracked");
+  // nullopt: the cumulative average, factor 1 / batches seen (this one included)
+  const double factor = opt_.momentum ? *opt_.momentum : 1.0 / static_cast<double>(tracked.item<std::int64_t>() + 1);
+  ad::Tensor y = sync_batch_norm(x, mean, var, weight(), bias(), true, factor, opt_.eps, pg_);  // throws first
+  ad::NoGradGuard no_grad;
+  tracked.add_(1.0);
+  return y;
+}
+
+std::string SyncBatchNorm::extra_repr() const {
+  return std::to_string(channels_) + ", eps=" + num(opt_.eps) +
+         ", momentum=" + (opt_.momentum ? num(*opt_.momentum) : "None") +
+         ", affine=" + (opt_.affine ? "true" : "false") +
+         ", track_running_stats=" + (opt_.track_running_stats ? "true" : "false") +
+         ", world_size=" + std::to_string(pg_.world_size());
+}
+
+}  // namespace ad::dist
