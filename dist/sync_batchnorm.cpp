@@ -1,7 +1,5 @@
 #include "adgraph/dist/sync_batchnorm.h"
 
-#include <cstdio>
-
 #include "adgraph/autodiff/function.h"
 
 namespace ad::dist {
@@ -23,12 +21,6 @@ struct AllReduceSum : ad::Function<AllReduceSum> {
   }
 };
 
-std::string num(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%g", v);
-  return buf;
-}
-
 }  // namespace
 
 ad::Tensor all_reduce_sum(const ad::Tensor& x, ProcessGroup& pg) {
@@ -38,24 +30,10 @@ ad::Tensor all_reduce_sum(const ad::Tensor& x, ProcessGroup& pg) {
 
 SyncBatchNorm::SyncBatchNorm(std::int64_t num_features, ProcessGroup& pg, const ad::nn::BatchNormOptions& opt,
                              ad::Dtype dtype)
-    : pg_(pg), channels_(num_features), opt_(opt) {
-  if (num_features <= 0)
-    throw ad::Error("SyncBatchNorm: num_features must be positive, got " + std::to_string(num_features));
-  if (!ad::is_floating(dtype))
-    throw ad::Error(std::string("SyncBatchNorm: parameters need a floating dtype, got ") + ad::dtype_name(dtype) +
-                    "; use ad::kFloat32 or ad::kFloat64");
-  if (opt.momentum && (*opt.momentum < 0.0 || *opt.momentum > 1.0))
-    throw ad::Error("SyncBatchNorm: momentum must be in [0, 1], got " + num(*opt.momentum));
-  if (opt.affine) {
-    register_parameter("weight", ad::ones({num_features}, ad::dtype(dtype)));
-    register_parameter("bias", ad::zeros({num_features}, ad::dtype(dtype)));
-  }
-  if (opt.track_running_stats) {
-    register_buffer("running_mean", ad::zeros({num_features}, ad::dtype(dtype)));
-    register_buffer("running_var", ad::ones({num_features}, ad::dtype(dtype)));
-    register_buffer("num_batches_tracked", ad::zeros({}, ad::dtype(ad::kInt64)));
-  }
-}
+    : ad::nn::BatchNorm(num_features, opt, dtype, "SyncBatchNorm", 2, 64),
+      pg_(pg),
+      channels_(num_features),
+      opt_(opt) {}
 
 ad::Tensor sync_batch_norm(const ad::Tensor& x, const ad::Tensor& running_mean, const ad::Tensor& running_var,
                            const ad::Tensor& weight, const ad::Tensor& bias, bool training, double momentum, double eps,
@@ -127,11 +105,7 @@ ad::Tensor SyncBatchNorm::forward(const ad::Tensor& x) {
 }
 
 std::string SyncBatchNorm::extra_repr() const {
-  return std::to_string(channels_) + ", eps=" + num(opt_.eps) +
-         ", momentum=" + (opt_.momentum ? num(*opt_.momentum) : "None") +
-         ", affine=" + (opt_.affine ? "true" : "false") +
-         ", track_running_stats=" + (opt_.track_running_stats ? "true" : "false") +
-         ", world_size=" + std::to_string(pg_.world_size());
+  return ad::nn::BatchNorm::extra_repr() + ", world_size=" + std::to_string(pg_.world_size());
 }
 
 }  // namespace ad::dist

@@ -44,13 +44,13 @@ ad::Tensor sync_batch_norm(const ad::Tensor& x, const ad::Tensor& running_mean, 
                            const ad::Tensor& weight, const ad::Tensor& bias, bool training, double momentum, double eps,
                            ProcessGroup& pg);
 
-class SyncBatchNorm : public ad::nn::Module {
+// An nn::BatchNorm (its constructor checks the options and registers the parameters and
+// buffers) whose forward takes the statistics over every rank.
+class SyncBatchNorm : public ad::nn::BatchNorm {
  public:
   SyncBatchNorm(std::int64_t num_features, ProcessGroup& pg, const ad::nn::BatchNormOptions& opt = {},
                 ad::Dtype dtype = ad::kFloat32);
   ad::Tensor forward(const ad::Tensor& x) override;
-  ad::Tensor weight() const { return opt_.affine ? param("weight") : ad::Tensor(); }
-  ad::Tensor bias() const { return opt_.affine ? param("bias") : ad::Tensor(); }
   std::string extra_repr() const override;
 
  private:
