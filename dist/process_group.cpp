@@ -13,7 +13,6 @@
 #include <limits>
 #include <mutex>
 #include <thread>
-#include <type_traits>
 
 namespace ad::dist {
 
@@ -58,22 +57,6 @@ int count_of(const ad::Tensor& t, const char* op) {
     throw ad::Error(std::string("dist::") + op + ": the tensor " + ad::shape_str(t.shape()) + " has " +
                     std::to_string(t.numel()) + " elements, more than MPI's limit of 2^31 - 1 per call; split it");
   return static_cast<int>(t.numel());
-}
-
-// out[i] = ((all[0][i] + all[1][i]) + all[2][i]) + ... over w rows of n elements.
-template <class T>
-void sum_in_rank_order(T* out, const T* all, std::size_t n, int w) {
-  for (std::size_t i = 0; i < n; ++i) {
-    T acc = all[i];
-    for (int r = 1; r < w; ++r) {
-      const T x = all[static_cast<std::size_t>(r) * n + i];
-      if constexpr (std::is_integral_v<T>)  // wraps as MPI's sum does, without signed overflow
-        acc = static_cast<T>(static_cast<std::uint64_t>(acc) + static_cast<std::uint64_t>(x));
-      else
-        acc += x;
-    }
-    out[i] = acc;
-  }
 }
 
 void divide(ad::Tensor& t, int n) {
@@ -205,17 +188,13 @@ class MpiGroup final : public ProcessGroup {
       arrive("allreduce");
       if (checks == CollectiveChecks::On) agree(2, target, static_cast<int>(op));
       if (in_rank_order) {
-        // Every rank's tensor, then the sum in rank order, the same on every rank.
+        // Every rank's tensor, then ((x0 + x1) + x2) + ... row by row, the same on every rank.
         const ad::Tensor all = ad::empty({size_, target.numel()}, ad::dtype(target.dtype()));
         check_mpi(MPI_Allgather(raw(target), count, type, raw(all), count, type, comm_), "allreduce");
-        const auto n = static_cast<std::size_t>(count);
-        if (target.dtype() == ad::kFloat64)
-          sum_in_rank_order(static_cast<double*>(raw(target)), static_cast<const double*>(raw(all)), n, size_);
-        else if (target.dtype() == ad::kFloat32)
-          sum_in_rank_order(static_cast<float*>(raw(target)), static_cast<const float*>(raw(all)), n, size_);
-        else
-          sum_in_rank_order(static_cast<std::int64_t*>(raw(target)), static_cast<const std::int64_t*>(raw(all)), n,
-                            size_);
+        ad::NoGradGuard no_grad;
+        ad::Tensor flat = target.reshape({-1});  // a view: the sums land in target
+        flat.copy_(all.select(0, 0));
+        for (int r = 1; r < size_; ++r) flat.add_(all.select(0, r));
       } else {
         check_mpi(MPI_Allreduce(MPI_IN_PLACE, raw(target), count, type, mpi_op(op), comm_), "allreduce");
       }

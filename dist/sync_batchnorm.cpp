@@ -11,7 +11,7 @@ struct AllReduceSum : ad::Function<AllReduceSum> {
   static const char* name() { return "dist::all_reduce_sum"; }
   static ad::Tensor forward(ad::AutogradContext& ctx, const ad::Tensor& x, ProcessGroup* pg) {
     ctx.saved_data["pg"] = pg;
-    ad::Tensor y = x.contiguous().clone();
+    ad::Tensor y = x.clone();         // contiguous
     pg->allreduce(y, ReduceOp::Sum);  // checks that every rank reduces the same shape
     return y;
   }
@@ -30,10 +30,7 @@ ad::Tensor all_reduce_sum(const ad::Tensor& x, ProcessGroup& pg) {
 
 SyncBatchNorm::SyncBatchNorm(std::int64_t num_features, ProcessGroup& pg, const ad::nn::BatchNormOptions& opt,
                              ad::Dtype dtype)
-    : ad::nn::BatchNorm(num_features, opt, dtype, "SyncBatchNorm", 2, 64),
-      pg_(pg),
-      channels_(num_features),
-      opt_(opt) {}
+    : ad::nn::BatchNorm(num_features, opt, dtype, "SyncBatchNorm", 2, 64), pg_(pg) {}
 
 ad::Tensor sync_batch_norm(const ad::Tensor& x, const ad::Tensor& running_mean, const ad::Tensor& running_var,
                            const ad::Tensor& weight, const ad::Tensor& bias, bool training, double momentum, double eps,
@@ -87,21 +84,9 @@ ad::Tensor sync_batch_norm(const ad::Tensor& x, const ad::Tensor& running_mean, 
   return y;
 }
 
-ad::Tensor SyncBatchNorm::forward(const ad::Tensor& x) {
-  if (!x.defined()) throw ad::Error("SyncBatchNorm: the input is an undefined tensor");
-  if (x.dim() < 2 || x.size(1) != channels_)
-    throw ad::Error("SyncBatchNorm: the input must be [N, " + std::to_string(channels_) + ", ...], got shape " +
-                    ad::shape_str(x.shape()));
-  if (!opt_.track_running_stats) return sync_batch_norm(x, {}, {}, weight(), bias(), true, 0.0, opt_.eps, pg_);
-  const ad::Tensor &mean = buffer("running_mean"), &var = buffer("running_var");
-  if (!is_training()) return ad::batch_norm(x, mean, var, weight(), bias(), false, 0.0, opt_.eps);
-  ad::Tensor tracked = buffer("num_batches_tracked");
-  // nullopt: the cumulative average, factor 1 / batches seen (this one included)
-  const double factor = opt_.momentum ? *opt_.momentum : 1.0 / static_cast<double>(tracked.item<std::int64_t>() + 1);
-  ad::Tensor y = sync_batch_norm(x, mean, var, weight(), bias(), true, factor, opt_.eps, pg_);  // throws first
-  ad::NoGradGuard no_grad;
-  tracked.add_(1.0);
-  return y;
+ad::Tensor SyncBatchNorm::normalize(const ad::Tensor& x, const ad::Tensor& running_mean, const ad::Tensor& running_var,
+                                    bool training, double momentum, double eps) {
+  return sync_batch_norm(x, running_mean, running_var, weight(), bias(), training, momentum, eps, pg_);
 }
 
 std::string SyncBatchNorm::extra_repr() const {

@@ -44,19 +44,20 @@ ad::Tensor sync_batch_norm(const ad::Tensor& x, const ad::Tensor& running_mean, 
                            const ad::Tensor& weight, const ad::Tensor& bias, bool training, double momentum, double eps,
                            ProcessGroup& pg);
 
-// An nn::BatchNorm (its constructor checks the options and registers the parameters and
-// buffers) whose forward takes the statistics over every rank.
+// An nn::BatchNorm (its options, checks, parameters, buffers and forward) whose normalization
+// takes the statistics over every rank.
 class SyncBatchNorm : public ad::nn::BatchNorm {
  public:
   SyncBatchNorm(std::int64_t num_features, ProcessGroup& pg, const ad::nn::BatchNormOptions& opt = {},
                 ad::Dtype dtype = ad::kFloat32);
-  ad::Tensor forward(const ad::Tensor& x) override;
   std::string extra_repr() const override;
+
+ protected:
+  ad::Tensor normalize(const ad::Tensor& x, const ad::Tensor& running_mean, const ad::Tensor& running_var,
+                       bool training, double momentum, double eps) override;
 
  private:
   ProcessGroup& pg_;
-  std::int64_t channels_;
-  ad::nn::BatchNormOptions opt_;
 };
 
 }  // namespace ad::dist

@@ -39,18 +39,25 @@ ad::Tensor BatchNorm::forward(const ad::Tensor& x) {
   if (!x.defined()) throw ad::Error(std::string(layer_) + ": the input is an undefined tensor");
   if (x.dim() < min_dim_ || x.dim() > max_dim_)
     throw ad::Error(std::string(layer_) + ": the input must be " +
-                    (max_dim_ == 4 ? "[N, C, H, W]" : "[N, C] or [N, C, L]") + ", got shape " +
-                    ad::shape_str(x.shape()));
-  if (!opt_.track_running_stats) return ad::batch_norm(x, {}, {}, weight(), bias(), true, 0.0, opt_.eps);
+                    (min_dim_ == 4   ? "[N, C, H, W]"
+                     : max_dim_ == 3 ? "[N, C] or [N, C, L]"
+                                     : "[N, C, ...]") +
+                    ", got shape " + ad::shape_str(x.shape()));
+  if (!opt_.track_running_stats) return normalize(x, {}, {}, true, 0.0, opt_.eps);
   const ad::Tensor &mean = buffer("running_mean"), &var = buffer("running_var");
-  if (!is_training()) return ad::batch_norm(x, mean, var, weight(), bias(), false, 0.0, opt_.eps);
+  if (!is_training()) return normalize(x, mean, var, false, 0.0, opt_.eps);
   ad::Tensor count = buffer("num_batches_tracked");
   // nullopt: the cumulative average, factor 1 / batches seen (this one included)
   const double factor = opt_.momentum ? *opt_.momentum : 1.0 / static_cast<double>(count.item<std::int64_t>() + 1);
-  ad::Tensor y = ad::batch_norm(x, mean, var, weight(), bias(), true, factor, opt_.eps);  // throws before updating
+  ad::Tensor y = normalize(x, mean, var, true, factor, opt_.eps);  // throws before updating
   ad::NoGradGuard ng;
   count.add_(1.0);
   return y;
+}
+
+ad::Tensor BatchNorm::normalize(const ad::Tensor& x, const ad::Tensor& running_mean, const ad::Tensor& running_var,
+                                bool training, double momentum, double eps) {
+  return ad::batch_norm(x, running_mean, running_var, weight(), bias(), training, momentum, eps);
 }
 
 std::string BatchNorm::extra_repr() const {

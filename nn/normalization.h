@@ -27,6 +27,11 @@ class BatchNorm : public Module {
  protected:
   BatchNorm(std::int64_t num_features, const BatchNormOptions& opt, ad::Dtype dtype, const char* layer,
             std::int64_t min_dim, std::int64_t max_dim);
+  // The normalization forward calls once the input's rank is checked: ad::batch_norm with these
+  // running statistics (undefined without track_running_stats), weight() and bias(). A layer
+  // that takes its statistics elsewhere (dist::SyncBatchNorm: over every rank) overrides it.
+  virtual ad::Tensor normalize(const ad::Tensor& x, const ad::Tensor& running_mean, const ad::Tensor& running_var,
+                               bool training, double momentum, double eps);
 
  private:
   BatchNormOptions opt_;

@@ -167,7 +167,12 @@ TEST(SyncBatchNorm, WithDistributedDataParallelTrainsAsOneProcessOnTheWholeBatch
 TEST(SyncBatchNorm, BadInputIsAnErrorNamingTheLayer) {
   ad::dist::SyncBatchNorm sync(kC, pg(), {}, f64);
   const std::string wrong = error_of([&] { sync(ad::zeros({4, 2, 3}, ad::dtype(f64))); });
-  EXPECT_TRUE(contains(wrong, "SyncBatchNorm: the input must be [N, 3, ...], got shape [4, 2, 3]")) << wrong;
+  EXPECT_TRUE(contains(wrong,
+                       "SyncBatchNorm: sync_batch_norm: weight, bias and the running statistics must be [2] Float64 "
+                       "for an input of shape [4, 2, 3], got [3] Float64"))
+      << wrong;
+  const std::string flat = error_of([&] { sync(ad::zeros({4}, ad::dtype(f64))); });
+  EXPECT_TRUE(contains(flat, "SyncBatchNorm: the input must be [N, C, ...], got shape [4]")) << flat;
   if (pg().world_size() == 1) {
     const std::string one = error_of([&] { sync(ad::zeros({1, kC}, ad::dtype(f64))); });
     EXPECT_TRUE(contains(one, "more than one value per channel")) << one;
